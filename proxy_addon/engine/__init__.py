@@ -1,0 +1,127 @@
+"""The engine: a request in, a reply out. No mitmproxy, no sockets.
+
+    engine = Engine(profile)
+    reply = engine.handle(Request("POST", "/v1/chat/completions", headers, body))
+
+It finds the route, checks the key, applies the profile's failures, calls the
+resource handler and turns every error into an OpenAI-shaped reply.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from . import errors, routes
+from .bodies import as_partial
+from .errors import OpenAIError
+from .state import State
+from .wire import Reply, Request
+
+if TYPE_CHECKING:
+    from ..profile import Profile, Rule
+
+__all__ = ["Engine", "Call", "Request", "Reply", "OpenAIError", "State"]
+
+# Headers the real API sends on every reply.
+_COMMON_HEADERS = {"openai-version": "2020-10-01", "openai-organization": "org-openai-fake", "openai-processing-ms": "1"}
+
+
+class Call:
+    """One call as a resource handler sees it: the request, the profile rule and the state."""
+
+    __slots__ = ("request", "rule", "state", "profile")
+
+    def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile") -> None:
+        self.request = request
+        self.rule = rule
+        self.state = state
+        self.profile = profile
+
+    def knob(self, name: str, default: Any = None) -> Any:
+        """The rule's value for a resource knob, such as `choices`."""
+        if self.rule is None:
+            return default
+        return self.rule.knobs.get(name, default)
+
+    @property
+    def where(self) -> str:
+        """Who answered, for messages: the profile and the rule."""
+        return f"profile {self.profile.name!r}, rule {self.request.route.rsplit('.', 1)[0]!r}"
+
+    def custom(self) -> Any:
+        """What the profile's handler answers (a partial dict, a string, or None), or None without one.
+
+        An `OpenAIError` it raises or returns goes to the client as it is; any
+        other exception becomes a 500 that names the profile, the handler and
+        the exception, and the proxy keeps serving.
+        """
+        if self.rule is None or self.rule.handler is None:
+            return None
+        handler = self.rule.handler
+        try:
+            result = handler(self.request, self.state)
+        except OpenAIError:
+            raise
+        except Exception as e:
+            code = getattr(handler, "__code__", None)
+            at = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+            raise OpenAIError(
+                500,
+                f"openai-fake: handler {getattr(handler, '__name__', handler)!r}{at} of {self.where} "
+                f"raised {type(e).__name__}: {e}",
+                type="server_error",
+                headers={"x-should-retry": "false"},
+            ) from e
+        if isinstance(result, OpenAIError):
+            raise result
+        return as_partial(result)
+
+
+class Engine:
+    """The fake API. Thread-safe to read; `profile` may be swapped between calls."""
+
+    def __init__(self, profile: "Profile | None" = None, state: State | None = None) -> None:
+        if profile is None:
+            from ..profile import Profile
+
+            profile = Profile()
+        self.profile = profile
+        self.state = state or State()
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one request. Never raises: every failure becomes an OpenAI-shaped reply."""
+        profile = self.profile  # one profile for the whole call, even if swapped meanwhile
+        rule_name = ""
+        delay = profile.latency
+        try:
+            route, params = routes.match(request.method, request.path)
+            request.params = params
+            request.route = route.name
+            rule = profile.rules.get(route.rule)
+            rule_name = route.rule
+            if rule is not None and rule.latency is not None:
+                delay = rule.latency
+            if profile.require_api_key and not _has_bearer(request.headers):
+                raise errors.missing_api_key()
+            n = self.state.count_call(route.rule, route.name)
+            if rule is not None and n <= rule.failures:
+                raise rule.failure(n, request.model)
+            reply = route.handler(Call(request, rule, self.state, profile))
+        except OpenAIError as e:
+            reply = e.reply()
+        except Exception as e:  # a bug in the fake itself: say so, keep serving
+            reply = OpenAIError(
+                500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error",
+                headers={"x-should-retry": "false"},
+            ).reply()
+        reply.headers.update(_COMMON_HEADERS)
+        reply.headers["x-request-id"] = "req_" + secrets.token_hex(16)
+        reply.delay = delay
+        reply.rule = rule_name
+        return reply
+
+
+def _has_bearer(headers: Any) -> bool:
+    value = headers.get("authorization", "")
+    return value[:7].lower() == "bearer " and bool(value[7:].strip())

@@ -1,0 +1,55 @@
+"""Reply bodies: defaults merged with the profile's partial dicts, validated by the SDK's own types."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pydantic
+
+from . import errors
+from .wire import Reply
+
+
+def merge(base: Any, partial: Any) -> Any:
+    """`partial` laid over `base`: dicts merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(partial, dict):
+        out = dict(base)
+        for key, value in partial.items():
+            out[key] = merge(base.get(key), value)
+        return out
+    return partial
+
+
+def stable_id(prefix: str, *parts: Any, length: int = 24) -> str:
+    """An id derived from its inputs, so the same request gets the same id."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return prefix + digest[:length]
+
+
+def as_partial(value: Any) -> Any:
+    """A handler's answer as a plain partial dict (SDK models keep only the fields that were set)."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json", exclude_unset=True)
+    return value
+
+
+def check(model: type[pydantic.BaseModel], data: dict, where: str) -> None:
+    """Check `data` against the SDK type `model`; a mismatch is a 500 naming the profile rule at fault."""
+    try:
+        model.model_validate(data)
+    except pydantic.ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise errors.OpenAIError(
+            500,
+            f"openai-fake: {where} produced a {model.__name__} that does not validate: {loc}: {first['msg']}",
+            type="server_error",
+            headers={"x-should-retry": "false"},
+        ) from None
+
+
+def reply(model: type[pydantic.BaseModel], data: dict, where: str) -> Reply:
+    """A 200 reply of `data`, once `check` passes."""
+    check(model, data, where)
+    return Reply.json(200, data)

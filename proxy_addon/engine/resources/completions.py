@@ -1,0 +1,60 @@
+"""Legacy completions: `POST /v1/completions`.
+
+Knob: `choices`, a list of partial choices such as `{"text": "Hi"}`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai.types import Completion
+
+from .. import errors, params, tokens
+from ..bodies import merge, reply, stable_id
+
+RULE = "completions"
+KNOBS = {"choices": list}
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    model = params.require(body, "model", str)
+    prompt = params.require(body, "prompt", (str, list))
+    n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
+    if body.get("stream"):
+        raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.", param="stream", code="unsupported_value")
+    prompts = [prompt] if isinstance(prompt, str) else [p if isinstance(p, str) else "" for p in prompt] or [""]
+
+    custom = call.custom()
+    if isinstance(custom, str):
+        custom = {"choices": [{"text": custom}]}
+    partial_choices = (custom or {}).get("choices") if isinstance(custom, dict) else None
+    if partial_choices is None:
+        partial_choices = call.knob("choices")
+    if partial_choices is None:
+        # One answer per prompt and per n, as the real API does.
+        partial_choices = [{"text": _continue(p)} for p in prompts for _ in range(n)]
+    choices = [
+        merge({"index": i, "text": "", "finish_reason": "stop", "logprobs": None}, dict(c, index=i))
+        for i, c in enumerate(partial_choices)
+    ]
+    prompt_tokens = sum(tokens.count(p) for p in prompts)
+    completion_tokens = sum(tokens.count(c.get("text") or "") for c in choices)
+    data = {
+        "id": stable_id("cmpl-", call.request.body),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+        "system_fingerprint": "fp_openai_fake",
+    }
+    if isinstance(custom, dict):
+        data = merge(data, {k: v for k, v in custom.items() if k != "choices"})
+    return reply(Completion, data, call.where)
+
+
+def _continue(prompt: str) -> str:
+    return " and this is how openai-fake continues it." if prompt else "This is a fake completion from openai-fake."

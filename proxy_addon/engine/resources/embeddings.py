@@ -1,0 +1,93 @@
+"""Embeddings: `POST /v1/embeddings`.
+
+Knob: `embedding`, a fixed vector answered for every input. Without it each
+input text gets its own deterministic unit vector, of the model's size or of
+`dimensions`. `encoding_format` may be `float` or `base64` (little-endian
+float32, the SDK's default).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import math
+from array import array
+from typing import Any
+
+from openai.types import CreateEmbeddingResponse
+
+from .. import errors, params, tokens
+from ..bodies import check, merge
+from ..wire import Reply
+
+RULE = "embeddings"
+KNOBS = {"embedding": list}
+
+#: Native sizes of the embedding models; any other model gets 1536.
+DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+_SHORTENABLE = ("text-embedding-3-",)  # only these accept `dimensions`
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    model = params.require(body, "model", str)
+    raw = params.require(body, "input", (str, list))
+    inputs = _texts(raw)
+    fmt = params.optional(body, "encoding_format", str, "float")
+    if fmt not in ("float", "base64"):
+        raise errors.invalid_value("encoding_format", f"Invalid value for 'encoding_format': {fmt!r}. Supported values are: 'float' and 'base64'.")
+    size = DIMENSIONS.get(model, 1536)
+    dims = params.optional(body, "dimensions", int, None, minimum=1, maximum=size)
+    if dims is not None:
+        if not model.startswith(_SHORTENABLE) and model in DIMENSIONS:
+            raise errors.invalid_value("dimensions", "This model does not support specifying dimensions.")
+        size = dims
+
+    custom = call.custom()
+    fixed = custom.get("embedding") if isinstance(custom, dict) else custom if isinstance(custom, list) else None
+    if fixed is None:
+        fixed = call.knob("embedding")
+    data = []
+    for i, text in enumerate(inputs):
+        vector = list(fixed) if fixed is not None else _vector(text, size)
+        data.append({"object": "embedding", "index": i, "embedding": vector})
+    prompt_tokens = sum(tokens.count(t) for t in inputs)
+    out = {"object": "list", "data": data, "model": model,
+           "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    if isinstance(custom, dict):
+        out = merge(out, {k: v for k, v in custom.items() if k != "embedding"})
+    if fixed is not None or isinstance(custom, dict):
+        check(CreateEmbeddingResponse, out, call.where)  # the profile's vectors; ours are known good
+    if fmt == "base64":
+        for item in out["data"]:
+            item["embedding"] = base64.b64encode(array("f", item["embedding"]).tobytes()).decode()
+    return Reply.json(200, out)
+
+
+def _texts(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        if raw == "":
+            raise errors.invalid_value("input", "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
+        return [raw]
+    if not raw:
+        raise errors.invalid_value("input", "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            return [" ".join(str(t) for t in raw)]  # one array of token ids
+        elif isinstance(item, list):
+            out.append(" ".join(str(t) for t in item))  # an array of token-id arrays
+        else:
+            raise errors.invalid_type("input", "a string or an array", item)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _vector(text: str, size: int) -> tuple[float, ...]:
+    """A unit vector that depends only on the text and the size."""
+    raw = array("h", hashlib.shake_256(text.encode()).digest(2 * size))
+    norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+    return tuple(v / norm for v in raw)

@@ -1,0 +1,55 @@
+"""Models: `GET /v1/models` and `GET /v1/models/{model}`.
+
+Knob: `models`, the ids the fake lists (strings, or partial Model dicts).
+Retrieving an id that is not listed answers the real API's 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types import Model
+
+from .. import errors
+from ..bodies import check
+from ..wire import Reply
+
+RULE = "models"
+KNOBS = {"models": list}
+
+#: What the fake lists when the profile does not say.
+DEFAULT_MODELS = (
+    "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini",
+    "o3", "o4-mini", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
+    "text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002",
+    "omni-moderation-latest", "text-moderation-latest",
+)
+_CREATED = 1_700_000_000
+
+
+def _catalogue(call) -> list[dict]:
+    custom = call.custom()
+    listed = custom.get("models") if isinstance(custom, dict) else custom
+    if listed is None:
+        listed = call.knob("models", DEFAULT_MODELS)
+    out = []
+    for entry in listed:
+        item = {"id": entry} if isinstance(entry, str) else dict(entry)
+        item.setdefault("object", "model")
+        item.setdefault("created", _CREATED)
+        item.setdefault("owned_by", "system" if not item["id"].startswith("ft:") else "user-openai-fake")
+        check(Model, item, call.where)
+        out.append(item)
+    return out
+
+
+def list_models(call) -> Any:
+    return Reply.json(200, {"object": "list", "data": _catalogue(call)})
+
+
+def retrieve(call) -> Any:
+    wanted = call.request.params["model"]
+    for item in _catalogue(call):
+        if item["id"] == wanted:
+            return Reply.json(200, item)
+    raise errors.OpenAIError(404, f"The model '{wanted}' does not exist or you do not have access to it.", code="model_not_found")

@@ -1,0 +1,56 @@
+"""Moderations: `POST /v1/moderations`.
+
+Knobs: `flagged`, a list of category names to flag on every input (for
+example `["harassment"]`), or `results`, a list of partial results laid over
+the default one per input. By default nothing is flagged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai.types import ModerationCreateResponse
+
+from .. import errors, params
+from ..bodies import merge, reply, stable_id
+
+RULE = "moderations"
+KNOBS = {"flagged": list, "results": list}
+
+CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
+    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors",
+    "violence", "violence/graphic",
+)
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    raw = params.require(body, "input", (str, list))
+    model = params.optional(body, "model", str, "omni-moderation-latest")
+    inputs = [raw] if isinstance(raw, str) else raw
+    if not inputs:
+        raise errors.invalid_value("input", "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.")
+
+    custom = call.custom()
+    flagged = call.knob("flagged", ())
+    partials = call.knob("results")
+    if isinstance(custom, dict):
+        flagged = custom.get("flagged", flagged)
+        partials = custom.get("results", partials)
+    unknown = [c for c in flagged if c not in CATEGORIES]
+    if unknown:
+        raise errors.OpenAIError(500, f"openai-fake: {call.where}: unknown moderation categories {unknown}; known: {', '.join(CATEGORIES)}", type="server_error", headers={"x-should-retry": "false"})
+    results = []
+    for i, _ in enumerate(inputs):
+        result = {
+            "flagged": bool(flagged),
+            "categories": {c: c in flagged for c in CATEGORIES},
+            "category_scores": {c: (0.97 if c in flagged else 0.0001) for c in CATEGORIES},
+            "category_applied_input_types": {c: ["text"] for c in CATEGORIES},
+        }
+        if partials:
+            result = merge(result, partials[min(i, len(partials) - 1)])
+        results.append(result)
+    data = {"id": stable_id("modr-", call.request.body), "model": model, "results": results}
+    return reply(ModerationCreateResponse, data, call.where)

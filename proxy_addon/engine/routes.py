@@ -1,0 +1,56 @@
+"""The route table: method + path template -> resource handler. The one list of what the fake serves."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from . import errors
+from .resources import chat, completions, embeddings, models, moderations
+
+_RESOURCES = (chat, completions, embeddings, models, moderations)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    name: str  # the SDK's method path, e.g. "models.retrieve"; counts are kept under it
+    rule: str  # the profile rule that governs it, e.g. "models"
+    handler: Callable
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/v1/chat/completions", "chat.completions.create", chat.RULE, chat.create),
+    Route("POST", "/v1/completions", "completions.create", completions.RULE, completions.create),
+    Route("POST", "/v1/embeddings", "embeddings.create", embeddings.RULE, embeddings.create),
+    Route("GET", "/v1/models", "models.list", models.RULE, models.list_models),
+    Route("GET", "/v1/models/{model}", "models.retrieve", models.RULE, models.retrieve),
+    Route("POST", "/v1/moderations", "moderations.create", moderations.RULE, moderations.create),
+)
+
+#: Every profile rule and the knobs it takes besides the common ones.
+RULES: dict[str, dict[str, type]] = {m.RULE: m.KNOBS for m in _RESOURCES}
+
+_PARAM = re.compile(r"\{(\w+)\}")
+_static: dict[tuple[str, str], Route] = {}
+_templated: list[tuple[str, re.Pattern, Route]] = []
+for _route in ROUTES:
+    if "{" in _route.template:
+        pattern = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", _route.template) + "$")
+        _templated.append((_route.method, pattern, _route))
+    else:
+        _static[(_route.method, _route.template)] = _route
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for `method path` and its path parameters, or the real API's 404."""
+    path = path.rstrip("/") or "/"
+    route = _static.get((method, path))
+    if route is not None:
+        return route, {}
+    for route_method, pattern, route in _templated:
+        if route_method == method and (m := pattern.match(path)):
+            return route, m.groupdict()
+    raise errors.invalid_url(method, path)

@@ -1,0 +1,73 @@
+"""What the engine takes and gives: a plain request in, a plain reply out.
+
+Neither knows about mitmproxy or sockets, so the same engine serves the proxy,
+the base-URL face, unit tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+_UNPARSED = object()
+
+
+@dataclass
+class Request:
+    """An HTTP request as the engine sees it.
+
+    `headers` has lower-case names. `path` has no query string; `query` holds it.
+    Profile handlers receive this object: `request.json` is the parsed body,
+    `request.params` the path parameters (for example `{"model": "gpt-4o"}`)
+    and `request.route` the name of the route that matched.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+    host: str = "api.openai.com"
+    params: dict[str, str] = field(default_factory=dict)
+    route: str = ""
+    _json: Any = field(default=_UNPARSED, repr=False)
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (raises `ValueError` when it is not JSON)."""
+        if self._json is _UNPARSED:
+            self._json = json.loads(self.body) if self.body else None
+        return self._json
+
+    @property
+    def model(self) -> str | None:
+        """The `model` the request asked for, when its body names one."""
+        try:
+            body = self.json
+        except ValueError:
+            return None
+        return body.get("model") if isinstance(body, dict) else None
+
+
+@dataclass
+class Reply:
+    """An HTTP reply: status, headers and a body already encoded.
+
+    `delay` is the latency the face must wait (without blocking) before sending.
+    `rule` names the profile rule that answered, for the call record.
+    """
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    rule: str = ""
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> "Reply":
+        """A JSON reply."""
+        hdrs = {"content-type": "application/json"}
+        if headers:
+            hdrs.update(headers)
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), hdrs)

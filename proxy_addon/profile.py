@@ -1,0 +1,245 @@
+"""Profiles: the user's knobs, and loading them from a file, a module or a shipped name.
+
+    from proxy_addon import Profile
+
+    profile = Profile(latency=0.0)
+    profile.chat.completions(choices=[{"message": {"content": "Hi"}}], failures=2)
+
+    @profile.embeddings
+    def vectors(request, state):
+        return {"embedding": [0.1, 0.2, 0.3]}
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .engine.errors import OpenAIError
+from .engine.routes import RULES
+
+__all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir"]
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; the message names the file and the line."""
+
+
+_COMMON = {"latency": (int, float), "failures": int, "failure_status": int, "retry_after": (int, float), "handler": object}
+
+
+@dataclass
+class Rule:
+    """How one resource answers: the common knobs, the resource's own knobs, and an optional handler."""
+
+    name: str
+    latency: float | None = None
+    failures: int = 0
+    failure_status: int = 500
+    retry_after: float | None = None
+    handler: Callable | None = None
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+    def failure(self, n: int, model: str | None) -> OpenAIError:
+        """The error for the n-th of the rule's simulated failures."""
+        note = f"(openai-fake: simulated failure {n} of {self.failures})"
+        if self.failure_status == 429:
+            wait = 1.0 if self.retry_after is None else self.retry_after
+            return OpenAIError(
+                429,
+                f"Rate limit reached for {model or 'requests'} in organization org-openai-fake on requests per min (RPM): "
+                f"Limit 3, Used 3, Requested 1. Please try again in {wait:g}s. {note}",
+                type="requests", code="rate_limit_exceeded", retry_after=wait,
+            )
+        return OpenAIError(self.failure_status, f"{OpenAIError(self.failure_status).message} {note}", retry_after=self.retry_after)
+
+
+class _RuleRef:
+    """`profile.chat`, `profile.chat.completions`: walks to a rule, then configures it when called."""
+
+    def __init__(self, profile: "Profile", path: str) -> None:
+        self._profile = profile
+        self._path = path
+
+    def __getattr__(self, attr: str) -> "_RuleRef":
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return self._profile._ref(f"{self._path}.{attr}")
+
+    def __call__(self, handler: Callable | None = None, /, **knobs: Any) -> Any:
+        """Configure the rule with knobs; or, used as a decorator, give it a handler."""
+        if self._path not in RULES:
+            raise AttributeError(f"{self._path!r} is not a route; routes: {', '.join(sorted(RULES))}")
+        if handler is not None:
+            if knobs or not callable(handler):
+                raise TypeError(f"{self._path}(...) takes keyword knobs, or one function as a decorator")
+            self._profile.configure(self._path, handler=handler)
+            return handler
+        self._profile.configure(self._path, **knobs)
+        return self._profile.rules[self._path]
+
+
+class Profile:
+    """What the fake answers. A profile module defines `profile = Profile(...)` and then sets rules.
+
+    latency: seconds to wait before every answer (a rule's own `latency` wins).
+    require_api_key: answer 401 to a call without `Authorization: Bearer ...`, as the real API does.
+    """
+
+    def __init__(self, *, latency: float = 0.0, require_api_key: bool = True) -> None:
+        _check_number("latency", latency)
+        if not isinstance(require_api_key, bool):
+            raise TypeError(f"require_api_key must be True or False, not {require_api_key!r}")
+        self.latency = float(latency)
+        self.require_api_key = require_api_key
+        self.rules: dict[str, Rule] = {}
+        self.name = "inline"
+        self.source: str | None = None
+
+    def __getattr__(self, attr: str) -> _RuleRef:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return self._ref(attr)
+
+    def _ref(self, path: str) -> _RuleRef:
+        if path in RULES or any(r.startswith(path + ".") for r in RULES):
+            return _RuleRef(self, path)
+        raise AttributeError(f"unknown route name {path!r}; routes: {', '.join(sorted(RULES))}")
+
+    def configure(self, name: str, **knobs: Any) -> Rule:
+        """Set knobs on the rule `name` (for example `"chat.completions"`); later calls update it."""
+        if name not in RULES:
+            raise AttributeError(f"unknown route name {name!r}; routes: {', '.join(sorted(RULES))}")
+        own = RULES[name]
+        rule = self.rules.get(name) or Rule(name)
+        for key, value in knobs.items():
+            kind = _COMMON.get(key) or own.get(key)
+            if kind is None:
+                allowed = ", ".join(list(_COMMON) + list(own))
+                raise TypeError(f"{name}() got an unknown knob {key!r}; it takes: {allowed}")
+            if key == "handler":
+                if value is not None and not callable(value):
+                    raise TypeError(f"{name}(handler=...) must be a function (request, state) -> answer")
+                rule.handler = value
+            elif key in ("latency", "retry_after"):
+                if value is not None:
+                    _check_number(key, value)
+                setattr(rule, key, None if value is None else float(value))
+            elif key == "failures":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"failures must be an integer >= 0, not {value!r}")
+                rule.failures = value
+            elif key == "failure_status":
+                if not isinstance(value, int) or not 400 <= value <= 599:
+                    raise ValueError(f"failure_status must be an HTTP error status from 400 to 599, not {value!r}")
+                rule.failure_status = value
+            else:
+                if value is not None and not isinstance(value, kind):
+                    raise TypeError(f"{name}({key}=...) must be a {kind.__name__}, not {type(value).__name__}")
+                rule.knobs[key] = value
+        self.rules[name] = rule
+        return rule
+
+    def __repr__(self) -> str:
+        return f"<Profile {self.name!r} rules={sorted(self.rules)}>"
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
+
+
+# -- loading -----------------------------------------------------------------
+
+
+def shipped_dir() -> Path:
+    """Where the shipped profiles are, in a checkout or an installed wheel."""
+    try:
+        import openai_fake_profiles
+
+        return Path(openai_fake_profiles.__file__).parent
+    except ImportError:  # running from a checkout that was not installed
+        return Path(__file__).resolve().parent.parent / "profiles"
+
+
+def shipped() -> dict[str, str]:
+    """Shipped profile names and the first line of each one's docstring."""
+    out = {}
+    for path in sorted(shipped_dir().glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        doc = ""
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip().strip('"').strip()
+            if line:
+                doc = line
+                break
+        out[path.stem] = doc
+    return out
+
+
+def resolve(spec: str) -> tuple[str, Path | None]:
+    """(name, file) for a file path, a shipped name or a dotted module name."""
+    candidate = Path(spec).expanduser()
+    if spec.endswith(".py") or "/" in spec or "\\" in spec:
+        if not candidate.is_file():
+            raise ProfileError(f"{spec}: no such profile file")
+        return candidate.stem, candidate.resolve()
+    shipped_file = shipped_dir() / f"{spec}.py"
+    if "." not in spec and shipped_file.is_file():
+        return spec, shipped_file
+    try:
+        found = importlib.util.find_spec(spec)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ProfileError(
+            f"no profile named {spec!r}: not a file, not a shipped profile ({', '.join(shipped())}), "
+            f"and not an importable module"
+        )
+    return spec, Path(found.origin) if found.origin else None
+
+
+def load(spec: str) -> Profile:
+    """Load the profile a module defines as `profile = Profile(...)`.
+
+    Raises `ProfileError` naming the file and the line for a syntax error, a bad
+    argument, an unknown route name, or a module without a `profile`.
+    """
+    name, path = resolve(spec)
+    module_name = f"openai_fake_profile_{abs(hash(str(path)))}" if path else spec
+    try:
+        if path is not None and (spec.endswith(".py") or "/" in spec or path.parent == shipped_dir()):
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except SyntaxError as e:
+        raise ProfileError(f"{e.filename}:{e.lineno}: syntax error: {e.msg}") from None
+    except Exception as e:
+        raise ProfileError(f"{_where(e, path)}: {type(e).__name__}: {e}") from None
+    profile = getattr(module, "profile", None)
+    if not isinstance(profile, Profile):
+        raise ProfileError(f"{path or spec}:1: defines no `profile = Profile(...)`")
+    profile.name = name
+    profile.source = str(path) if path else spec
+    return profile
+
+
+def _where(error: BaseException, path: Path | None) -> str:
+    """file:line of the deepest traceback frame inside the profile file."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if path is not None:
+        inside = [f for f in frames if Path(f.filename).resolve() == path]
+        if inside:
+            return f"{path}:{inside[-1].lineno}"
+    if frames:
+        return f"{frames[-1].filename}:{frames[-1].lineno}"
+    return str(path)
+
+
