@@ -1,0 +1,117 @@
+"""The mitmproxy face of the fake: flow -> engine -> flow.
+
+OpenAI hosts (`api.openai.com` and `*.api.openai.com`) are answered by the
+engine and never reach the real server: the request hook always sets a
+response, and `server_connect` refuses any upstream connection to them should
+one ever be attempted. Requests addressed to the proxy itself
+(`http://127.0.0.1:PORT/v1/...`) are the base-URL face and get the same
+engine. Everything else is left to mitmproxy, which tunnels it untouched
+because the runner sets `allow_hosts` to the OpenAI hosts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+
+from .engine import Engine, OpenAIError, Request
+from .journal import Entry, Journal, redact
+from .profile import ProfileError, load
+
+logger = logging.getLogger(__name__)
+
+OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com$", re.IGNORECASE)
+#: For mitmproxy's `allow_hosts`: intercept these, tunnel the rest.
+ALLOW_HOSTS = [r"^(?:[a-z0-9-]+\.)*api\.openai\.com(?::\d+)?$"]
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "::"}
+
+
+class OpenAIFake:
+    """Answers OpenAI API requests from the engine, after the profile's latency."""
+
+    def __init__(self, engine: Engine | None = None, journal: Journal | None = None) -> None:
+        self.engine = engine or Engine()
+        self.journal = journal or Journal()
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "openai_fake_profile", str, "",
+            "Profile to answer with: a shipped name (default, flaky, slow), a .py file or a dotted module. "
+            "Empty keeps the profile the fake was started with.",
+        )
+
+    def configure(self, updated) -> None:
+        if "openai_fake_profile" in updated and ctx.options.openai_fake_profile:
+            try:
+                self.engine.profile = load(ctx.options.openai_fake_profile)
+            except ProfileError as e:
+                raise exceptions.OptionsError(str(e)) from e
+
+    def server_connect(self, data: ServerConnectionHookData) -> None:
+        address = data.server.address
+        if address and OPENAI_HOST.match(address[0]):
+            data.server.error = "openai-fake never connects to the real OpenAI API"
+
+    def _face(self, flow: http.HTTPFlow) -> str | None:
+        """"proxy" for an OpenAI host, "base-url" for the proxy's own address, None for anything else."""
+        host = flow.request.host
+        if OPENAI_HOST.match(host):
+            return "proxy"
+        sockname = flow.client_conn.sockname
+        if sockname and flow.request.port == sockname[1] and (host in _LOOPBACK_NAMES or host == sockname[0]):
+            return "base-url"
+        return None
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        face = self._face(flow)
+        if face is None:
+            return
+        started = time.monotonic()
+        req = flow.request
+        try:
+            body = req.get_content(strict=False) or b""
+            request = Request(
+                method=req.method,
+                path=req.path.split("?", 1)[0],
+                headers={k.lower(): v for k, v in req.headers.items()},
+                body=body,
+                query=dict(req.query),
+                host=req.pretty_host,
+            )
+            reply = self.engine.handle(request)
+        except Exception as e:  # the engine never raises; this guards the conversion itself
+            logger.exception("openai-fake could not answer %s %s", req.method, req.path)
+            request = None
+            reply = OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error").reply()
+        if reply.delay > 0:
+            await asyncio.sleep(reply.delay)
+        flow.response = http.Response.make(reply.status, reply.body, reply.headers)
+        self.journal.record(Entry(
+            time=time.time(),
+            request_id=reply.headers.get("x-request-id", ""),
+            method=req.method,
+            host=req.pretty_host,
+            path=req.path,
+            status=reply.status,
+            duration_ms=(time.monotonic() - started) * 1000,
+            rule=reply.rule,
+            model=request.model if request is not None else None,
+            face=face,
+            key=redact(req.headers.get("authorization")),
+            error=_error_message(reply) if reply.status >= 400 else None,
+        ))
+
+
+def _error_message(reply) -> str | None:
+    try:
+        return json.loads(reply.body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,81 @@
+"""The record of calls: one `Entry` per answered call, kept in memory and offered to listeners.
+
+`run` prints each entry as it arrives, `exec` prints a summary, and tests read
+the entries. API keys are redacted before an entry is made.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+
+def redact(authorization: str | None) -> str | None:
+    """`Bearer sk-proj-abcdef...wxyz` -> `sk-...wxyz`: never keep a usable key."""
+    if not authorization:
+        return None
+    key = authorization.split(None, 1)[-1].strip()
+    return f"{key[:3]}...{key[-4:]}" if len(key) > 12 else "***"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One answered call."""
+
+    time: float
+    request_id: str
+    method: str
+    host: str
+    path: str
+    status: int
+    duration_ms: float
+    rule: str
+    model: str | None
+    face: str  # "proxy" or "base-url"
+    key: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Journal:
+    """A bounded, thread-safe list of entries with listeners."""
+
+    def __init__(self, maxlen: int = 10_000) -> None:
+        self._entries: deque[Entry] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[Entry], None]] = []
+
+    def subscribe(self, listener: Callable[[Entry], None]) -> None:
+        """Call `listener(entry)` for every entry recorded from now on."""
+        self._listeners.append(listener)
+
+    def record(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+        for listener in self._listeners:
+            listener(entry)
+
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def summary(self) -> str:
+        """One line: how many calls, by status and by rule."""
+        entries = self.entries()
+        if not entries:
+            return "openai-fake: no calls"
+        statuses = Counter(e.status for e in entries)
+        rules = Counter(e.rule or "(no route)" for e in entries)
+        by_status = ", ".join(f"{n}×{s}" for s, n in sorted(statuses.items()))
+        by_rule = ", ".join(f"{r} {n}" for r, n in rules.most_common())
+        return f"openai-fake: {len(entries)} call{'s' if len(entries) != 1 else ''} ({by_status}); {by_rule}"
+

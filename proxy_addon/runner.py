@@ -1,0 +1,241 @@
+"""Start and stop the fake: one mitmproxy master serving the proxy and the base-URL face on one port.
+
+    runner = Runner(profile="default", port=0)
+    runner.start()            # in a background thread; returns once listening
+    runner.env()              # the environment that points a client at it
+    runner.stop()
+
+or, in the foreground, `asyncio.run(runner.serve())`. mitmproxy allows one
+master per process, so a process runs one Runner at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Callable
+
+from .engine import Engine
+from .journal import Journal
+from .profile import Profile, load
+from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle
+
+RUNNING_FILE = "running.json"
+
+
+class StartupError(Exception):
+    """The fake could not start listening (port in use, bad address...)."""
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps mitmproxy's error records, to explain a failed start and to show in `run`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.listener: Callable[[logging.LogRecord], None] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.records.append(record)
+            del self.records[:-20]
+        if self.listener:
+            self.listener(record)
+
+
+class Runner:
+    """The fake, ready to start: engine, journal, conf directory and listen address."""
+
+    def __init__(
+        self,
+        profile: Profile | str = "default",
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        confdir: Path | str | None = None,
+    ) -> None:
+        self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
+        self.journal = Journal()
+        self.host = host
+        self.port = port
+        self.confdir = Path(confdir) if confdir else default_confdir()
+        self.address: tuple[str, int] | None = None
+        self.errors = _ErrorLog()
+        self._master = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- where clients go ------------------------------------------------------
+
+    @property
+    def proxy_url(self) -> str:
+        host, port = self._require_address()
+        return f"http://{_url_host(host)}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.proxy_url}/v1"
+
+    @property
+    def ca_cert(self) -> Path:
+        return ca_cert_file(self.confdir)
+
+    @property
+    def bundle(self) -> Path:
+        return self.confdir / "openai-fake-bundle.pem"
+
+    def env(self, base_url: bool = False) -> dict[str, str]:
+        """The environment that sends a client's OpenAI traffic to this fake."""
+        return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None)
+
+    def _require_address(self) -> tuple[str, int]:
+        if self.address is None:
+            raise RuntimeError("the fake is not listening yet")
+        return self.address
+
+    # -- life cycle ------------------------------------------------------------
+
+    async def serve(self, on_ready: Callable[["Runner"], None] | None = None, handle_signals: bool = False) -> None:
+        """Run until `stop()` (or SIGINT/SIGTERM with `handle_signals`). Raises StartupError."""
+        from mitmproxy import options
+        from mitmproxy.tools.dump import DumpMaster
+
+        from .addon import ALLOW_HOSTS, OpenAIFake
+
+        ensure_ca(self.confdir)
+        write_bundle(self.confdir)
+        mitm_logger = logging.getLogger("mitmproxy")
+        mitm_logger.addHandler(self.errors)
+        mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
+
+        opts = options.Options(listen_host=self.host, listen_port=self.port, mode=["regular"], confdir=str(self.confdir))
+        master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        errorcheck = master.addons.get("errorcheck")
+        if errorcheck:  # it calls sys.exit on a start-up error; we report the error ourselves
+            errorcheck.finish()
+            master.addons.remove(errorcheck)
+        master.options.update(
+            # Never dial the real server at CONNECT time: intercepted traffic stays here.
+            connection_strategy="lazy",
+            allow_hosts=ALLOW_HOSTS,
+        )
+        master.addons.add(OpenAIFake(self.engine, self.journal))
+        self._master = master
+        self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(_quiet_cancellations)
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(sig, master.shutdown)
+
+        task = asyncio.ensure_future(master.run())
+        proxyserver = master.addons.get("proxyserver")
+        while not proxyserver.listen_addrs() and not task.done():
+            await asyncio.sleep(0.005)
+        if task.done() or not proxyserver.listen_addrs():
+            master.shutdown()
+            await asyncio.gather(task, return_exceptions=True)
+            why = "; ".join(r.getMessage() for r in self.errors.records) or "unknown error"
+            raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
+        self.address = tuple(proxyserver.listen_addrs()[0][:2])
+        try:
+            if on_ready:
+                on_ready(self)
+            await task
+        finally:
+            self.address = None
+            mitm_logger.removeHandler(self.errors)
+
+    def start(self, timeout: float = 30.0) -> "Runner":
+        """Serve in a background thread; return once listening. Raises StartupError."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                asyncio.run(self.serve(on_ready=lambda _: ready.set()))
+            except BaseException as e:  # handed to the starting thread
+                failure.append(e)
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="openai-fake", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise StartupError(f"the fake did not start within {timeout} s")
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._master is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._master.shutdown)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> "Runner":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- the running file, for `openai-fake env` -------------------------------------
+
+    def write_running_file(self) -> Path:
+        path = self.confdir / RUNNING_FILE
+        info = {"pid": os.getpid(), "proxy_url": self.proxy_url, "base_url": self.base_url,
+                "ca_cert": str(self.ca_cert), "bundle": str(self.bundle), "profile": self.engine.profile.name}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, path)
+        return path
+
+    def remove_running_file(self) -> None:
+        path = self.confdir / RUNNING_FILE
+        try:
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def read_running_file(confdir: Path) -> dict | None:
+    """What a running `openai-fake run` wrote, if its process is still alive."""
+    try:
+        info = json.loads((confdir / RUNNING_FILE).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
+
+
+def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None = None) -> dict[str, str]:
+    """The one list of variables that point clients at the fake and make them trust its CA."""
+    env = {
+        "HTTPS_PROXY": proxy_url,
+        "https_proxy": proxy_url,
+        "SSL_CERT_FILE": str(bundle),  # httpx2 (openai 3.x), httpx (openai 2.x), Python's ssl
+        "REQUESTS_CA_BUNDLE": str(bundle),  # requests
+        "CURL_CA_BUNDLE": str(bundle),  # curl
+        "NODE_EXTRA_CA_CERTS": str(ca_cert),  # Node adds it to its own store
+    }
+    if base_url:
+        env["OPENAI_BASE_URL"] = base_url
+    return env
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Client connections still open at shutdown are cancelled; that is not an error worth printing."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
