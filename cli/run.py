@@ -1,0 +1,66 @@
+"""`openai-fake run`: serve the fake in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from proxy_addon.profile import ProfileError
+from proxy_addon.runner import Runner, StartupError
+
+from . import options
+from .calls import call_line
+from .console import err, fail, out
+from .env import shell_lines
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def run(
+    profile: options.Profile = "default",
+    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback exposes the fake to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the proxy and the base-URL face (0 picks a free one).")] = 8080,
+    confdir: options.Confdir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print a line per call.")] = False,
+) -> None:
+    """Run the fake: an HTTPS proxy for the OpenAI hosts and a base-URL face, on one port."""
+    try:
+        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir))
+    except ProfileError as e:
+        fail(f"profile: {e}", 2)
+    if host not in LOOPBACK:
+        err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
+    if not quiet:
+        runner.journal.subscribe(lambda entry: out.print(call_line(entry)))
+    runner.errors.listener = lambda record: err.print(f"[dim]mitmproxy: {record.getMessage()}[/]") if not quiet else None
+
+    def ready(r: Runner) -> None:
+        r.write_running_file()
+        out.print(_panel(r))
+
+    try:
+        asyncio.run(runner.serve(on_ready=ready, handle_signals=True))
+    except StartupError as e:
+        fail(str(e))
+    finally:
+        runner.remove_running_file()
+    err.print(runner.journal.summary())
+
+
+def _panel(runner: Runner) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Proxy", runner.proxy_url)
+    table.add_row("Base URL", runner.base_url)
+    table.add_row("CA certificate", str(runner.ca_cert))
+    table.add_row("CA bundle", str(runner.bundle))
+    table.add_row("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")
+    lines = "\n".join(shell_lines(runner.env(), "sh"))
+    table.add_row("Environment", lines)
+    table.add_row("Base-URL clients", f"export OPENAI_BASE_URL={runner.base_url}")
+    return Panel(table, title="openai-fake is running", subtitle="Ctrl-C stops it", expand=False)
