@@ -1,0 +1,106 @@
+"""Shared fixtures: one real fake per test session (mitmproxy allows one master per process).
+
+`fake` is the running Runner; `use_profile` swaps its profile for one test and
+resets its state; `proxy_env` points this process's OpenAI clients at it;
+`client` / `aclient` are real SDK clients going through the proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+
+from proxy_addon import Profile
+from proxy_addon.runner import Runner
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "sk-test-1234567890abcdef"
+
+
+@pytest.fixture(scope="session")
+def confdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("confdir")
+
+
+@pytest.fixture(scope="session")
+def fake(confdir):
+    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=confdir)
+    runner.start()
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture
+def use_profile(fake):
+    """Call with a Profile (or a shipped name) to make the fake answer with it for this test."""
+    original = fake.engine.profile
+
+    def use(profile):
+        from proxy_addon.profile import load
+
+        fake.engine.profile = load(profile) if isinstance(profile, str) else profile
+        return fake.engine.profile
+
+    fake.engine.state.reset()
+    fake.journal.clear()
+    yield use
+    fake.engine.profile = original
+    fake.engine.state.reset()
+
+
+@pytest.fixture
+def proxy_env(fake, monkeypatch):
+    """This process's environment, pointed at the fake as `openai-fake exec` would point a child."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    env = fake.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def client(proxy_env, use_profile):
+    """A sync SDK client reaching https://api.openai.com through the proxy."""
+    with openai.OpenAI(api_key=API_KEY, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+async def aclient(proxy_env, use_profile):
+    """An async SDK client reaching https://api.openai.com through the proxy."""
+    async with openai.AsyncOpenAI(api_key=API_KEY, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def base_client(fake, use_profile, monkeypatch):
+    """A sync SDK client using the plain-HTTP base-URL face, with no proxy at all."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with openai.OpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0) as c:
+        yield c
+
+
+def openai_fake_cmd() -> list[str]:
+    """The installed console script, or the module run by this interpreter."""
+    script = Path(sys.executable).parent / "openai-fake"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "openai_fake_cli"]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run the real `openai-fake` command and capture its output."""
+    return subprocess.run(
+        [*openai_fake_cmd(), *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})}, **kw,
+    )
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None

@@ -1,0 +1,96 @@
+"""The mitmproxy face, driven through mitmproxy's own test harness (taddons, tflow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import connection, exceptions
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy.test import taddons, tflow, tutils
+
+from proxy_addon import Profile
+from proxy_addon.addon import OpenAIFake
+from proxy_addon.engine import Engine
+
+
+def flow(host: str, path: str = "/v1/models", method: str = "GET", body: bytes = b"", port: int = 443, scheme="https"):
+    f = tflow.tflow()
+    f.request = tutils.treq(host=host, port=port, scheme=scheme, method=method, path=path, content=body,
+                            headers=[(b"authorization", b"Bearer sk-test-123456789"), (b"content-type", b"application/json")])
+    return f
+
+
+@pytest.mark.parametrize("host", ["api.openai.com", "eu.api.openai.com", "us.api.openai.com", "API.OPENAI.COM"])
+async def test_openai_hosts_are_answered(host):
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow(host)
+        await addon.request(f)
+        assert f.response.status_code == 200
+        assert json.loads(f.response.content)["object"] == "list"
+        assert f.response.headers["x-request-id"].startswith("req_")
+        assert addon.journal.entries()[0].face == "proxy"
+
+
+@pytest.mark.parametrize("host", ["example.com", "api.openai.com.evil.example", "notapi.openai.com", "openai.com"])
+async def test_other_hosts_are_left_alone(host):
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow(host)
+        await addon.request(f)
+        assert f.response is None and not addon.journal.entries()
+
+
+async def test_requests_to_the_proxy_itself_are_the_base_url_face():
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow("127.0.0.1", port=8080, scheme="http")
+        f.client_conn.sockname = ("127.0.0.1", 8080)
+        await addon.request(f)
+        assert f.response.status_code == 200
+        assert addon.journal.entries()[0].face == "base-url"
+        other_port = flow("127.0.0.1", port=9999, scheme="http")
+        other_port.client_conn.sockname = ("127.0.0.1", 8080)
+        await addon.request(other_port)
+        assert other_port.response is None  # a proxied request to another local service
+
+
+async def test_flows_already_answered_are_skipped():
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow("api.openai.com")
+        f.response = tutils.tresp(status_code=204)
+        await addon.request(f)
+        assert f.response.status_code == 204
+
+
+def test_no_upstream_connection_to_openai_hosts():
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        for host, refused in [("api.openai.com", True), ("eu.api.openai.com", True), ("example.com", False)]:
+            server = connection.Server(address=(host, 443))
+            addon.server_connect(ServerConnectionHookData(server=server, client=tflow.tclient_conn()))
+            assert bool(server.error) is refused
+
+
+async def test_the_profile_option_loads_and_bad_profiles_fail_configuration(tmp_path):
+    addon = OpenAIFake(Engine(Profile()))
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, openai_fake_profile="flaky")
+        assert addon.engine.profile.name == "flaky"
+        bad = tmp_path / "bad.py"
+        bad.write_text("from proxy_addon import Profile\nprofile = Profile(oops=1)\n")
+        with pytest.raises(exceptions.OptionsError, match=f"{bad}:2"):
+            tctx.configure(addon, openai_fake_profile=str(bad))
+        assert addon.engine.profile.name == "flaky"  # the last good profile stays
+
+
+async def test_keys_are_redacted_in_the_journal():
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow("api.openai.com")
+        f.request.headers["authorization"] = "Bearer sk-proj-verysecretvalue1234"
+        await addon.request(f)
+        entry = addon.journal.entries()[0]
+        assert entry.key == "sk-...1234" and "verysecret" not in json.dumps(entry.to_dict())

@@ -1,0 +1,90 @@
+"""Profiles: the knobs, and loading them with clear errors that name the file and the line."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from proxy_addon import Profile, ProfileError
+from proxy_addon.profile import load, shipped
+
+
+def write(tmp_path, text: str, name: str = "mine.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_shipped_profiles_load_by_bare_name():
+    assert {"default", "flaky", "slow"} <= set(shipped())
+    for name in ("default", "flaky", "slow"):
+        profile = load(name)
+        assert profile.name == name and profile.source.endswith(f"{name}.py")
+    assert load("flaky").rules["chat.completions"].failure_status == 429
+    assert load("slow").rules["chat.completions"].latency == 2.0
+
+
+def test_a_file_and_a_dotted_module(tmp_path, monkeypatch):
+    path = write(tmp_path, """
+        from proxy_addon import Profile
+        profile = Profile(latency=0.25)
+        profile.chat.completions(choices=[{"message": {"content": "Hi"}}], latency=0.2, failures=2)
+        profile.embeddings(embedding=[0.1, 0.2, 0.3])
+
+        @profile.models
+        def answer(request, state):
+            return {"models": ["only-one"]}
+    """, "team_profile.py")
+    profile = load(str(path))
+    assert profile.latency == 0.25 and profile.rules["chat.completions"].latency == 0.2
+    assert profile.rules["models"].handler.__name__ == "answer"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load("team_profile").rules["embeddings"].knobs["embedding"] == [0.1, 0.2, 0.3]
+    sys.modules.pop("team_profile", None)
+
+
+@pytest.mark.parametrize("source, line, words", [
+    ("from proxy_addon import Profile\nprofile = Profile(\n", 2, ["syntax error"]),
+    ("from proxy_addon import Profile\nprofile = Profile(latncy=1)\n", 2, ["latncy"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completion(choices=[])\n", 3, ["unknown route name", "chat.completion", "chat.completions"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\n\nprofile.embeddings(vector=[1])\n", 4, ["unknown knob", "vector", "embedding"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(embedding='x')\n", 3, ["must be a list"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.models(failures=-1)\n", 3, ["failures"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.models(failure_status=200)\n", 3, ["failure_status"]),
+    ("from proxy_addon import Profile\nprofile = Profile(latency='slow')\n", 2, ["latency"]),
+    ("import nothing_here_at_all\n", 1, ["ModuleNotFoundError"]),
+    ("x = 1\n", 1, ["defines no `profile = Profile(...)`"]),
+])
+def test_broken_profiles_name_the_file_and_line(tmp_path, source, line, words):
+    path = write(tmp_path, source)
+    with pytest.raises(ProfileError) as caught:
+        load(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}:"), message
+    for word in words:
+        assert word in message
+
+
+def test_unknown_names_and_missing_files():
+    with pytest.raises(ProfileError, match="no profile named 'nosuch'.*default, flaky, slow"):
+        load("nosuch")
+    with pytest.raises(ProfileError, match="no such profile file"):
+        load("/nonexistent/profile.py")
+
+
+def test_rules_update_and_decorate():
+    profile = Profile()
+    profile.chat.completions(failures=1)
+    profile.chat.completions(latency=0.5)
+    rule = profile.rules["chat.completions"]
+    assert (rule.failures, rule.latency) == (1, 0.5)
+
+    @profile.chat.completions
+    def handler(request, state):
+        return "x"
+
+    assert rule.handler is handler and rule.failures == 1
+    with pytest.raises(AttributeError, match="routes"):
+        profile.nothing
