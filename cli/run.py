@@ -11,6 +11,7 @@ from rich.table import Table
 
 from proxy_addon.profile import ProfileError
 from proxy_addon.runner import Runner, StartupError
+from proxy_addon.trust import default_confdir
 
 from . import options
 from .calls import call_line
@@ -36,11 +37,13 @@ def run(
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
     if not quiet:
         runner.journal.subscribe(lambda entry: out.print(call_line(entry)))
-    runner.errors.listener = lambda record: err.print(f"[dim]mitmproxy: {record.getMessage()}[/]") if not quiet else None
 
     def ready(r: Runner) -> None:
         r.write_running_file()
         out.print(_panel(r))
+        out.print(_env_lines(r), markup=False, soft_wrap=True, style="dim")
+        if not quiet:  # from now on, show what mitmproxy warns about (start-up errors are reported once, below)
+            r.errors.listener = lambda record: err.print(f"mitmproxy: {record.getMessage()}", style="dim", markup=False)
 
     try:
         asyncio.run(runner.serve(on_ready=ready, handle_signals=True))
@@ -60,7 +63,13 @@ def _panel(runner: Runner) -> Panel:
     table.add_row("CA certificate", str(runner.ca_cert))
     table.add_row("CA bundle", str(runner.bundle))
     table.add_row("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")
-    lines = "\n".join(shell_lines(runner.env(), "sh"))
-    table.add_row("Environment", lines)
-    table.add_row("Base-URL clients", f"export OPENAI_BASE_URL={runner.base_url}")
     return Panel(table, title="openai-fake is running", subtitle="Ctrl-C stops it", expand=False)
+
+
+def _env_lines(runner: Runner) -> str:
+    """Lines to copy, outside the panel so that they never wrap."""
+    confdir = "" if runner.confdir == default_confdir() else f" --confdir {runner.confdir}"
+    lines = ["# Point apps at the fake (or: eval \"$(openai-fake env" + confdir + ")\"):"]
+    lines += shell_lines(runner.env(), "sh")
+    lines += ["# Clients that ignore proxies (Node 20) use the base-URL face instead:", f"export OPENAI_BASE_URL={runner.base_url}"]
+    return "\n".join(lines)

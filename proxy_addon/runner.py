@@ -133,12 +133,14 @@ class Runner:
 
         task = asyncio.ensure_future(master.run())
         proxyserver = master.addons.get("proxyserver")
-        while not proxyserver.listen_addrs() and not task.done():
+        self.errors.records.clear()
+        # mitmproxy logs a failure to listen and keeps running; an error record means start-up failed.
+        while not proxyserver.listen_addrs() and not task.done() and not self.errors.records:
             await asyncio.sleep(0.005)
         if task.done() or not proxyserver.listen_addrs():
             master.shutdown()
             await asyncio.gather(task, return_exceptions=True)
-            why = "; ".join(r.getMessage() for r in self.errors.records) or "unknown error"
+            why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
         try:

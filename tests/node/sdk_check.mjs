@@ -1,0 +1,72 @@
+// The real openai-node SDK against the fake's base-URL face.
+// Run as: openai-fake exec --base-url -- node tests/node/sdk_check.mjs
+// Exits 0 only if every check passes; prints one line per check.
+//
+// Node's fetch ignores HTTPS_PROXY, so this uses OPENAI_BASE_URL, which
+// `exec --base-url` sets. Without it the SDK would go to the real API, so refuse.
+import assert from 'node:assert/strict';
+import OpenAI, { NotFoundError } from 'openai';
+import { VERSION } from 'openai/version';
+
+const baseURL = process.env.OPENAI_BASE_URL;
+const apiKey = process.env.OPENAI_API_KEY;
+if (!baseURL || !apiKey) {
+  console.error('sdk_check: OPENAI_BASE_URL and OPENAI_API_KEY must be set (run under `openai-fake exec --base-url`)');
+  process.exit(2);
+}
+
+// No retries: a wrong answer from the fake must show at once, not after backoff.
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20_000 });
+
+async function check(name, fn) {
+  await fn();
+  console.log(`ok   ${name}`);
+}
+
+try {
+  console.log(`openai-node ${VERSION} -> ${baseURL}`);
+
+  await check('chat.completions.create', async () => {
+    const r = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
+    assert.equal(r.object, 'chat.completion');
+    assert.ok(r.choices.length >= 1, 'no choices');
+    assert.equal(typeof r.choices[0].message.content, 'string');
+    assert.ok(r.choices[0].message.content.length > 0, 'empty content');
+  });
+
+  // No encoding_format: openai-node then asks for base64 and decodes it itself.
+  await check('embeddings.create (default encoding)', async () => {
+    const r = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+    assert.equal(r.data.length, 1);
+    assert.ok(Array.isArray(r.data[0].embedding), 'embedding is not an array');
+    assert.equal(r.data[0].embedding.length, 1536);
+    assert.ok(r.data[0].embedding.every(Number.isFinite), 'embedding has non-numbers');
+  });
+
+  await check('models.list', async () => {
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.ok(ids.includes('gpt-4o'), `gpt-4o not in ${JSON.stringify(ids)}`);
+  });
+
+  await check("models.retrieve('gpt-4o')", async () => {
+    const m = await client.models.retrieve('gpt-4o');
+    assert.equal(m.id, 'gpt-4o');
+    assert.equal(m.object, 'model');
+  });
+
+  await check('models.retrieve(unknown) -> NotFoundError 404', async () => {
+    await assert.rejects(client.models.retrieve('no-such-model-xyz'), (e) => {
+      assert.ok(e instanceof NotFoundError, `expected NotFoundError, got ${e?.constructor?.name}: ${e}`);
+      assert.equal(e.status, 404);
+      return true;
+    });
+  });
+} catch (e) {
+  console.error(`FAIL ${e?.stack ?? e}`);
+  process.exit(1);
+}
+console.log('sdk_check: all checks passed');

@@ -1,0 +1,35 @@
+"""The real openai-node SDK (tests/node) run under `openai-fake exec --base-url`.
+
+Needs node, npm and `npm install` done in tests/node (see tests/node/package.json).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, have, run_cli
+
+NODE_DIR = ROOT / "tests" / "node"
+
+pytestmark = [pytest.mark.node, pytest.mark.slow]
+
+
+@pytest.fixture
+def node_sdk():
+    if not (have("node") and have("npm")):
+        pytest.skip("node/npm not on PATH")
+    if not (NODE_DIR / "node_modules" / "openai").is_dir():
+        pytest.skip("openai-node not installed: run `npm install --no-package-lock` in tests/node")
+
+
+def test_openai_node_sdk_through_base_url(node_sdk, tmp_path):
+    result = run_cli(
+        "exec", "--confdir", str(tmp_path), "--base-url", "--",
+        "node", str(NODE_DIR / "sdk_check.mjs"),
+        timeout=120,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "all checks passed" in result.stdout
+    summary = result.stderr.strip().splitlines()[-1]
+    # list + retrieve + unknown retrieve all count under the "models" rule.
+    assert summary == "openai-fake: 5 calls (4×200, 1×404); models 3, chat.completions 1, embeddings 1", summary
