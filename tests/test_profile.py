@@ -88,3 +88,19 @@ def test_rules_update_and_decorate():
     assert rule.handler is handler and rule.failures == 1
     with pytest.raises(AttributeError, match="routes"):
         profile.nothing
+
+
+def test_the_readme_profile_example_loads_and_works(tmp_path):
+    import json
+    import re
+
+    from proxy_addon.engine import Engine, Request
+
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "profile = Profile(" in b)
+    profile = load(str(write(tmp_path, example, "readme_example.py")))
+    engine = Engine(profile)
+    auth = {"authorization": "Bearer sk-test-123456"}
+    flagged = engine.handle(Request("POST", "/v1/moderations", auth, b'{"input": "forbidden words"}'))
+    assert json.loads(flagged.body)["results"][0]["categories"]["violence"] is True
+    assert engine.handle(Request("POST", "/v1/embeddings", auth, b'{"model": "m", "input": "x", "encoding_format": "float"}')).body.count(b"0.2") == 1
