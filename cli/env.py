@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,6 @@ def env(
     info = read_running_file(options.confdir_or_default(confdir))
     if info is None:
         fail("no openai-fake is running for this conf directory; start one with `openai-fake run`")
-    variables = client_env(info["proxy_url"], Path(info["bundle"]), Path(info["ca_cert"]), info["base_url"] if base_url else None)
+    variables = client_env(info["proxy_url"], Path(info["bundle"]), Path(info["ca_cert"]), info["base_url"] if base_url else None, os.environ)
     for line in shell_lines(variables, shell.value):
         typer.echo(line)

@@ -31,7 +31,7 @@ def exec_(
         fail(f"profile: {e}", 2)
     except StartupError as e:
         fail(str(e))
-    env = {**os.environ, **runner.env(base_url=base_url)}
+    env = {**os.environ, **runner.env(base_url=base_url, inherited=os.environ)}
     env.setdefault("OPENAI_API_KEY", DUMMY_KEY)
     try:
         code = _run(command, env)

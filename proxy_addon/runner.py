@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from .engine import Engine
 from .journal import Journal
@@ -88,9 +88,9 @@ class Runner:
     def bundle(self) -> Path:
         return self.confdir / "openai-fake-bundle.pem"
 
-    def env(self, base_url: bool = False) -> dict[str, str]:
-        """The environment that sends a client's OpenAI traffic to this fake."""
-        return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None)
+    def env(self, base_url: bool = False, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment that sends a client's OpenAI traffic to this fake (see `client_env`)."""
+        return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None, inherited)
 
     def _require_address(self) -> tuple[str, int]:
         if self.address is None:
@@ -215,8 +215,13 @@ def read_running_file(confdir: Path) -> dict | None:
     return info
 
 
-def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None = None) -> dict[str, str]:
-    """The one list of variables that point clients at the fake and make them trust its CA."""
+def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None = None,
+               inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The one list of variables that point clients at the fake and make them trust its CA.
+
+    When the `inherited` environment's NO_PROXY would send OpenAI hosts around
+    the proxy (straight to the real API), the result overrides it without them.
+    """
     env = {
         "HTTPS_PROXY": proxy_url,
         "https_proxy": proxy_url,
@@ -227,7 +232,19 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
     }
     if base_url:
         env["OPENAI_BASE_URL"] = base_url
+    for name in ("NO_PROXY", "no_proxy"):
+        value = (inherited or {}).get(name)
+        if value is not None:
+            kept = [h for h in value.split(",") if h.strip() and not _bypasses_openai(h.strip())]
+            if len(kept) != len([h for h in value.split(",") if h.strip()]):
+                env[name] = ",".join(kept)
     return env
+
+
+def _bypasses_openai(entry: str) -> bool:
+    """Whether a NO_PROXY entry matches api.openai.com or a regional host."""
+    host = entry.lower().split(":")[0].lstrip("*").lstrip(".")
+    return entry.strip() == "*" or host in ("openai.com", "api.openai.com") or host.endswith(".api.openai.com")
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -158,3 +158,10 @@ def test_profiles_list_and_check(tmp_path):
     bad.write_text("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(vector=[1])\n")
     checked = run_cli("profiles", "check", str(bad))
     assert checked.returncode == 1 and f"{bad}:3" in checked.stderr and "unknown knob 'vector'" in checked.stderr
+
+
+def test_exec_keeps_no_proxy_from_sending_openai_around_the_fake(tmp_path):
+    script = "import os; print(os.environ.get('NO_PROXY')); print(os.environ.get('no_proxy'))"
+    done = run_cli("exec", "--confdir", str(tmp_path), "--", sys.executable, "-c", script,
+                   env={"NO_PROXY": "localhost,.openai.com,internal.example", "no_proxy": "*"})
+    assert done.stdout.splitlines() == ["localhost,internal.example", ""]

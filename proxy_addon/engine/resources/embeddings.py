@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import math
 from array import array
 from typing import Any
@@ -48,20 +49,24 @@ def create(call) -> Any:
     fixed = custom.get("embedding") if isinstance(custom, dict) else custom if isinstance(custom, list) else None
     if fixed is None:
         fixed = call.knob("embedding")
-    data = []
-    for i, text in enumerate(inputs):
-        vector = list(fixed) if fixed is not None else _vector(text, size)
-        data.append({"object": "embedding", "index": i, "embedding": vector})
     prompt_tokens = sum(tokens.count(t) for t in inputs)
-    out = {"object": "list", "data": data, "model": model,
-           "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    if fixed is None and not isinstance(custom, dict):
+        # The common case: vectors of our own, encoded once per text and reused.
+        items = ",".join(
+            f'{{"object":"embedding","index":{i},"embedding":{_encoded(text, size, fmt)}}}' for i, text in enumerate(inputs)
+        )
+        body = f'{{"object":"list","data":[{items}],"model":{json.dumps(model)},"usage":{json.dumps(usage)}}}'
+        return Reply(200, body.encode(), {"content-type": "application/json"})
+    data = [{"object": "embedding", "index": i, "embedding": list(fixed) if fixed is not None else list(_vector(text, size))}
+            for i, text in enumerate(inputs)]
+    out = {"object": "list", "data": data, "model": model, "usage": usage}
     if isinstance(custom, dict):
         out = merge(out, {k: v for k, v in custom.items() if k != "embedding"})
-    if fixed is not None or isinstance(custom, dict):
-        check(CreateEmbeddingResponse, out, call.where)  # the profile's vectors; ours are known good
+    check(CreateEmbeddingResponse, out, call.where)
     if fmt == "base64":
         for item in out["data"]:
-            item["embedding"] = base64.b64encode(array("f", item["embedding"]).tobytes()).decode()
+            item["embedding"] = _base64(item["embedding"])
     return Reply.json(200, out)
 
 
@@ -85,9 +90,20 @@ def _texts(raw: Any) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _vector(text: str, size: int) -> tuple[float, ...]:
     """A unit vector that depends only on the text and the size."""
     raw = array("h", hashlib.shake_256(text.encode()).digest(2 * size))
-    norm = math.sqrt(sum(v * v for v in raw)) or 1.0
-    return tuple(v / norm for v in raw)
+    scale = 1.0 / (math.sqrt(math.sumprod(raw, raw)) or 1.0)
+    return tuple(v * scale for v in raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded(text: str, size: int, fmt: str) -> str:
+    """The JSON text of one text's vector, in `fmt`."""
+    vector = _vector(text, size)
+    return f'"{_base64(vector)}"' if fmt == "base64" else json.dumps(vector)
+
+
+def _base64(vector) -> str:
+    return base64.b64encode(array("f", vector).tobytes()).decode()
