@@ -56,7 +56,7 @@ def create(call) -> Any:
         items = ",".join(
             f'{{"object":"embedding","index":{i},"embedding":{_encoded(text, size, fmt)}}}' for i, text in enumerate(inputs)
         )
-        body = f'{{"object":"list","data":[{items}],"model":{json.dumps(model)},"usage":{json.dumps(usage)}}}'
+        body = f'{{"object":"list","data":[{items}],"model":{json.dumps(model)},"usage":{json.dumps(usage, separators=(",", ":"))}}}'
         return Reply(200, body.encode(), {"content-type": "application/json"})
     data = [{"object": "embedding", "index": i, "embedding": list(fixed) if fixed is not None else list(_vector(text, size))}
             for i, text in enumerate(inputs)]
@@ -102,7 +102,7 @@ def _vector(text: str, size: int) -> tuple[float, ...]:
 def _encoded(text: str, size: int, fmt: str) -> str:
     """The JSON text of one text's vector, in `fmt`."""
     vector = _vector(text, size)
-    return f'"{_base64(vector)}"' if fmt == "base64" else json.dumps(vector)
+    return f'"{_base64(vector)}"' if fmt == "base64" else json.dumps(vector, separators=(",", ":"))
 
 
 def _base64(vector) -> str:
