@@ -55,3 +55,18 @@ def test_without_permission_it_says_so_and_gives_the_manual_command(tmp_path, mo
     assert result.exit_code == 1, result.output
     assert "permission denied" in result.output and "run as an administrator, or by hand" in result.output
     assert "Permission denied" in result.output and sys.executable in result.output
+
+
+@pytest.mark.parametrize("system, install, uninstall", [
+    ("Darwin", "security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain", "security delete-certificate -c openai-fake CA"),
+    ("Windows", "certutil -addstore -f Root", "certutil -delstore Root openai-fake CA"),
+])
+def test_plans_for_macos_and_windows(monkeypatch, tmp_path, system, install, uninstall):
+    import platform
+
+    from proxy_addon import trust
+
+    monkeypatch.setattr(platform, "system", lambda: system)
+    cert = tmp_path / "ca.pem"
+    assert trust.install_plan(cert).describe().startswith(install)
+    assert trust.install_plan(cert, remove=True).describe().startswith(uninstall)

@@ -165,3 +165,17 @@ def test_exec_keeps_no_proxy_from_sending_openai_around_the_fake(tmp_path):
     done = run_cli("exec", "--confdir", str(tmp_path), "--", sys.executable, "-c", script,
                    env={"NO_PROXY": "localhost,.openai.com,internal.example", "no_proxy": "*"})
     assert done.stdout.splitlines() == ["localhost,internal.example", ""]
+
+
+def test_run_quiet_prints_the_panel_but_no_call_lines(tmp_path):
+    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--quiet", "--port", "0", "--confdir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        panel = _wait_for(proc, "OPENAI_BASE_URL=")
+        base_url = panel.split("OPENAI_BASE_URL=")[-1].strip()
+        assert requests.get(f"{base_url}/models", headers={"Authorization": "Bearer sk-x"}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "/v1/models" not in out
+    assert "openai-fake: 1 call (1×200); models 1" in err
