@@ -26,9 +26,10 @@ from .profile import ProfileError, load
 
 logger = logging.getLogger(__name__)
 
-OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com$", re.IGNORECASE)
+# A trailing dot (the fully qualified `api.openai.com.`) is the same host and must not slip through.
+OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?$", re.IGNORECASE)
 #: For mitmproxy's `allow_hosts`: intercept these, tunnel the rest.
-ALLOW_HOSTS = [r"^(?:[a-z0-9-]+\.)*api\.openai\.com(?::\d+)?$"]
+ALLOW_HOSTS = [r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?(?::\d+)?$"]
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "::"}
 
 

@@ -21,7 +21,7 @@ def flow(host: str, path: str = "/v1/models", method: str = "GET", body: bytes =
     return f
 
 
-@pytest.mark.parametrize("host", ["api.openai.com", "eu.api.openai.com", "us.api.openai.com", "API.OPENAI.COM"])
+@pytest.mark.parametrize("host", ["api.openai.com", "eu.api.openai.com", "us.api.openai.com", "API.OPENAI.COM", "api.openai.com."])
 async def test_openai_hosts_are_answered(host):
     addon = OpenAIFake()
     with taddons.context(addon):
@@ -68,7 +68,7 @@ async def test_flows_already_answered_are_skipped():
 def test_no_upstream_connection_to_openai_hosts():
     addon = OpenAIFake()
     with taddons.context(addon):
-        for host, refused in [("api.openai.com", True), ("eu.api.openai.com", True), ("example.com", False)]:
+        for host, refused in [("api.openai.com", True), ("eu.api.openai.com", True), ("api.openai.com.", True), ("example.com", False)]:
             server = connection.Server(address=(host, 443))
             addon.server_connect(ServerConnectionHookData(server=server, client=tflow.tclient_conn()))
             assert bool(server.error) is refused
@@ -94,3 +94,15 @@ async def test_keys_are_redacted_in_the_journal():
         await addon.request(f)
         entry = addon.journal.entries()[0]
         assert entry.key == "sk-...1234" and "verysecret" not in json.dumps(entry.to_dict())
+
+
+@pytest.mark.parametrize("address, intercepted", [
+    ("api.openai.com:443", True), ("api.openai.com.:443", True), ("jp.api.openai.com:443", True),
+    ("example.com:443", False), ("api.openai.com.evil.example:443", False), ("openai.com:443", False),
+])
+def test_allow_hosts_intercepts_only_openai_hosts(address, intercepted):
+    import re
+
+    from proxy_addon.addon import ALLOW_HOSTS
+
+    assert bool(re.search(ALLOW_HOSTS[0], address, re.IGNORECASE)) is intercepted

@@ -57,6 +57,8 @@ def test_bad_input_gets_the_real_apis_errors(method, path, body, status, param, 
 def test_unknown_path_and_method_are_invalid_urls():
     assert error(Engine(), "GET", "/v1/nope") == (404, {"message": "Invalid URL (GET /v1/nope)", "type": "invalid_request_error", "param": None, "code": None})
     assert error(Engine(), "DELETE", "/v1/chat/completions")[1]["message"] == "Invalid URL (DELETE /v1/chat/completions)"
+    assert error(Engine(), "GET", "/v1/nope/")[1]["message"] == "Invalid URL (GET /v1/nope/)"
+    assert call(Engine(), "GET", "/v1/models/")[0] == 200  # a trailing slash still finds the route
 
 
 def test_missing_key_is_401_unless_the_profile_turns_the_check_off():

@@ -77,6 +77,32 @@ class Call:
             raise result
         return as_partial(result)
 
+    def choices(self, text_field: str) -> tuple[dict, list | None]:
+        """For resources that answer `choices`: the handler's partial answer and the choices to use.
+
+        A handler's string becomes one choice with that `text_field` (a dotted
+        path such as "message.content"). The choices come from the handler,
+        else the rule's `choices` knob; None means the resource's default.
+        """
+        custom = self.custom()
+        if isinstance(custom, str):
+            choice: dict = {}
+            node = choice
+            *parents, leaf = text_field.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = custom
+            custom = {"choices": [choice]}
+        if not isinstance(custom, dict):
+            custom = {}
+        chosen = custom.get("choices")
+        if chosen is None:
+            chosen = self.knob("choices")
+        if chosen is not None and (not isinstance(chosen, list) or not chosen):
+            raise OpenAIError(500, f"openai-fake: {self.where}: `choices` must be a non-empty list", type="server_error",
+                              headers={"x-should-retry": "false"})
+        return {k: v for k, v in custom.items() if k != "choices"}, chosen
+
 
 class Engine:
     """The fake API. Thread-safe to read; `profile` may be swapped between calls."""

@@ -59,3 +59,10 @@ def optional(body: dict, name: str, kind: type | tuple[type, ...], default: Any 
     if maximum is not None and value > maximum:
         raise errors.invalid_value(name, f"Invalid '{name}': integer above maximum value. Expected a value <= {maximum}, but got {value} instead.")
     return value
+
+
+def reject_stream(body: dict) -> None:
+    """Streaming is not served yet: say so plainly rather than send a body the client cannot read."""
+    if body.get("stream"):
+        raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.",
+                                 param="stream", code="unsupported_value")

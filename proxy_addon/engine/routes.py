@@ -46,11 +46,11 @@ for _route in ROUTES:
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
     """The route for `method path` and its path parameters, or the real API's 404."""
-    path = path.rstrip("/") or "/"
-    route = _static.get((method, path))
+    trimmed = path.rstrip("/") or "/"
+    route = _static.get((method, trimmed))
     if route is not None:
         return route, {}
     for route_method, pattern, route in _templated:
-        if route_method == method and (m := pattern.match(path)):
+        if route_method == method and (m := pattern.match(trimmed)):
             return route, m.groupdict()
-    raise errors.invalid_url(method, path)
+    raise errors.invalid_url(method, path)  # the path as it was sent

@@ -36,19 +36,11 @@ def create(call) -> Any:
             raise errors.invalid_value(f"messages[{i}].role", f"Invalid value: {m.get('role')!r}. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.")
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
     params.optional(body, "tools", list)
-    if body.get("stream"):
-        raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.", param="stream", code="unsupported_value")
+    params.reject_stream(body)
 
-    custom = call.custom()
-    if isinstance(custom, str):
-        custom = {"choices": [{"message": {"content": custom}}]}
-    partial_choices = (custom or {}).get("choices") if isinstance(custom, dict) else None
-    if partial_choices is None:
-        partial_choices = call.knob("choices")
+    rest, partial_choices = call.choices("message.content")
     if partial_choices is None:
         partial_choices = [_default_choice(body, messages)]
-    if not isinstance(partial_choices, list) or not partial_choices:
-        raise errors.OpenAIError(500, f"openai-fake: {call.where}: `choices` must be a non-empty list", type="server_error", headers={"x-should-retry": "false"})
     # Fewer configured choices than `n`: repeat them, as a model would answer n times.
     while len(partial_choices) < n:
         partial_choices = partial_choices + partial_choices[: n - len(partial_choices)]
@@ -73,9 +65,7 @@ def create(call) -> Any:
         "service_tier": "default",
         "system_fingerprint": "fp_openai_fake",
     }
-    if isinstance(custom, dict):
-        data = merge(data, {k: v for k, v in custom.items() if k != "choices"})
-    return reply(ChatCompletion, data, call.where)
+    return reply(ChatCompletion, merge(data, rest), call.where)
 
 
 def _choice(index: int, partial: Any, where: str) -> dict:

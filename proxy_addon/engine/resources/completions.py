@@ -22,16 +22,10 @@ def create(call) -> Any:
     model = params.require(body, "model", str)
     prompt = params.require(body, "prompt", (str, list))
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
-    if body.get("stream"):
-        raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.", param="stream", code="unsupported_value")
+    params.reject_stream(body)
     prompts = [prompt] if isinstance(prompt, str) else [p if isinstance(p, str) else "" for p in prompt] or [""]
 
-    custom = call.custom()
-    if isinstance(custom, str):
-        custom = {"choices": [{"text": custom}]}
-    partial_choices = (custom or {}).get("choices") if isinstance(custom, dict) else None
-    if partial_choices is None:
-        partial_choices = call.knob("choices")
+    rest, partial_choices = call.choices("text")
     if partial_choices is None:
         # One answer per prompt and per n, as the real API does.
         partial_choices = [{"text": _continue(p)} for p in prompts for _ in range(n)]
@@ -51,9 +45,7 @@ def create(call) -> Any:
                   "total_tokens": prompt_tokens + completion_tokens},
         "system_fingerprint": "fp_openai_fake",
     }
-    if isinstance(custom, dict):
-        data = merge(data, {k: v for k, v in custom.items() if k != "choices"})
-    return reply(Completion, data, call.where)
+    return reply(Completion, merge(data, rest), call.where)
 
 
 def _continue(prompt: str) -> str:
