@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import errors
-from .resources import chat, completions, embeddings, models, moderations
+from .resources import chat, completions, embeddings, files, models, moderations, uploads
 
-_RESOURCES = (chat, completions, embeddings, models, moderations)
+_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/models", "models.list", models.RULE, models.list_models),
     Route("GET", "/v1/models/{model}", "models.retrieve", models.RULE, models.retrieve),
     Route("POST", "/v1/moderations", "moderations.create", moderations.RULE, moderations.create),
+    Route("POST", "/v1/files", "files.create", files.RULE, files.create),
+    Route("GET", "/v1/files", "files.list", files.RULE, files.list_files),
+    Route("GET", "/v1/files/{file_id}", "files.retrieve", files.RULE, files.retrieve),
+    Route("DELETE", "/v1/files/{file_id}", "files.delete", files.RULE, files.delete),
+    Route("GET", "/v1/files/{file_id}/content", "files.content", files.RULE, files.content),
+    Route("POST", "/v1/uploads", "uploads.create", uploads.RULE, uploads.create),
+    Route("POST", "/v1/uploads/{upload_id}/parts", "uploads.parts.create", uploads.RULE, uploads.add_part),
+    Route("POST", "/v1/uploads/{upload_id}/complete", "uploads.complete", uploads.RULE, uploads.complete),
+    Route("POST", "/v1/uploads/{upload_id}/cancel", "uploads.cancel", uploads.RULE, uploads.cancel),
 )
 
 #: Every profile rule and the knobs it takes besides the common ones.

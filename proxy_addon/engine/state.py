@@ -1,44 +1,254 @@
-"""The fake's state: per-rule and per-route call counts, and a scratch store for profile handlers.
+"""The fake's state: stored objects, file contents, call counts, and a scratch store for handlers.
 
-The engine runs on one event loop, but the pytest plugin and the CLI read the
-counts from other threads, so updates take a lock.
+Objects are plain JSON dicts kept per collection in creation order
+("files", "assistants", "messages:thread_abc", ...). Pagination lives here,
+once, for every list endpoint: a page costs O(limit), however large the
+collection. Every mutation takes one lock (the CLI and the pytest plugin read
+from other threads) and tells the `on_change` listener, which persists it.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, Callable, Iterator
+
+from .bodies import stable_id
+
+SNAPSHOT_VERSION = 1
+
+
+class Collection:
+    """Objects of one kind, in creation order, paged in O(limit)."""
+
+    __slots__ = ("objects", "_order", "_pos", "_holes")
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict] = {}
+        self._order: list[str | None] = []  # ids in creation order; None where one was deleted
+        self._pos: dict[str, int] = {}
+        self._holes = 0
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(list(self.objects.values()))
+
+    def add(self, obj: dict) -> dict:
+        oid = obj["id"]
+        if oid in self.objects:
+            self.objects[oid] = obj
+            return obj
+        self.objects[oid] = obj
+        self._pos[oid] = len(self._order)
+        self._order.append(oid)
+        return obj
+
+    def remove(self, oid: str) -> dict | None:
+        obj = self.objects.pop(oid, None)
+        if obj is not None:
+            self._order[self._pos.pop(oid)] = None
+            self._holes += 1
+            if self._holes > 64 and self._holes > len(self._order) // 2:
+                self._compact()
+        return obj
+
+    def _compact(self) -> None:
+        self._order = [oid for oid in self._order if oid is not None]
+        self._pos = {oid: i for i, oid in enumerate(self._order)}
+        self._holes = 0
+
+    def page(self, *, limit: int, order: str = "desc", after: str | None = None, before: str | None = None,
+             where: Callable[[dict], bool] | None = None) -> tuple[list[dict], bool]:
+        """Up to `limit` objects after (or before) the given id, newest first for "desc"; and whether more follow.
+
+        An `after` or `before` id that is not (or no longer) here gives an empty
+        page, so that a paging client never starts over and loops.
+        """
+        step = -1 if order == "desc" else 1
+        if after is not None:
+            if after not in self._pos:
+                return [], False
+            return self._walk(self._pos[after] + step, step, limit, where)
+        if before is not None:
+            if before not in self._pos:
+                return [], False
+            items, more = self._walk(self._pos[before] - step, -step, limit, where)
+            items.reverse()
+            return items, more
+        return self._walk(len(self._order) - 1 if step == -1 else 0, step, limit, where)
+
+    def _walk(self, i: int, step: int, limit: int, where: Callable[[dict], bool] | None) -> tuple[list[dict], bool]:
+        out: list[dict] = []
+        order = self._order
+        while 0 <= i < len(order):
+            oid = order[i]
+            if oid is not None:
+                obj = self.objects[oid]
+                if where is None or where(obj):
+                    if len(out) == limit:
+                        return out, True
+                    out.append(obj)
+            i += step
+        return out, False
 
 
 class State:
-    """State shared by every call. Profile handlers receive it as their second argument."""
+    """Everything the fake remembers. Profile handlers receive it as their second argument."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
         self._counts: Counter[str] = Counter()
+        self._collections: dict[str, Collection] = {}
+        self._blobs: dict[str, bytes] = {}
+        self._seq = 0
         #: A free-form store for profile handlers that keep their own state between calls.
         self.data: dict[str, Any] = {}
+        #: Called (with no arguments) after every change, e.g. to persist the state.
+        self.on_change: Callable[[], None] | None = None
+
+    # -- call counts -------------------------------------------------------------
 
     def count_call(self, *keys: str) -> int:
         """Record one call under each key; return the new count of the first."""
-        with self._lock:
+        with self.lock:
             for key in keys:
                 self._counts[key] += 1
             return self._counts[keys[0]]
 
     def call_count(self, key: str) -> int:
         """How many calls reached a rule (`"chat.completions"`) or a route (`"models.retrieve"`)."""
-        with self._lock:
+        with self.lock:
             return self._counts[key]
 
     def counts(self) -> dict[str, int]:
         """All counts, by rule and by route."""
-        with self._lock:
+        with self.lock:
             return dict(self._counts)
 
+    # -- objects -----------------------------------------------------------------
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id: unique, and the same sequence of creates gives the same ids."""
+        with self.lock:
+            self._seq += 1
+            return stable_id(prefix, self._seq)
+
+    def collection(self, name: str) -> Collection:
+        with self.lock:
+            found = self._collections.get(name)
+            if found is None:
+                found = self._collections[name] = Collection()
+            return found
+
+    def get(self, collection: str, oid: str) -> dict | None:
+        """The stored object, or None."""
+        with self.lock:
+            found = self._collections.get(collection)
+            return found.objects.get(oid) if found else None
+
+    def put(self, collection: str, obj: dict) -> dict:
+        """Store (or replace) an object under its `id`."""
+        with self.lock:
+            self.collection(collection).add(obj)
+        self.changed()
+        return obj
+
+    def update(self, collection: str, oid: str, changes: dict) -> dict | None:
+        """Apply `changes` to a stored object; None when it does not exist."""
+        with self.lock:
+            obj = self.get(collection, oid)
+            if obj is not None:
+                obj.update(changes)
+        if obj is not None:
+            self.changed()
+        return obj
+
+    def delete(self, collection: str, oid: str) -> dict | None:
+        """Remove an object; the removed object, or None."""
+        with self.lock:
+            found = self._collections.get(collection)
+            obj = found.remove(oid) if found else None
+        if obj is not None:
+            self.changed()
+        return obj
+
+    def drop(self, collection: str) -> None:
+        """Forget a whole collection (a deleted thread's messages, say)."""
+        with self.lock:
+            existed = self._collections.pop(collection, None)
+        if existed:
+            self.changed()
+
+    def all(self, collection: str) -> list[dict]:
+        """Every object of a collection, oldest first."""
+        with self.lock:
+            found = self._collections.get(collection)
+            return list(found.objects.values()) if found else []
+
+    def blob(self, key: str) -> bytes | None:
+        """Stored bytes (a file's content), or None."""
+        with self.lock:
+            return self._blobs.get(key)
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        with self.lock:
+            self._blobs[key] = data
+        self.changed()
+
+    def delete_blob(self, key: str) -> None:
+        with self.lock:
+            existed = self._blobs.pop(key, None)
+        if existed is not None:
+            self.changed()
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- whole state ---------------------------------------------------------------
+
     def reset(self) -> None:
-        """Forget every count and the scratch store."""
-        with self._lock:
+        """Forget every object, blob, count and the scratch store."""
+        with self.lock:
             self._counts.clear()
+            self._collections.clear()
+            self._blobs.clear()
+            self._seq = 0
             self.data.clear()
+        self.changed()
+
+    def snapshot(self) -> dict:
+        """Everything stored, as JSON-ready data (call counts and the scratch store are not kept)."""
+        with self.lock:
+            return {
+                "version": SNAPSHOT_VERSION,
+                "seq": self._seq,
+                "collections": {name: list(c.objects.values()) for name, c in self._collections.items() if len(c)},
+                "blobs": {key: base64.b64encode(data).decode() for key, data in self._blobs.items()},
+            }
+
+    def restore(self, snapshot: dict) -> None:
+        """Replace what is stored with a snapshot. Raises ValueError when it is not one."""
+        if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"not an openai-fake state snapshot (version {SNAPSHOT_VERSION})")
+        try:
+            collections = {}
+            for name, objects in snapshot["collections"].items():
+                col = Collection()
+                for obj in objects:
+                    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                        raise ValueError(f"an object in {name!r} has no string id")
+                    col.add(obj)
+                collections[name] = col
+            blobs = {key: base64.b64decode(value, validate=True) for key, value in snapshot["blobs"].items()}
+            seq = int(snapshot["seq"])
+        except (KeyError, TypeError, AttributeError, base64.binascii.Error) as e:
+            raise ValueError(f"malformed state snapshot: {type(e).__name__}: {e}") from None
+        with self.lock:
+            self._collections = collections
+            self._blobs = blobs
+            self._seq = seq
+        self.changed()
