@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .engine.errors import OpenAIError
-from .engine.routes import RULES
+from .engine.routes import PRELOADERS, RULES
 
 __all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir"]
 
@@ -83,6 +83,22 @@ class _RuleRef:
         return self._profile.rules[self._path]
 
 
+class _Preloads:
+    """`profile.state`: objects the fake's state starts with (and returns to on reset)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict]] = []
+
+    def put(self, collection: str, obj: dict) -> dict:
+        """Store `obj` in `collection` ("assistants", "threads" or "files") when the fake starts."""
+        if collection not in PRELOADERS:
+            raise ValueError(f"profile.state.put: cannot store {collection!r}; it can store: {', '.join(PRELOADERS)}")
+        if not isinstance(obj, dict):
+            raise TypeError(f"profile.state.put({collection!r}, ...) takes a dict, not {type(obj).__name__}")
+        self.items.append((collection, dict(obj)))
+        return obj
+
+
 class Profile:
     """What the fake answers. A profile module defines `profile = Profile(...)` and then sets rules.
 
@@ -97,6 +113,8 @@ class Profile:
         self.latency = float(latency)
         self.require_api_key = require_api_key
         self.rules: dict[str, Rule] = {}
+        #: Objects the state starts with: `profile.state.put("assistants", {"id": "asst_abc123", ...})`.
+        self.state = _Preloads()
         self.name = "inline"
         self.source: str | None = None
 
@@ -139,7 +157,8 @@ class Profile:
                 rule.failure_status = value
             else:
                 if value is not None and not isinstance(value, kind):
-                    raise TypeError(f"{name}({key}=...) must be a {kind.__name__}, not {type(value).__name__}")
+                    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+                    raise TypeError(f"{name}({key}=...) must be a {names}, not {type(value).__name__}")
                 rule.knobs[key] = value
         self.rules[name] = rule
         return rule

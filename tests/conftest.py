@@ -44,14 +44,13 @@ def use_profile(fake):
     def use(profile):
         from proxy_addon.profile import load
 
-        fake.engine.profile = load(profile) if isinstance(profile, str) else profile
+        fake.engine.use(load(profile) if isinstance(profile, str) else profile)
         return fake.engine.profile
 
-    fake.engine.state.reset()
+    fake.engine.reset()
     fake.journal.clear()
     yield use
-    fake.engine.profile = original
-    fake.engine.state.reset()
+    fake.engine.use(original)
 
 
 @pytest.fixture

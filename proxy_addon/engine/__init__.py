@@ -114,6 +114,23 @@ class Engine:
             profile = Profile()
         self.profile = profile
         self.state = state or State()
+        if state is None:
+            self.preload()
+
+    def use(self, profile: "Profile") -> None:
+        """Answer with `profile` from now on, starting from a clean state with its preloads."""
+        self.profile = profile
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state and counts, then store the profile's preloads again."""
+        self.state.reset()
+        self.preload()
+
+    def preload(self) -> None:
+        """Store the objects the profile declares with `profile.state.put(...)`."""
+        for collection, obj in self.profile.state.items:
+            routes.PRELOADERS[collection](self.state, obj)
 
     def handle(self, request: Request) -> Reply:
         """Answer one request. Never raises: every failure becomes an OpenAI-shaped reply."""

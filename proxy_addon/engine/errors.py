@@ -121,3 +121,8 @@ def invalid_type(name: str, expected: str, got: object) -> OpenAIError:
 
 def invalid_value(name: str, message: str) -> OpenAIError:
     return OpenAIError(400, message, param=name, code="invalid_value")
+
+
+def no_such(noun: str, oid: str) -> OpenAIError:
+    """The real API's 404 for an unknown id of a stored object."""
+    return OpenAIError(404, f"No {noun} found with id '{oid}'.")

@@ -23,7 +23,7 @@ def list_reply(items: list[dict], has_more: bool) -> Reply:
     })
 
 
-def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100,
+def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100, default_order: str = "desc",
          where: Callable[[dict], bool] | None = None) -> Reply:
     """One page of a stored collection, as the request's query asks."""
     query = call.request.query
@@ -34,7 +34,7 @@ def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100
         raise errors.invalid_type("limit", "an integer", raw_limit) from None
     if not 1 <= limit <= max_limit:
         raise errors.invalid_value("limit", f"Invalid 'limit': expected a value between 1 and {max_limit}, but got {limit} instead.")
-    order = query.get("order") or "desc"
+    order = query.get("order") or default_order
     if order not in ("asc", "desc"):
         raise errors.invalid_value("order", f"Invalid value for 'order': {order!r}. Supported values are: 'asc' and 'desc'.")
     state = call.state

@@ -8,8 +8,9 @@ from typing import Callable
 
 from . import errors
 from .resources import chat, completions, embeddings, files, models, moderations, uploads
+from .resources import assistants, messages, runs, threads
 
-_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads)
+_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,38 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/uploads/{upload_id}/parts", "uploads.parts.create", uploads.RULE, uploads.add_part),
     Route("POST", "/v1/uploads/{upload_id}/complete", "uploads.complete", uploads.RULE, uploads.complete),
     Route("POST", "/v1/uploads/{upload_id}/cancel", "uploads.cancel", uploads.RULE, uploads.cancel),
+    Route("POST", "/v1/assistants", "beta.assistants.create", assistants.RULE, assistants.create),
+    Route("GET", "/v1/assistants", "beta.assistants.list", assistants.RULE, assistants.list_assistants),
+    Route("GET", "/v1/assistants/{assistant_id}", "beta.assistants.retrieve", assistants.RULE, assistants.retrieve),
+    Route("POST", "/v1/assistants/{assistant_id}", "beta.assistants.update", assistants.RULE, assistants.update),
+    Route("DELETE", "/v1/assistants/{assistant_id}", "beta.assistants.delete", assistants.RULE, assistants.delete),
+    Route("POST", "/v1/threads", "beta.threads.create", threads.RULE, threads.create),
+    Route("POST", "/v1/threads/runs", "beta.threads.create_and_run", runs.RULE, runs.create_thread_and_run),
+    Route("GET", "/v1/threads/{thread_id}", "beta.threads.retrieve", threads.RULE, threads.retrieve),
+    Route("POST", "/v1/threads/{thread_id}", "beta.threads.update", threads.RULE, threads.update),
+    Route("DELETE", "/v1/threads/{thread_id}", "beta.threads.delete", threads.RULE, threads.delete),
+    Route("POST", "/v1/threads/{thread_id}/messages", "beta.threads.messages.create", messages.RULE, messages.create),
+    Route("GET", "/v1/threads/{thread_id}/messages", "beta.threads.messages.list", messages.RULE, messages.list_messages),
+    Route("GET", "/v1/threads/{thread_id}/messages/{message_id}", "beta.threads.messages.retrieve", messages.RULE, messages.retrieve),
+    Route("POST", "/v1/threads/{thread_id}/messages/{message_id}", "beta.threads.messages.update", messages.RULE, messages.update),
+    Route("DELETE", "/v1/threads/{thread_id}/messages/{message_id}", "beta.threads.messages.delete", messages.RULE, messages.delete),
+    Route("POST", "/v1/threads/{thread_id}/runs", "beta.threads.runs.create", runs.RULE, runs.create),
+    Route("GET", "/v1/threads/{thread_id}/runs", "beta.threads.runs.list", runs.RULE, runs.list_runs),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "beta.threads.runs.retrieve", runs.RULE, runs.retrieve),
+    Route("POST", "/v1/threads/{thread_id}/runs/{run_id}", "beta.threads.runs.update", runs.RULE, runs.update),
+    Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel", "beta.threads.runs.cancel", runs.RULE, runs.cancel),
+    Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", "beta.threads.runs.submit_tool_outputs", runs.RULE, runs.submit_tool_outputs),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps", "beta.threads.runs.steps.list", runs.RULE, runs.list_steps),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "beta.threads.runs.steps.retrieve", runs.RULE, runs.retrieve_step),
+    Route("GET", "/v1/chat/completions", "chat.completions.list", chat.RULE, chat.list_completions),
+    Route("GET", "/v1/chat/completions/{completion_id}", "chat.completions.retrieve", chat.RULE, chat.retrieve),
+    Route("POST", "/v1/chat/completions/{completion_id}", "chat.completions.update", chat.RULE, chat.update),
+    Route("DELETE", "/v1/chat/completions/{completion_id}", "chat.completions.delete", chat.RULE, chat.delete),
+    Route("GET", "/v1/chat/completions/{completion_id}/messages", "chat.completions.messages.list", chat.RULE, chat.list_messages),
 )
+
+#: What a profile can store up front (`profile.state.put(name, {...})`), and how.
+PRELOADERS: dict[str, Callable] = {"assistants": assistants.preload, "threads": threads.preload, "files": files.preload}
 
 #: Every profile rule and the knobs it takes besides the common ones.
 RULES: dict[str, dict[str, type]] = {m.RULE: m.KNOBS for m in _RESOURCES}

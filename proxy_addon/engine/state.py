@@ -149,6 +149,15 @@ class State:
             found = self._collections.get(collection)
             return found.objects.get(oid) if found else None
 
+    def fetch(self, collection: str, oid: str, noun: str) -> dict:
+        """The stored object, or the real API's 404 naming it (`noun`: "assistant", "thread"...)."""
+        obj = self.get(collection, oid)
+        if obj is None:
+            from .errors import no_such
+
+            raise no_such(noun, oid)
+        return obj
+
     def put(self, collection: str, obj: dict) -> dict:
         """Store (or replace) an object under its `id`."""
         with self.lock:

@@ -1,8 +1,15 @@
-"""Chat completions: `POST /v1/chat/completions`.
+"""Chat completions: `POST /v1/chat/completions`, and the stored ones.
 
 Knob: `choices`, a list of partial choices such as `{"message": {"content": "Hi"}}`.
 Without one, the default answer is deterministic: it honours `response_format`
 JSON schemas and forced tool calls, and otherwise restates the last user message.
+
+With `store: true` the completion (with its `metadata`) and the request's
+messages are kept, and these routes serve them: GET /v1/chat/completions (list,
+filters `model` and `metadata[key]=value`), GET/POST/DELETE
+/v1/chat/completions/{completion_id} (retrieve, update `metadata`, delete) and
+GET /v1/chat/completions/{completion_id}/messages. Both lists default to
+`order=asc`, as the real API's do.
 """
 
 from __future__ import annotations
@@ -11,16 +18,20 @@ import json
 import time
 from typing import Any
 
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionDeleted, ChatCompletionStoreMessage
 
-from .. import errors, params, tokens
-from ..bodies import merge, reply, stable_id
+from .. import errors, pages, params, tokens
+from ..bodies import check, merge, reply, stable_id
 from ..examples import example
+from ..wire import Reply
 
 RULE = "chat.completions"
 KNOBS = {"choices": list}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+COLLECTION = "chat.completions"
+_MESSAGES = "chat.completions.messages:"  # + completion id: that completion's request messages
 
 
 def create(call) -> Any:
@@ -36,6 +47,8 @@ def create(call) -> Any:
             raise errors.invalid_value(f"messages[{i}].role", f"Invalid value: {m.get('role')!r}. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.")
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
     params.optional(body, "tools", list)
+    store = params.optional(body, "store", bool, False)
+    metadata = _metadata(body.get("metadata"))
     params.reject_stream(body)
 
     rest, partial_choices = call.choices("message.content")
@@ -49,7 +62,8 @@ def create(call) -> Any:
     completion_tokens = sum(_choice_tokens(c) for c in choices)
     prompt_tokens = tokens.count_messages(messages)
     data = {
-        "id": stable_id("chatcmpl-", call.request.body),
+        # A stored completion needs an id of its own, even for a request seen before.
+        "id": call.state.new_id("chatcmpl-") if store else stable_id("chatcmpl-", call.request.body),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
@@ -65,7 +79,123 @@ def create(call) -> Any:
         "service_tier": "default",
         "system_fingerprint": "fp_openai_fake",
     }
-    return reply(ChatCompletion, merge(data, rest), call.where)
+    if not store:
+        return reply(ChatCompletion, merge(data, rest), call.where)
+    data["metadata"] = metadata if metadata is not None else {}
+    data = merge(data, rest)
+    check(ChatCompletion, data, call.where)
+    cid = data["id"]
+    stored = [_store_message(cid, i, m, call.where) for i, m in enumerate(messages)]
+    with call.state.lock:
+        call.state.drop(_MESSAGES + cid)  # a handler's fixed id replaces an earlier completion whole
+        for m in stored:
+            call.state.put(_MESSAGES + cid, m)
+        call.state.put(COLLECTION, data)
+        return Reply.json(200, data)
+
+
+# -- stored completions --------------------------------------------------------------
+
+
+def not_found(completion_id: str) -> errors.OpenAIError:
+    return errors.OpenAIError(404, f"No chat completion found with id '{completion_id}'.", param="completion_id")
+
+
+def _stored(call) -> tuple[str, dict]:
+    cid = call.request.params["completion_id"]
+    obj = call.state.get(COLLECTION, cid)
+    if obj is None:
+        raise not_found(cid)
+    return cid, obj
+
+
+def list_completions(call) -> Any:
+    query = call.request.query
+    model = query.get("model") or None
+    wanted = {key[len("metadata["):-1]: value for key, value in query.items()
+              if key.startswith("metadata[") and key.endswith("]")}
+
+    def where(obj: dict) -> bool:
+        if model is not None and obj.get("model") != model:
+            return False
+        found = obj.get("metadata") or {}
+        return all(found.get(k) == v for k, v in wanted.items())
+
+    return pages.page(call, COLLECTION, default_order="asc", where=where if model or wanted else None)
+
+
+def retrieve(call) -> Any:
+    with call.state.lock:  # encode under the lock: the object is live
+        return Reply.json(200, _stored(call)[1])
+
+
+def update(call) -> Any:
+    body = params.json_body(call.request)
+    if "metadata" not in body:
+        raise errors.missing_param("metadata")
+    metadata = _metadata(body["metadata"])
+    unknown = sorted(set(body) - {"metadata"})
+    if unknown:
+        raise errors.OpenAIError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0],
+                                 code="unknown_parameter")
+    with call.state.lock:
+        cid, _ = _stored(call)
+        obj = call.state.update(COLLECTION, cid, {"metadata": metadata if metadata is not None else {}})
+        return reply(ChatCompletion, obj, call.where)
+
+
+def delete(call) -> Any:
+    cid = call.request.params["completion_id"]
+    with call.state.lock:
+        if call.state.delete(COLLECTION, cid) is None:
+            raise not_found(cid)
+        call.state.drop(_MESSAGES + cid)
+    return reply(ChatCompletionDeleted, {"id": cid, "object": "chat.completion.deleted", "deleted": True}, call.where)
+
+
+def list_messages(call) -> Any:
+    cid, _ = _stored(call)
+    return pages.page(call, _MESSAGES + cid, default_order="asc")
+
+
+def _metadata(value: Any) -> dict | None:
+    """`metadata` checked as the real API checks it: at most 16 string values, keys <= 64, values <= 512 chars."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise errors.invalid_type("metadata", "an object", value)
+    if len(value) > 16:
+        raise errors.invalid_value("metadata", f"Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {len(value)} properties instead.")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise errors.invalid_value("metadata", f"Invalid 'metadata': key too long. Expected a key with maximum length 64, but got a key with length {len(key)} instead.")
+        if not isinstance(item, str):
+            raise errors.invalid_type(f"metadata.{key}", "a string", item)
+        if len(item) > 512:
+            raise errors.invalid_value(f"metadata.{key}", f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a string with length {len(item)} instead.")
+    return dict(value)
+
+
+def _store_message(cid: str, index: int, message: dict, where: str) -> dict:
+    """A request message as the messages list gives it back: `{id, role, content, name, content_parts, ...}`."""
+    content = message.get("content")
+    parts = None
+    if isinstance(content, list):
+        parts = [p for p in content if isinstance(p, dict) and (
+            (p.get("type") == "text" and isinstance(p.get("text"), str))
+            or (p.get("type") == "image_url" and isinstance((p.get("image_url") or {}).get("url"), str)))]
+        content = " ".join(p["text"] for p in parts if p["type"] == "text") or None
+    elif not isinstance(content, str):
+        content = None
+    stored = {"id": f"{cid}-{index}", "role": message["role"], "content": content,
+              "name": message.get("name"), "content_parts": parts}
+    for key in ("refusal", "tool_calls", "function_call", "audio", "tool_call_id"):
+        if message.get(key) is not None:
+            stored[key] = message[key]
+    # The SDK type inherits `role: Literal["assistant"]` from ChatCompletionMessage, yet the API stores
+    # every role: check everything else.
+    check(ChatCompletionStoreMessage, {**stored, "role": "assistant"}, where)
+    return stored
 
 
 def _choice(index: int, partial: Any, where: str) -> dict:

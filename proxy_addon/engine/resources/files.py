@@ -93,3 +93,10 @@ def content(call) -> Any:
     file_id = call.request.params["file_id"]
     get(call.state, file_id)
     return Reply(200, call.state.blob(file_id) or b"", {"content-type": "application/octet-stream"})
+
+
+def preload(state, partial: dict) -> None:
+    """Store a file a profile declares up front: `{"id"?, "filename", "purpose"?, "content": str | bytes}`."""
+    content = partial.get("content", b"")
+    store(state, filename=partial.get("filename", "file.txt"), purpose=partial.get("purpose", "assistants"),
+          content=content.encode() if isinstance(content, str) else bytes(content), file_id=partial.get("id"))

@@ -1,0 +1,72 @@
+"""Assistants: create, list, retrieve, update, delete (`client.beta.assistants`).
+
+No knobs of its own. A profile can store assistants up front with
+`profile.state.put("assistants", {...})` so that one exists with a known id.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai.types.beta import Assistant
+
+from .. import pages, params
+from ..bodies import check
+from ..wire import Reply
+
+RULE = "beta.assistants"
+KNOBS: dict[str, type] = {}
+COLLECTION = "assistants"
+_FIELDS = ("description", "instructions", "metadata", "name", "response_format", "temperature", "tool_resources", "top_p", "tools", "model", "reasoning_effort")
+
+
+def defaults(oid: str) -> dict:
+    """An assistant with nothing set, for create and for profiles that preload one."""
+    return {"id": oid, "object": "assistant", "created_at": int(time.time()), "name": None, "description": None,
+            "instructions": None, "model": "gpt-4o", "tools": [], "metadata": {}, "tool_resources": None,
+            "temperature": 1.0, "top_p": 1.0, "response_format": "auto"}
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    params.require(body, "model", str)
+    params.optional(body, "tools", list)
+    obj = defaults(call.state.new_id("asst_"))
+    obj.update({k: body[k] for k in _FIELDS if body.get(k) is not None})
+    custom = call.custom()
+    if isinstance(custom, dict):
+        obj.update(custom)
+    check(Assistant, obj, call.where)
+    call.state.put(COLLECTION, obj)
+    return Reply.json(200, obj)
+
+
+def list_assistants(call) -> Any:
+    return pages.page(call, COLLECTION)
+
+
+def retrieve(call) -> Any:
+    return Reply.json(200, call.state.fetch(COLLECTION, call.request.params["assistant_id"], "assistant"))
+
+
+def update(call) -> Any:
+    body = params.json_body(call.request)
+    oid = call.request.params["assistant_id"]
+    call.state.fetch(COLLECTION, oid, "assistant")
+    return Reply.json(200, call.state.update(COLLECTION, oid, {k: body[k] for k in _FIELDS if k in body}))
+
+
+def delete(call) -> Any:
+    oid = call.request.params["assistant_id"]
+    call.state.fetch(COLLECTION, oid, "assistant")
+    call.state.delete(COLLECTION, oid)
+    return Reply.json(200, {"id": oid, "object": "assistant.deleted", "deleted": True})
+
+
+def preload(state, partial: dict) -> None:
+    """Store an assistant a profile declares up front (`profile.state.put("assistants", {...})`)."""
+    obj = defaults(partial.get("id") or state.new_id("asst_"))
+    obj.update(partial)
+    check(Assistant, obj, "profile state")
+    state.put(COLLECTION, obj)

@@ -1,0 +1,112 @@
+"""Messages: create, list, retrieve, update, delete (`client.beta.threads.messages`).
+
+Knob: `validate_thread_exists` (default False, as in openai-responses): when
+True, a message for an unknown thread is a 404; when False the thread id is
+taken as it is, so tests need not create threads first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai.types.beta.threads import Message
+
+from .. import errors, pages, params
+from ..bodies import check
+from ..wire import Reply
+
+RULE = "beta.threads.messages"
+KNOBS = {"validate_thread_exists": bool}
+
+
+def collection(thread_id: str) -> str:
+    return f"messages:{thread_id}"
+
+
+def content_parts(content: Any, param: str) -> list[dict]:
+    """A message's content as the API stores it: a list of typed parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": {"value": content, "annotations": []}}]
+    if not isinstance(content, list):
+        raise errors.invalid_type(param, "a string or an array", content)
+    parts = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
+        elif isinstance(part, dict) and part.get("type") in ("text", "image_file", "image_url"):
+            parts.append(part)
+        else:
+            raise errors.invalid_value(param, f"Invalid content part in '{param}'.")
+    return parts
+
+
+def build(call, thread_id: str, body: dict, param: str = "", **extra: Any) -> dict:
+    """A message from a create body (or a thread's initial message), checked but not stored."""
+    prefix = f"{param}." if param else ""
+    role = body.get("role")
+    if role not in ("user", "assistant"):
+        if role is None:
+            raise errors.missing_param(f"{prefix}role")
+        raise errors.invalid_value(f"{prefix}role", f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.")
+    if body.get("content") is None:
+        raise errors.missing_param(f"{prefix}content")
+    now = int(time.time())
+    message = {
+        "id": call.state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread_id,
+        "role": role, "content": content_parts(body["content"], f"{prefix}content"),
+        "attachments": body.get("attachments") or [], "metadata": body.get("metadata") or {},
+        "assistant_id": None, "run_id": None, "status": "completed", "completed_at": now,
+        "incomplete_at": None, "incomplete_details": None,
+    }
+    message.update(extra)
+    check(Message, message, call.where)
+    return message
+
+
+def text_of(message: dict) -> str:
+    return " ".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
+
+
+def _thread(call) -> str:
+    thread_id = call.request.params["thread_id"]
+    if call.knob("validate_thread_exists", False):
+        call.state.fetch("threads", thread_id, "thread")
+    return thread_id
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    thread_id = _thread(call)
+    message = build(call, thread_id, body)
+    custom = call.custom()
+    if isinstance(custom, dict):
+        message.update(custom)
+    call.state.put(collection(thread_id), message)
+    return Reply.json(200, message)
+
+
+def list_messages(call) -> Any:
+    thread_id = _thread(call)
+    run_id = call.request.query.get("run_id")
+    return pages.page(call, collection(thread_id), where=(lambda m: m.get("run_id") == run_id) if run_id else None)
+
+
+def retrieve(call) -> Any:
+    return Reply.json(200, call.state.fetch(collection(_thread(call)), call.request.params["message_id"], "message"))
+
+
+def update(call) -> Any:
+    body = params.json_body(call.request)
+    thread_id = _thread(call)
+    oid = call.request.params["message_id"]
+    call.state.fetch(collection(thread_id), oid, "message")
+    return Reply.json(200, call.state.update(collection(thread_id), oid, {"metadata": body.get("metadata") or {}}))
+
+
+def delete(call) -> Any:
+    thread_id = _thread(call)
+    oid = call.request.params["message_id"]
+    call.state.fetch(collection(thread_id), oid, "message")
+    call.state.delete(collection(thread_id), oid)
+    return Reply.json(200, {"id": oid, "object": "thread.message.deleted", "deleted": True})

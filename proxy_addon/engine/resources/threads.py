@@ -1,0 +1,78 @@
+"""Threads: create (with initial messages), retrieve, update, delete (`client.beta.threads`)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai.types.beta import Thread
+
+from .. import params
+from ..bodies import check
+from ..wire import Reply
+from . import messages
+
+RULE = "beta.threads"
+KNOBS: dict[str, type] = {}
+COLLECTION = "threads"
+
+
+def new_thread(call, body: dict) -> dict:
+    """Store a thread and its initial messages; shared with create-and-run."""
+    initial = params.optional(body, "messages", list, [])
+    thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
+              "metadata": body.get("metadata") or {}, "tool_resources": body.get("tool_resources")}
+    check(Thread, thread, call.where)
+    built = [messages.build(call, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
+    with call.state.lock:
+        call.state.put(COLLECTION, thread)
+        for message in built:
+            call.state.put(messages.collection(thread["id"]), message)
+    return thread
+
+
+def create(call) -> Any:
+    body = params.json_body(call.request)
+    call.custom()
+    return Reply.json(200, new_thread(call, body))
+
+
+def retrieve(call) -> Any:
+    return Reply.json(200, call.state.fetch(COLLECTION, call.request.params["thread_id"], "thread"))
+
+
+def update(call) -> Any:
+    body = params.json_body(call.request)
+    oid = call.request.params["thread_id"]
+    call.state.fetch(COLLECTION, oid, "thread")
+    return Reply.json(200, call.state.update(COLLECTION, oid, {k: body[k] for k in ("metadata", "tool_resources") if k in body}))
+
+
+def delete(call) -> Any:
+    oid = call.request.params["thread_id"]
+    with call.state.lock:
+        call.state.fetch(COLLECTION, oid, "thread")
+        call.state.delete(COLLECTION, oid)
+        call.state.drop(messages.collection(oid))
+        for run in call.state.all(f"runs:{oid}"):
+            call.state.drop(f"run_steps:{run['id']}")
+        call.state.drop(f"runs:{oid}")
+    return Reply.json(200, {"id": oid, "object": "thread.deleted", "deleted": True})
+
+
+def preload(state, partial: dict) -> None:
+    """Store a thread a profile declares up front, with its `messages` (role and content)."""
+    partial = dict(partial)
+    initial = partial.pop("messages", [])
+    thread = {"id": partial.get("id") or state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
+              "metadata": {}, "tool_resources": None}
+    thread.update(partial)
+    check(Thread, thread, "profile state")
+    state.put(COLLECTION, thread)
+    for m in initial:
+        now = int(time.time())
+        state.put(messages.collection(thread["id"]), {
+            "id": state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread["id"],
+            "role": m.get("role", "user"), "content": messages.content_parts(m.get("content", ""), "content"),
+            "attachments": [], "metadata": {}, "assistant_id": None, "run_id": None, "status": "completed",
+            "completed_at": now, "incomplete_at": None, "incomplete_details": None})
