@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.panel import Panel
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from proxy_addon.profile import ProfileError
 from proxy_addon.runner import Runner, StartupError
+from proxy_addon.state_file import StateFileError
 from proxy_addon.trust import default_confdir
 
 from . import options
@@ -27,12 +29,17 @@ def run(
     port: Annotated[int, typer.Option(help="Port for the proxy and the base-URL face (0 picks a free one).")] = 8080,
     confdir: options.Confdir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print a line per call.")] = False,
+    state: Annotated[
+        Optional[Path], typer.Option("--state", help="Load the fake's state from FILE at start and keep FILE current.")
+    ] = None,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts and a base-URL face, on one port."""
     try:
-        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir))
+        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state)
     except ProfileError as e:
         fail(f"profile: {e}", 2)
+    except StateFileError as e:
+        fail(str(e))
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
     if not quiet:
@@ -63,6 +70,8 @@ def _panel(runner: Runner) -> Panel:
     table.add_row("CA certificate", str(runner.ca_cert))
     table.add_row("CA bundle", str(runner.bundle))
     table.add_row("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")
+    if runner.state_file is not None:
+        table.add_row("State file", str(runner.state_file.path))
     return Panel(table, title="openai-fake is running", subtitle="Ctrl-C stops it", expand=False)
 
 

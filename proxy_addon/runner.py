@@ -23,6 +23,7 @@ from typing import Callable, Mapping
 from .engine import Engine
 from .journal import Journal
 from .profile import Profile, load
+from .state_file import StateFile
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle
 
 RUNNING_FILE = "running.json"
@@ -57,8 +58,13 @@ class Runner:
         host: str = "127.0.0.1",
         port: int = 8080,
         confdir: Path | str | None = None,
+        state_file: Path | str | None = None,
     ) -> None:
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
+        self.state_file: StateFile | None = None
+        if state_file is not None:
+            self.state_file = StateFile(self.engine.state, state_file)
+            self.state_file.load()  # raises StateFileError; a saved state replaces the profile's preloads
         self.journal = Journal()
         self.host = host
         self.port = port
@@ -143,6 +149,8 @@ class Runner:
             why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
+        if self.state_file is not None:
+            self.state_file.start()
         try:
             if on_ready:
                 on_ready(self)
@@ -150,6 +158,8 @@ class Runner:
         finally:
             self.address = None
             mitm_logger.removeHandler(self.errors)
+            if self.state_file is not None:
+                self.state_file.stop()
 
     def start(self, timeout: float = 30.0) -> "Runner":
         """Serve in a background thread; return once listening. Raises StartupError."""
