@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import errors
-from .resources import chat, completions, embeddings, files, models, moderations, uploads
+from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 
-_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs)
+_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,22 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/chat/completions/{completion_id}", "chat.completions.update", chat.RULE, chat.update),
     Route("DELETE", "/v1/chat/completions/{completion_id}", "chat.completions.delete", chat.RULE, chat.delete),
     Route("GET", "/v1/chat/completions/{completion_id}/messages", "chat.completions.messages.list", chat.RULE, chat.list_messages),
+    Route("POST", "/v1/vector_stores", "vector_stores.create", vector_stores.RULE, vector_stores.create),
+    Route("GET", "/v1/vector_stores", "vector_stores.list", vector_stores.RULE, vector_stores.list_stores),
+    Route("GET", "/v1/vector_stores/{vector_store_id}", "vector_stores.retrieve", vector_stores.RULE, vector_stores.retrieve),
+    Route("POST", "/v1/vector_stores/{vector_store_id}", "vector_stores.update", vector_stores.RULE, vector_stores.update),
+    Route("DELETE", "/v1/vector_stores/{vector_store_id}", "vector_stores.delete", vector_stores.RULE, vector_stores.delete),
+    Route("POST", "/v1/vector_stores/{vector_store_id}/search", "vector_stores.search", vector_stores.RULE, vector_stores.search),
+    Route("POST", "/v1/vector_stores/{vector_store_id}/files", "vector_stores.files.create", vector_stores.RULE, vector_stores.create_file),
+    Route("GET", "/v1/vector_stores/{vector_store_id}/files", "vector_stores.files.list", vector_stores.RULE, vector_stores.list_files),
+    Route("GET", "/v1/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.retrieve", vector_stores.RULE, vector_stores.retrieve_file),
+    Route("POST", "/v1/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.update", vector_stores.RULE, vector_stores.update_file),
+    Route("DELETE", "/v1/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.delete", vector_stores.RULE, vector_stores.delete_file),
+    Route("GET", "/v1/vector_stores/{vector_store_id}/files/{file_id}/content", "vector_stores.files.content", vector_stores.RULE, vector_stores.file_content),
+    Route("POST", "/v1/vector_stores/{vector_store_id}/file_batches", "vector_stores.file_batches.create", vector_stores.RULE, vector_stores.create_batch),
+    Route("GET", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}", "vector_stores.file_batches.retrieve", vector_stores.RULE, vector_stores.retrieve_batch),
+    Route("POST", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", "vector_stores.file_batches.cancel", vector_stores.RULE, vector_stores.cancel_batch),
+    Route("GET", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files", "vector_stores.file_batches.list_files", vector_stores.RULE, vector_stores.list_batch_files),
 )
 
 #: What a profile can store up front (`profile.state.put(name, {...})`), and how.
