@@ -66,3 +66,21 @@ def reject_stream(body: dict) -> None:
     if body.get("stream"):
         raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.",
                                  param="stream", code="unsupported_value")
+
+
+def metadata(value: Any) -> dict | None:
+    """`metadata` checked as the real API checks it: at most 16 string values, keys <= 64, values <= 512 chars."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise errors.invalid_type("metadata", "an object", value)
+    if len(value) > 16:
+        raise errors.invalid_value("metadata", f"Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {len(value)} properties instead.")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise errors.invalid_value("metadata", f"Invalid 'metadata': key too long. Expected a key with maximum length 64, but got a key with length {len(key)} instead.")
+        if not isinstance(item, str):
+            raise errors.invalid_type(f"metadata.{key}", "a string", item)
+        if len(item) > 512:
+            raise errors.invalid_value(f"metadata.{key}", f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a string with length {len(item)} instead.")
+    return dict(value)

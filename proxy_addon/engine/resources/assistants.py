@@ -32,6 +32,7 @@ def create(call) -> Any:
     body = params.json_body(call.request)
     params.require(body, "model", str)
     params.optional(body, "tools", list)
+    params.metadata(body.get("metadata"))
     obj = defaults(call.state.new_id("asst_"))
     obj.update({k: body[k] for k in _FIELDS if body.get(k) is not None})
     custom = call.custom()
@@ -52,6 +53,7 @@ def retrieve(call) -> Any:
 
 def update(call) -> Any:
     body = params.json_body(call.request)
+    params.metadata(body.get("metadata"))
     oid = call.request.params["assistant_id"]
     call.state.fetch(COLLECTION, oid, "assistant")
     return Reply.json(200, call.state.update(COLLECTION, oid, {k: body[k] for k in _FIELDS if k in body}))

@@ -48,7 +48,7 @@ def create(call) -> Any:
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
     params.optional(body, "tools", list)
     store = params.optional(body, "store", bool, False)
-    metadata = _metadata(body.get("metadata"))
+    metadata = params.metadata(body.get("metadata"))
     params.reject_stream(body)
 
     rest, partial_choices = call.choices("message.content")
@@ -133,7 +133,7 @@ def update(call) -> Any:
     body = params.json_body(call.request)
     if "metadata" not in body:
         raise errors.missing_param("metadata")
-    metadata = _metadata(body["metadata"])
+    metadata = params.metadata(body["metadata"])
     unknown = sorted(set(body) - {"metadata"})
     if unknown:
         raise errors.OpenAIError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0],
@@ -158,22 +158,6 @@ def list_messages(call) -> Any:
     return pages.page(call, _MESSAGES + cid, default_order="asc")
 
 
-def _metadata(value: Any) -> dict | None:
-    """`metadata` checked as the real API checks it: at most 16 string values, keys <= 64, values <= 512 chars."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise errors.invalid_type("metadata", "an object", value)
-    if len(value) > 16:
-        raise errors.invalid_value("metadata", f"Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {len(value)} properties instead.")
-    for key, item in value.items():
-        if len(key) > 64:
-            raise errors.invalid_value("metadata", f"Invalid 'metadata': key too long. Expected a key with maximum length 64, but got a key with length {len(key)} instead.")
-        if not isinstance(item, str):
-            raise errors.invalid_type(f"metadata.{key}", "a string", item)
-        if len(item) > 512:
-            raise errors.invalid_value(f"metadata.{key}", f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a string with length {len(item)} instead.")
-    return dict(value)
 
 
 def _store_message(cid: str, index: int, message: dict, where: str) -> dict:

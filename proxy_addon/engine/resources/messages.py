@@ -55,7 +55,7 @@ def build(call, thread_id: str, body: dict, param: str = "", **extra: Any) -> di
     message = {
         "id": call.state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread_id,
         "role": role, "content": content_parts(body["content"], f"{prefix}content"),
-        "attachments": body.get("attachments") or [], "metadata": body.get("metadata") or {},
+        "attachments": body.get("attachments") or [], "metadata": params.metadata(body.get("metadata")) or {},
         "assistant_id": None, "run_id": None, "status": "completed", "completed_at": now,
         "incomplete_at": None, "incomplete_details": None,
     }
@@ -101,7 +101,7 @@ def update(call) -> Any:
     thread_id = _thread(call)
     oid = call.request.params["message_id"]
     call.state.fetch(collection(thread_id), oid, "message")
-    return Reply.json(200, call.state.update(collection(thread_id), oid, {"metadata": body.get("metadata") or {}}))
+    return Reply.json(200, call.state.update(collection(thread_id), oid, {"metadata": params.metadata(body.get("metadata")) or {}}))
 
 
 def delete(call) -> Any:

@@ -218,7 +218,7 @@ def _start(call, thread_id: str, body: dict) -> Reply:
         "incomplete_details": None, "model": body.get("model") or assistant.get("model") or "gpt-4o",
         "instructions": body.get("instructions") or assistant.get("instructions") or "",
         "tools": body.get("tools") if body.get("tools") is not None else assistant.get("tools", []),
-        "metadata": body.get("metadata") or {}, "usage": None, "temperature": body.get("temperature", 1.0),
+        "metadata": params.metadata(body.get("metadata")) or {}, "usage": None, "temperature": body.get("temperature", 1.0),
         "top_p": body.get("top_p", 1.0), "max_prompt_tokens": body.get("max_prompt_tokens"),
         "max_completion_tokens": body.get("max_completion_tokens"),
         "truncation_strategy": body.get("truncation_strategy") or {"type": "auto", "last_messages": None},
@@ -263,7 +263,7 @@ def retrieve(call) -> Any:
 def update(call) -> Any:
     body = params.json_body(call.request)
     run, progress = _load(call)
-    run["metadata"] = body.get("metadata") or {}
+    run["metadata"] = params.metadata(body.get("metadata")) or {}
     if not _sequence_step(call, run, progress, "update"):
         _catch_up(call, run, progress, polled=False)
     return _save(call, run, progress)

@@ -21,7 +21,7 @@ def new_thread(call, body: dict) -> dict:
     """Store a thread and its initial messages; shared with create-and-run."""
     initial = params.optional(body, "messages", list, [])
     thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
-              "metadata": body.get("metadata") or {}, "tool_resources": body.get("tool_resources")}
+              "metadata": params.metadata(body.get("metadata")) or {}, "tool_resources": body.get("tool_resources")}
     check(Thread, thread, call.where)
     built = [messages.build(call, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:

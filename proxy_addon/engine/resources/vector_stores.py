@@ -121,15 +121,6 @@ def _attributes(value: Any, name: str = "attributes") -> dict:
     return dict(value)
 
 
-def _metadata(value: Any) -> dict:
-    """Metadata: at most 16 string values, keys <= 64 chars, values <= 512 chars."""
-    found = _attributes(value, "metadata")
-    for key, item in found.items():
-        if not isinstance(item, str):
-            raise errors.invalid_type(f"metadata.{key}", "a string", item)
-    return found
-
-
 def _expires_after(value: Any) -> dict:
     if not isinstance(value, dict):
         raise errors.invalid_type("expires_after", "an object", value)
@@ -314,7 +305,7 @@ def create(call) -> Any:
     name = params.optional(body, "name", str, "")
     params.optional(body, "description", str)
     file_ids = _file_ids(body["file_ids"], "file_ids") if body.get("file_ids") is not None else []
-    metadata = _metadata(body.get("metadata"))
+    metadata = params.metadata(body.get("metadata")) or {}
     expires_after = _expires_after(body["expires_after"]) if body.get("expires_after") is not None else None
     chunking = _chunking(body.get("chunking_strategy"))
     state = call.state
@@ -362,7 +353,7 @@ def update(call) -> Any:
     if body.get("name") is not None:  # null leaves the name as it is
         changes["name"] = params.require(body, "name", str)
     if body.get("metadata") is not None:
-        changes["metadata"] = _metadata(body["metadata"])
+        changes["metadata"] = params.metadata(body["metadata"]) or {}
     if "expires_after" in body:  # null removes the expiry
         changes["expires_after"] = _expires_after(body["expires_after"]) if body["expires_after"] is not None else None
     vs_id = call.request.params["vector_store_id"]
