@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from .engine.errors import OpenAIError
 from .engine.routes import PRELOADERS, RULES
+from .engine.state import State
 
 __all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir"]
 
@@ -95,6 +96,10 @@ class _Preloads:
             raise ValueError(f"profile.state.put: cannot store {collection!r}; it can store: {', '.join(PRELOADERS)}")
         if not isinstance(obj, dict):
             raise TypeError(f"profile.state.put({collection!r}, ...) takes a dict, not {type(obj).__name__}")
+        try:  # fail here, at the profile's line, rather than when the fake starts
+            PRELOADERS[collection](State(), dict(obj))
+        except OpenAIError as e:
+            raise ValueError(f"profile.state.put({collection!r}, ...): {e.message}") from None
         self.items.append((collection, dict(obj)))
         return obj
 

@@ -56,6 +56,9 @@ def test_a_file_and_a_dotted_module(tmp_path, monkeypatch):
     ("from proxy_addon import Profile\nprofile = Profile(latency='slow')\n", 2, ["latency"]),
     ("import nothing_here_at_all\n", 1, ["ModuleNotFoundError"]),
     ("x = 1\n", 1, ["defines no `profile = Profile(...)`"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.state.put('assistants', {'model': 3})\n", 3, ["profile.state.put", "model"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.state.put('threads', {'messages': [{'role': 'robot', 'content': 'x'}]})\n", 3, ["Invalid value: 'robot'"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.state.put('runs', {})\n", 3, ["cannot store 'runs'"]),
 ])
 def test_broken_profiles_name_the_file_and_line(tmp_path, source, line, words):
     path = write(tmp_path, source)

@@ -41,7 +41,7 @@ def content_parts(content: Any, param: str) -> list[dict]:
     return parts
 
 
-def build(call, thread_id: str, body: dict, param: str = "", **extra: Any) -> dict:
+def build(state, where: str, thread_id: str, body: dict, param: str = "", **extra: Any) -> dict:
     """A message from a create body (or a thread's initial message), checked but not stored."""
     prefix = f"{param}." if param else ""
     role = body.get("role")
@@ -53,14 +53,14 @@ def build(call, thread_id: str, body: dict, param: str = "", **extra: Any) -> di
         raise errors.missing_param(f"{prefix}content")
     now = int(time.time())
     message = {
-        "id": call.state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread_id,
+        "id": state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread_id,
         "role": role, "content": content_parts(body["content"], f"{prefix}content"),
         "attachments": body.get("attachments") or [], "metadata": params.metadata(body.get("metadata")) or {},
         "assistant_id": None, "run_id": None, "status": "completed", "completed_at": now,
         "incomplete_at": None, "incomplete_details": None,
     }
     message.update(extra)
-    check(Message, message, call.where)
+    check(Message, message, where)
     return message
 
 
@@ -78,7 +78,7 @@ def _thread(call) -> str:
 def create(call) -> Any:
     body = params.json_body(call.request)
     thread_id = _thread(call)
-    message = build(call, thread_id, body)
+    message = build(call.state, call.where, thread_id, body)
     custom = call.custom()
     if isinstance(custom, dict):
         message.update(custom)

@@ -123,7 +123,7 @@ def _resolve(call, run: dict, progress: dict) -> dict:
 def _complete(call, run: dict, progress: dict) -> dict:
     if progress.get("message_id") is None:
         text = progress["outcome"].get("text") or ""
-        message = messages.build(call, run["thread_id"], {"role": "assistant", "content": text},
+        message = messages.build(call.state, call.where, run["thread_id"], {"role": "assistant", "content": text},
                                  assistant_id=run["assistant_id"], run_id=run["id"])
         call.state.put(messages.collection(run["thread_id"]), message)
         prompt = sum(tokens.count(messages.text_of(m)) + 3 for m in call.state.all(messages.collection(run["thread_id"])))
@@ -176,7 +176,7 @@ def _sequence_step(call, run: dict, progress: dict, op: str) -> bool:
     used[op] = used.get(op, 0) + 1
     partial = entries[index]
     progress["pending"] = []  # the sequence decides, not the clock
-    run.update(merge({k: run.get(k) for k in partial if isinstance(run.get(k), dict)}, partial))
+    run.update(merge(run, partial))
     if run.get("status") == "completed" and progress["outcome"]["kind"] == "reply":
         run.update({k: v for k, v in _complete(call, run, progress).items() if k not in partial})
     elif run.get("status") == "requires_action" and not run.get("required_action") and progress["outcome"]["kind"] == "tool_calls":
@@ -209,7 +209,7 @@ def _start(call, thread_id: str, body: dict) -> Reply:
         raise errors.no_such("assistant", assistant_id)
     assistant = assistant or {}
     for i, extra in enumerate(params.optional(body, "additional_messages", list, []) or []):
-        call.state.put(messages.collection(thread_id), messages.build(call, thread_id, extra, f"additional_messages[{i}]"))
+        call.state.put(messages.collection(thread_id), messages.build(call.state, call.where, thread_id, extra, f"additional_messages[{i}]"))
     now = _now()
     run = {
         "id": call.state.new_id("run_"), "object": "thread.run", "created_at": now, "thread_id": thread_id,

@@ -23,7 +23,7 @@ def new_thread(call, body: dict) -> dict:
     thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
               "metadata": params.metadata(body.get("metadata")) or {}, "tool_resources": body.get("tool_resources")}
     check(Thread, thread, call.where)
-    built = [messages.build(call, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
+    built = [messages.build(call.state, call.where, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:
         call.state.put(COLLECTION, thread)
         for message in built:
@@ -69,10 +69,5 @@ def preload(state, partial: dict) -> None:
     thread.update(partial)
     check(Thread, thread, "profile state")
     state.put(COLLECTION, thread)
-    for m in initial:
-        now = int(time.time())
-        state.put(messages.collection(thread["id"]), {
-            "id": state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread["id"],
-            "role": m.get("role", "user"), "content": messages.content_parts(m.get("content", ""), "content"),
-            "attachments": [], "metadata": {}, "assistant_id": None, "run_id": None, "status": "completed",
-            "completed_at": now, "incomplete_at": None, "incomplete_details": None})
+    for i, m in enumerate(initial):
+        state.put(messages.collection(thread["id"]), messages.build(state, "profile state", thread["id"], m, f"messages[{i}]"))
