@@ -7,7 +7,6 @@ the entries. API keys are redacted before an entry is made.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Callable

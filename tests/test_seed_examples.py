@@ -10,11 +10,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import openai
 import pytest
 from openai import AsyncOpenAI, NotFoundError, OpenAI
 
-from conftest import API_KEY
 from proxy_addon import Profile
 
 EXAMPLE = Path(__file__).parent / "data" / "example.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pydantic
@@ -53,3 +54,19 @@ def reply(model: type[pydantic.BaseModel], data: dict, where: str) -> Reply:
     """A 200 reply of `data`, once `check` passes."""
     check(model, data, where)
     return Reply.json(200, data)
+
+
+def function_call(partial: dict) -> dict:
+    """A profile's partial function call made whole: `arguments` as a JSON string (a dict is accepted)."""
+    fn = dict(partial.get("function") or {})
+    if not isinstance(fn.get("arguments", ""), str):
+        fn["arguments"] = json.dumps(fn["arguments"])
+    fn.setdefault("arguments", "{}")
+    return fn
+
+
+def echo_answer(said: str) -> str:
+    """The default answer: a deterministic restatement of what the user last said."""
+    words = said.split()
+    gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
+    return f"This is a fake answer from openai-fake. You said: {gist}" if gist else "This is a fake answer from openai-fake."

@@ -21,7 +21,7 @@ from typing import Any
 from openai.types.chat import ChatCompletion, ChatCompletionDeleted, ChatCompletionStoreMessage
 
 from .. import errors, pages, params, tokens
-from ..bodies import check, merge, reply, stable_id
+from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..examples import example
 from ..wire import Reply
 
@@ -202,10 +202,7 @@ def _choice(index: int, partial: Any, where: str) -> dict:
 
 
 def _tool_call(choice: int, index: int, partial: dict) -> dict:
-    fn = dict(partial.get("function") or {})
-    if not isinstance(fn.get("arguments", ""), str):
-        fn["arguments"] = json.dumps(fn["arguments"])  # a dict is accepted for convenience
-    fn.setdefault("arguments", "{}")
+    fn = function_call(partial)
     return {
         "id": partial.get("id") or stable_id("call_", choice, index, fn.get("name"), fn["arguments"]),
         "type": "function",
@@ -249,7 +246,4 @@ def _forced_tool(body: dict) -> dict | None:
 
 
 def _echo(messages: list) -> str:
-    last = next((tokens.text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
-    words = last.split()
-    gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
-    return f"This is a fake answer from openai-fake. You said: {gist}" if gist else "This is a fake answer from openai-fake."
+    return echo_answer(next((tokens.text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""))

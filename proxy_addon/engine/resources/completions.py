@@ -10,7 +10,7 @@ from typing import Any
 
 from openai.types import Completion
 
-from .. import errors, params, tokens
+from .. import params, tokens
 from ..bodies import merge, reply, stable_id
 
 RULE = "completions"

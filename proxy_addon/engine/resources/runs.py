@@ -21,7 +21,6 @@ a dict of lists per operation ("create", "retrieve", "update", "cancel",
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -29,7 +28,7 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
 from .. import errors, pages, params, tokens
-from ..bodies import check, merge
+from ..bodies import check, echo_answer, function_call, merge
 from ..errors import OpenAIError
 from ..wire import Reply
 from . import assistants, messages, threads
@@ -75,16 +74,12 @@ def _decide(call, thread_id: str, first_turn: bool) -> dict:
         text = call.knob("reply")
     if text is None:
         last = next((messages.text_of(m) for m in reversed(call.state.all(messages.collection(thread_id))) if m["role"] == "user"), "")
-        text = f"This is a fake answer from openai-fake. You said: {' '.join(last.split()[:12])}" if last else "This is a fake answer from openai-fake."
+        text = echo_answer(last)
     return {"kind": "reply", "text": text}
 
 
 def _tool_call(call, partial: dict) -> dict:
-    fn = dict(partial.get("function") or {})
-    if not isinstance(fn.get("arguments", ""), str):
-        fn["arguments"] = json.dumps(fn["arguments"])
-    fn.setdefault("arguments", "{}")
-    return {"id": partial.get("id") or call.state.new_id("call_"), "type": "function", "function": fn}
+    return {"id": partial.get("id") or call.state.new_id("call_"), "type": "function", "function": function_call(partial)}
 
 
 # -- progress ------------------------------------------------------------------------
