@@ -7,6 +7,10 @@ one ever be attempted. Requests addressed to the proxy itself
 (`http://127.0.0.1:PORT/v1/...`) are the base-URL face and get the same
 engine. Everything else is left to mitmproxy, which tunnels it untouched
 because the runner sets `allow_hosts` to the OpenAI hosts only.
+
+A streamed reply goes through the relay (see `relay.py`): the flow is pointed
+at the relay's loopback port and its response is streamed. Without a relay
+(in unit tests) the events are sent in one piece.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from .engine import Engine, OpenAIError, Request
+from .engine.streams import StreamReply
 from .journal import Entry, Journal, redact
 from .profile import ProfileError, load
+from .relay import TOKEN_HEADER, Outcome, Relay
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +42,10 @@ _LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "::"}
 class OpenAIFake:
     """Answers OpenAI API requests from the engine, after the profile's latency."""
 
-    def __init__(self, engine: Engine | None = None, journal: Journal | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, journal: Journal | None = None, relay: Relay | None = None) -> None:
         self.engine = engine or Engine()
         self.journal = journal or Journal()
+        self.relay = relay
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -94,6 +101,21 @@ class OpenAIFake:
             reply = OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error").reply()
         if reply.delay > 0:
             await asyncio.sleep(reply.delay)
+        entry = dict(
+            request_id=reply.headers.get("x-request-id", ""),
+            method=req.method,
+            host=req.pretty_host,
+            path=req.path,
+            rule=reply.rule,
+            model=request.model if request is not None else None,
+            face=face,
+            key=redact(req.headers.get("authorization")),
+        )
+        if isinstance(reply, StreamReply):
+            if self.relay is not None and self.relay.port is not None and flow.live:
+                self._relay(flow, reply, entry, started)
+                return
+            reply.body = b"".join(e.data for e in reply.events)  # no relay: the whole stream at once
         flow.response = http.Response.make(reply.status, reply.body, reply.headers)
         self.journal.record(Entry(
             time=time.time(),
@@ -109,6 +131,32 @@ class OpenAIFake:
             key=redact(req.headers.get("authorization")),
             error=_error_message(reply) if reply.status >= 400 else None,
         ))
+
+    def _relay(self, flow: http.HTTPFlow, reply: StreamReply, entry: dict, started: float) -> None:
+        """Point the flow at the relay, which sends `reply` over time; record the call when it ends."""
+
+        def ended(outcome: Outcome) -> None:
+            self.journal.record(Entry(
+                time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
+                chunks=outcome.chunks, outcome=outcome.how,
+                error="client hung up" if outcome.how == "aborted" else None, **entry,
+            ))
+
+        token = self.relay.offer(reply, ended)
+        flow.metadata[TOKEN_HEADER] = token
+        req = flow.request
+        req.scheme, req.host, req.port = "http", "127.0.0.1", self.relay.port
+        req.headers[TOKEN_HEADER] = token
+        req.content = b""  # the relay needs only the token
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if TOKEN_HEADER in flow.metadata:
+            flow.response.stream = True
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        token = flow.metadata.get(TOKEN_HEADER)
+        if token and self.relay is not None:
+            self.relay.withdraw(token)  # never fetched: do not keep it
 
 
 def _error_message(reply) -> str | None:

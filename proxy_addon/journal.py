@@ -36,6 +36,10 @@ class Entry:
     face: str  # "proxy" or "base-url"
     key: str | None = None
     error: str | None = None
+    #: For a streamed reply: content deltas written, and how it ended
+    #: ("completed", "error", "cut" by the pace, or "aborted" by the client).
+    chunks: int | None = None
+    outcome: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from .engine.errors import OpenAIError
 from .engine.routes import PRELOADERS, RULES
 from .engine.state import State
+from .engine.streams import Pace
 
 __all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir"]
 
@@ -109,10 +110,14 @@ class Profile:
 
     latency: seconds to wait before every answer (a rule's own `latency` wins).
     require_api_key: answer 401 to a call without `Authorization: Bearer ...`, as the real API does.
+    stream: the pace and faults of every streamed reply, as a dict of `Pace` knobs
+        (`{"ttft": 0.3, "chunk_delay": 0.05}`); a rule's own `stream=` wins.
     """
 
-    def __init__(self, *, latency: float = 0.0, require_api_key: bool = True) -> None:
+    def __init__(self, *, latency: float = 0.0, require_api_key: bool = True, stream: "Pace | dict | None" = None) -> None:
         _check_number("latency", latency)
+        #: How every stream is paced unless its rule says otherwise (see `Pace`).
+        self.stream = Pace.of(stream)
         if not isinstance(require_api_key, bool):
             raise TypeError(f"require_api_key must be True or False, not {require_api_key!r}")
         self.latency = float(latency)
@@ -156,6 +161,8 @@ class Profile:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"failures must be an integer >= 0, not {value!r}")
                 rule.failures = value
+            elif key == "stream":
+                rule.knobs[key] = None if value is None else Pace.of(value)
             elif key == "failure_status":
                 if not isinstance(value, int) or not 400 <= value <= 599:
                     raise ValueError(f"failure_status must be an HTTP error status from 400 to 599, not {value!r}")

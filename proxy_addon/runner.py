@@ -112,8 +112,12 @@ class Runner:
 
         from .addon import ALLOW_HOSTS, OpenAIFake
 
+        from .relay import Relay
+
         ensure_ca(self.confdir)
         write_bundle(self.confdir)
+        relay = Relay()
+        await relay.start()
         mitm_logger = logging.getLogger("mitmproxy")
         mitm_logger.addHandler(self.errors)
         mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
@@ -129,7 +133,7 @@ class Runner:
             connection_strategy="lazy",
             allow_hosts=ALLOW_HOSTS,
         )
-        master.addons.add(OpenAIFake(self.engine, self.journal))
+        master.addons.add(OpenAIFake(self.engine, self.journal, relay))
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -146,6 +150,7 @@ class Runner:
         if task.done() or not proxyserver.listen_addrs():
             master.shutdown()
             await asyncio.gather(task, return_exceptions=True)
+            await relay.stop()
             why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
@@ -157,6 +162,7 @@ class Runner:
             await task
         finally:
             self.address = None
+            await relay.stop()
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()

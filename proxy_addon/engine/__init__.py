@@ -16,6 +16,7 @@ from . import errors, routes
 from .bodies import as_partial
 from .errors import OpenAIError
 from .state import State
+from .streams import Event, Pace, StreamReply
 from .wire import Reply, Request
 
 if TYPE_CHECKING:
@@ -43,6 +44,16 @@ class Call:
         if self.rule is None:
             return default
         return self.rule.knobs.get(name, default)
+
+    @property
+    def pace(self) -> Pace:
+        """How this call's stream is delivered: the rule's `stream=`, else the profile's."""
+        return self.knob("stream") or self.profile.stream
+
+    def stream(self, events: list[Event], error_event=None) -> StreamReply:
+        """A streamed 200 reply of `events`, paced by `pace`."""
+        return StreamReply(200, b"", {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"},
+                           events=events, pace=self.pace, error_event=error_event)
 
     @property
     def where(self) -> str:

@@ -61,11 +61,9 @@ def optional(body: dict, name: str, kind: type | tuple[type, ...], default: Any 
     return value
 
 
-def reject_stream(body: dict) -> None:
-    """Streaming is not served yet: say so plainly rather than send a body the client cannot read."""
-    if body.get("stream"):
-        raise errors.OpenAIError(400, "openai-fake does not stream yet: this version answers `stream=true` with an error.",
-                                 param="stream", code="unsupported_value")
+def wants_stream(body: dict) -> bool:
+    """Whether the request asks for a stream (`"stream": true`)."""
+    return bool(optional(body, "stream", bool, False))
 
 
 def metadata(value: Any) -> dict | None:
@@ -84,3 +82,9 @@ def metadata(value: Any) -> dict | None:
         if len(item) > 512:
             raise errors.invalid_value(f"metadata.{key}", f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a string with length {len(item)} instead.")
     return dict(value)
+
+
+def reject_stream(body: dict) -> None:
+    """Temporary: resources that do not stream yet answer `stream=true` with a clear 400."""
+    if body.get("stream"):
+        raise errors.OpenAIError(400, "openai-fake does not stream this endpoint yet.", param="stream", code="unsupported_value")

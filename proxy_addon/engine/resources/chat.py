@@ -14,6 +14,7 @@ GET /v1/chat/completions/{completion_id}/messages. Both lists default to
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -23,10 +24,11 @@ from openai.types.chat import ChatCompletion, ChatCompletionDeleted, ChatComplet
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..examples import example
+from ..streams import DONE, Event, sse
 from ..wire import Reply
 
 RULE = "chat.completions"
-KNOBS = {"choices": list}
+KNOBS = {"choices": list, "stream": object}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
@@ -49,7 +51,10 @@ def create(call) -> Any:
     params.optional(body, "tools", list)
     store = params.optional(body, "store", bool, False)
     metadata = params.metadata(body.get("metadata"))
-    params.reject_stream(body)
+    stream = params.wants_stream(body)
+    stream_options = params.optional(body, "stream_options", dict, {})
+    if stream_options and not stream:
+        raise errors.invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
 
     rest, partial_choices = call.choices("message.content")
     if partial_choices is None:
@@ -80,7 +85,11 @@ def create(call) -> Any:
         "system_fingerprint": "fp_openai_fake",
     }
     if not store:
-        return reply(ChatCompletion, merge(data, rest), call.where)
+        data = merge(data, rest)
+        if stream:
+            check(ChatCompletion, data, call.where)
+            return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+        return reply(ChatCompletion, data, call.where)
     data["metadata"] = metadata if metadata is not None else {}
     data = merge(data, rest)
     check(ChatCompletion, data, call.where)
@@ -91,7 +100,50 @@ def create(call) -> Any:
         for m in stored:
             call.state.put(_MESSAGES + cid, m)
         call.state.put(COLLECTION, data)
-        return Reply.json(200, data)
+    if stream:
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+    return Reply.json(200, data)
+
+
+# -- streaming -----------------------------------------------------------------------
+
+
+def _chunks(completion: dict, pace, include_usage: bool) -> list[Event]:
+    """`completion` as the chunks of a stream: per choice a role chunk, deltas cut by the pace
+    (content, refusal, tool-call arguments), a finish chunk; choices interleaved; usage last when asked."""
+    head = {k: completion[k] for k in ("id", "created", "model", "service_tier", "system_fingerprint") if k in completion}
+    head["object"] = "chat.completion.chunk"
+
+    def chunk(index: int, delta: dict, finish: str | None = None) -> dict:
+        out = {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if include_usage:
+            out["usage"] = None  # every chunk but the last, as the real API does
+        return out
+
+    per_choice: list[list[Event]] = []
+    for choice in completion["choices"]:
+        i = choice["index"]
+        message = choice.get("message") or {}
+        refusal, content = message.get("refusal"), message.get("content")
+        first: dict = {"role": "assistant", "content": "" if refusal is None else None, "refusal": None}
+        events = [Event(sse(chunk(i, first)))]
+        for piece in pace.split(content or ""):
+            events.append(Event(sse(chunk(i, {"content": piece})), content=True))
+        for piece in pace.split(refusal or ""):
+            events.append(Event(sse(chunk(i, {"refusal": piece})), content=True))
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            fn = call["function"]
+            events.append(Event(sse(chunk(i, {"tool_calls": [
+                {"index": j, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]}))))
+            for piece in pace.split(fn["arguments"]):
+                events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), content=True))
+        events.append(Event(sse(chunk(i, {}, choice.get("finish_reason") or "stop"))))
+        per_choice.append(events)
+    out = [e for step in itertools.zip_longest(*per_choice) for e in step if e is not None]
+    if include_usage:
+        out.append(Event(sse({**head, "choices": [], "usage": completion.get("usage")})))
+    out.append(Event(DONE))
+    return out
 
 
 # -- stored completions --------------------------------------------------------------
