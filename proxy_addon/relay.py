@@ -66,6 +66,12 @@ class Relay:
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
+        self._active = 0
+
+    @property
+    def active(self) -> int:
+        """Streams being written right now."""
+        return self._active
 
     async def start(self) -> None:
         """Listen on a free loopback port, in the running event loop."""
@@ -118,15 +124,22 @@ class Relay:
             return
         reply, on_end = offered
         progress = {"chunks": 0, "events": 0}
-        writer = asyncio.ensure_future(self._write(reply, send, progress))
-        hangup = asyncio.ensure_future(_hangup(receive))
+        self._active += 1
         try:
-            await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            writer = asyncio.ensure_future(self._write(reply, send, progress))
+            hangup = asyncio.ensure_future(_hangup(receive))
+            try:
+                await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hangup.cancel()
+                if not writer.done():  # the client went away (or the server is stopping)
+                    writer.cancel()
+                    await asyncio.gather(writer, return_exceptions=True)
+            self._finish(writer, on_end, progress)
         finally:
-            hangup.cancel()
-            if not writer.done():  # the client went away (or the server is stopping)
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
+            self._active -= 1  # after the record, so "no stream active" means "all recorded"
+
+    def _finish(self, writer: asyncio.Future, on_end, progress: dict) -> None:
         if writer.cancelled():
             how = "aborted"
         elif writer.exception() is not None:
@@ -140,7 +153,7 @@ class Relay:
             except Exception:
                 logger.exception("openai-fake: recording a stream's end failed")
         if how == "cut":
-            raise _Cut()
+            raise _Cut()  # uvicorn closes the connection mid-body
 
     async def _write(self, reply: StreamReply, send, progress: dict) -> str:
         headers = [(k.encode(), v.encode()) for k, v in reply.headers.items()]

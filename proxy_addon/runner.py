@@ -72,6 +72,8 @@ class Runner:
         self.address: tuple[str, int] | None = None
         self.errors = _ErrorLog()
         self._master = None
+        #: The stream relay, while serving.
+        self.relay = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -116,7 +118,7 @@ class Runner:
 
         ensure_ca(self.confdir)
         write_bundle(self.confdir)
-        relay = Relay()
+        relay = self.relay = Relay()
         await relay.start()
         mitm_logger = logging.getLogger("mitmproxy")
         mitm_logger.addHandler(self.errors)

@@ -106,3 +106,36 @@ def test_allow_hosts_intercepts_only_openai_hosts(address, intercepted):
     from proxy_addon.addon import ALLOW_HOSTS
 
     assert bool(re.search(ALLOW_HOSTS[0], address, re.IGNORECASE)) is intercepted
+
+
+_STREAM_BODY = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi there"}], "stream": True}).encode()
+
+
+async def test_a_stream_is_handed_to_the_relay_and_its_response_streamed():
+    from proxy_addon.relay import TOKEN_HEADER, Relay
+
+    relay = Relay()
+    relay.port = 45678  # not started: the hand-over is what is tested here
+    addon = OpenAIFake(relay=relay)
+    with taddons.context(addon):
+        f = flow("api.openai.com", "/v1/chat/completions", "POST", _STREAM_BODY)
+        await addon.request(f)
+        assert f.response is None  # mitmproxy will fetch it from the relay
+        assert (f.request.scheme, f.request.host, f.request.port) == ("http", "127.0.0.1", 45678)
+        token = f.request.headers[TOKEN_HEADER]
+        assert token in relay._pending and f.request.content == b""
+        f.response = tutils.tresp()
+        addon.responseheaders(f)
+        assert f.response.stream is True
+        addon.error(f)  # a flow that fails before the relay answers leaves nothing behind
+        assert token not in relay._pending
+
+
+async def test_without_a_relay_a_stream_is_sent_whole():
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        f = flow("api.openai.com", "/v1/chat/completions", "POST", _STREAM_BODY)
+        await addon.request(f)
+        assert f.response.headers["content-type"].startswith("text/event-stream")
+        lines = f.response.content.decode().split("\n\n")
+        assert lines[0].startswith("data: {") and "data: [DONE]" in lines

@@ -31,13 +31,15 @@ _COMMON_HEADERS = {"openai-version": "2020-10-01", "openai-organization": "org-o
 class Call:
     """One call as a resource handler sees it: the request, the profile rule and the state."""
 
-    __slots__ = ("request", "rule", "state", "profile")
+    __slots__ = ("request", "rule", "state", "profile", "number")
 
-    def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile") -> None:
+    def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile", number: int = 1) -> None:
         self.request = request
         self.rule = rule
         self.state = state
         self.profile = profile
+        #: This call's number among the calls to its rule (1 for the first).
+        self.number = number
 
     def knob(self, name: str, default: Any = None) -> Any:
         """The rule's value for a resource knob, such as `choices`."""
@@ -47,8 +49,14 @@ class Call:
 
     @property
     def pace(self) -> Pace:
-        """How this call's stream is delivered: the rule's `stream=`, else the profile's."""
-        return self.knob("stream") or self.profile.stream
+        """How this call's stream is delivered: the rule's `stream=`, else the profile's.
+
+        With `faulty=N`, only the rule's first N calls get the faults.
+        """
+        pace = self.knob("stream") or self.profile.stream
+        if pace.faulty is not None and self.number > pace.faulty:
+            return pace.whole()
+        return pace
 
     def stream(self, events: list[Event], error_event=None) -> StreamReply:
         """A streamed 200 reply of `events`, paced by `pace`."""
@@ -161,7 +169,7 @@ class Engine:
             n = self.state.count_call(route.rule, route.name)
             if rule is not None and n <= rule.failures:
                 raise rule.failure(n, request.model)
-            reply = route.handler(Call(request, rule, self.state, profile))
+            reply = route.handler(Call(request, rule, self.state, profile, n))
         except OpenAIError as e:
             reply = e.reply()
         except Exception as e:  # a bug in the fake itself: say so, keep serving

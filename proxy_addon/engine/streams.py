@@ -36,6 +36,8 @@ class Pace:
     error_after: after this many deltas, send the format's own error event
         and end the stream.
     stall_after / stall: after this many deltas, pause for `stall` seconds.
+    faulty: only the rule's first N calls get the faults above; later streams
+        are whole, so an app that retries recovers. None (the default): every one.
     """
 
     ttft: float = 0.0
@@ -45,6 +47,7 @@ class Pace:
     error_after: int | None = None
     stall_after: int | None = None
     stall: float = 0.0
+    faulty: int | None = None
 
     @classmethod
     def of(cls, value: "Pace | dict | None") -> "Pace":
@@ -63,16 +66,20 @@ class Pace:
             v = value.get(name, 0.0)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"stream {name} must be a number of seconds >= 0, not {v!r}")
-        for name in ("cut_after", "error_after", "stall_after"):
+        for name in ("cut_after", "error_after", "stall_after", "faulty"):
             v = value.get(name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise ValueError(f"stream {name} must be a number of chunks >= 0, not {v!r}")
+                raise ValueError(f"stream {name} must be an integer >= 0, not {v!r}")
         chunk = value.get("chunk", "word")
         if chunk not in ("word", "char") and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
             raise ValueError(f"stream chunk must be 'word', 'char' or a number of characters >= 1, not {chunk!r}")
         if value.get("stall_after") is not None and not value.get("stall"):
             raise ValueError("stream stall_after needs stall=<seconds>")
         return cls(**{k: (float(v) if k in ("ttft", "chunk_delay", "stall") else v) for k, v in value.items()})
+
+    def whole(self) -> "Pace":
+        """This pace without its faults."""
+        return Pace(self.ttft, self.chunk_delay, self.chunk)
 
     def split(self, text: str) -> list[str]:
         """`text` cut into deltas; joined, they give `text` back. Empty text gives no deltas."""

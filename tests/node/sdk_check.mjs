@@ -65,6 +65,38 @@ try {
       return true;
     });
   });
+  await check('chat.completions.create({stream: true}): raw iteration', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Stream this' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let chunks = 0;
+    let usage = null;
+    for await (const chunk of stream) {
+      chunks += 1;
+      if (chunk.choices.length) text += chunk.choices[0].delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(text, 'This is a fake answer from openai-fake. You said: Stream this');
+    assert.ok(chunks > 5, `only ${chunks} chunks`);
+    assert.ok(usage && usage.completion_tokens > 0, 'no usage chunk');
+  });
+
+  await check('chat.completions.stream(): finalChatCompletion()', async () => {
+    const deltas = [];
+    const stream = client.chat.completions.stream({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Helpers too' }],
+    });
+    stream.on('content', (delta) => deltas.push(delta));
+    const final = await stream.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, deltas.join(''));
+    assert.equal(final.choices[0].finish_reason, 'stop');
+    assert.ok(deltas.length > 3, `only ${deltas.length} deltas`);
+  });
 } catch (e) {
   console.error(`FAIL ${e?.stack ?? e}`);
   process.exit(1);
