@@ -151,7 +151,7 @@ def test_cert_path_bundle_and_a_private_key(tmp_path):
 def test_profiles_list_and_check(tmp_path):
     listing = run_cli("profiles")
     assert listing.returncode == 0
-    for name in ("default", "flaky", "slow"):
+    for name in ("default", "flaky", "slow", "slow_stream", "broken_stream"):
         assert name in listing.stdout
     assert run_cli("profiles", "check", "flaky").returncode == 0
     bad = tmp_path / "bad.py"

@@ -83,8 +83,3 @@ def metadata(value: Any) -> dict | None:
             raise errors.invalid_value(f"metadata.{key}", f"Invalid 'metadata.{key}': string too long. Expected a string with maximum length 512, but got a string with length {len(item)} instead.")
     return dict(value)
 
-
-def reject_stream(body: dict) -> None:
-    """Temporary: resources that do not stream yet answer `stream=true` with a clear 400."""
-    if body.get("stream"):
-        raise errors.OpenAIError(400, "openai-fake does not stream this endpoint yet.", param="stream", code="unsupported_value")

@@ -1,20 +1,28 @@
 """Legacy completions: `POST /v1/completions`.
 
 Knob: `choices`, a list of partial choices such as `{"text": "Hi"}`.
+
+`stream: true` answers `data: {text_completion chunk}` events: each choice's text
+cut into pieces by the profile's pace, then a chunk with its `finish_reason`
+(choices interleaved, as the real API sends several prompts or `n` > 1), then,
+with `stream_options.include_usage`, a last chunk with `choices: []` and the
+usage (every earlier chunk then has `usage: null`), and `data: [DONE]`.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 from openai.types import Completion
 
-from .. import params, tokens
-from ..bodies import merge, reply, stable_id
+from .. import errors, params, tokens
+from ..bodies import check, merge, reply, stable_id
+from ..streams import DONE, Event, Pace, sse
 
 RULE = "completions"
-KNOBS = {"choices": list}
+KNOBS = {"choices": list, "stream": object}
 
 
 def create(call) -> Any:
@@ -22,7 +30,10 @@ def create(call) -> Any:
     model = params.require(body, "model", str)
     prompt = params.require(body, "prompt", (str, list))
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
-    params.reject_stream(body)
+    stream = params.wants_stream(body)
+    stream_options = params.optional(body, "stream_options", dict, {})
+    if stream_options and not stream:
+        raise errors.invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
     prompts = [prompt] if isinstance(prompt, str) else [p if isinstance(p, str) else "" for p in prompt] or [""]
 
     rest, partial_choices = call.choices("text")
@@ -45,7 +56,36 @@ def create(call) -> Any:
                   "total_tokens": prompt_tokens + completion_tokens},
         "system_fingerprint": "fp_openai_fake",
     }
-    return reply(Completion, merge(data, rest), call.where)
+    data = merge(data, rest)
+    if stream:
+        check(Completion, data, call.where)
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+    return reply(Completion, data, call.where)
+
+
+def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
+    """`completion` as the chunks of a stream: per choice its text cut by the pace, then a chunk
+    with its `finish_reason`; choices interleaved; the usage last when asked."""
+    head = {"id": completion["id"], "object": "text_completion"}
+    head.update((k, completion[k]) for k in ("created", "model", "system_fingerprint") if k in completion)
+
+    def chunk(index: int, text: str, finish: str | None = None) -> dict:
+        out = {**head, "choices": [{"index": index, "text": text, "logprobs": None, "finish_reason": finish}]}
+        if include_usage:
+            out["usage"] = None  # every chunk but the last, as the real API does
+        return out
+
+    per_choice = []
+    for choice in completion["choices"]:
+        i = choice["index"]
+        events = [Event(sse(chunk(i, piece)), content=True) for piece in pace.split(choice.get("text") or "")]
+        events.append(Event(sse(chunk(i, "", choice.get("finish_reason") or "stop"))))
+        per_choice.append(events)
+    out = [e for step in itertools.zip_longest(*per_choice) for e in step if e is not None]
+    if include_usage:
+        out.append(Event(sse({**head, "choices": [], "usage": completion.get("usage")})))
+    out.append(Event(DONE))
+    return out
 
 
 def _continue(prompt: str) -> str:

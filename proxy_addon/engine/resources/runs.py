@@ -17,31 +17,71 @@ outputs arrive), by the profile's handler or knobs:
 a dict of lists per operation ("create", "retrieve", "update", "cancel",
 "submit_tool_outputs"); each call consumes the next, and the last is held.
 `validate_thread_exists` / `validate_assistant_exists` answer 404 for unknown ids.
+
+Streaming (`stream: true` on create, create-and-run and submit_tool_outputs, which
+the SDK's `runs.stream()`, `create_and_run_stream()` and `submit_tool_outputs_stream()`
+send): the run is first driven to its end state in the store, at once and under
+the state's lock: `completed` (with the same message, steps and usage the polling
+path writes), `requires_action` (with its in-progress `tool_calls` step), or
+`failed`. The events are then built from those stored objects, so every run,
+step and message seen in the stream can be retrieved afterwards with the same id
+and content. A completed run streams `thread.created` (create-and-run only),
+`thread.run.created`, `.queued`, `.in_progress`, `thread.run.step.created`,
+`.step.in_progress`, `thread.message.created`, `.in_progress`, one
+`thread.message.delta` per piece of text (cut and paced by the profile's
+`stream=`), `thread.message.completed`, `thread.run.step.completed` and
+`thread.run.completed`. A run that needs tool outputs streams its `tool_calls`
+step with `thread.run.step.delta` events (the call's id and name, then its
+arguments piece by piece) and ends with `thread.run.requires_action`; a failed
+run ends with `thread.run.failed` and its `last_error`. A stream of
+submit_tool_outputs starts with `thread.run.step.completed` for the tool-calls
+step (outputs included), then `thread.run.queued`. Every stream ends with
+`event: done` / `data: [DONE]`; a mid-stream error (the pace's `error_after`)
+is `event: error` / `data: {"error": {...}}`.
+
+`sequence` with a stream: a stream shows what a poller would have seen, at once.
+The operation's own entry (`create` or `submit_tool_outputs`) is applied as
+without a stream (it is the run of `thread.run.created`), then the unused
+`retrieve` entries are played in order, each one that changes the status giving
+a `thread.run.<status>` event, until one reaches an end status (requires_action,
+completed, failed, cancelled, expired, incomplete): that is where the stream ends,
+and later retrieves hold it, as they hold the last entry after polling. If the
+entries run out first, the run goes on to its own outcome, and the retrieve
+sequence no longer applies to that run (so a later retrieve agrees with the
+stream). `progress` (seconds per step) does not slow a stream; the profile's
+`stream=` pace does.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
-from openai.types.beta.threads import Run
-from openai.types.beta.threads.runs import RunStep
+import pydantic
+from openai.types.beta import Thread
+from openai.types.beta.threads import Message, MessageDeltaEvent, Run
+from openai.types.beta.threads.runs import RunStep, RunStepDeltaEvent
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge
 from ..errors import OpenAIError
+from ..streams import Event, sse
 from ..wire import Reply
 from . import assistants, messages, threads
 
 RULE = "beta.threads.runs"
 KNOBS = {
     "sequence": (list, dict), "validate_thread_exists": bool, "validate_assistant_exists": bool,
-    "reply": str, "tool_calls": list, "progress": (str, int, float), "poll_after_ms": int,
+    "reply": str, "tool_calls": list, "progress": (str, int, float), "poll_after_ms": int, "stream": object,
 }
 
 _PROGRESS = "run_progress"
 _WAITING = {"requires_action"}
 _TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+_END = _WAITING | _TERMINAL
+# What a stream still plays for a run a sequence left in a status that is not an end.
+_REST = {"queued": ["in_progress", "outcome"], "in_progress": ["outcome"], "cancelling": ["cancelled"]}
 
 
 def collection(thread_id: str) -> str:
@@ -160,10 +200,9 @@ def _catch_up(call, run: dict, progress: dict, polled: bool) -> None:
 
 def _sequence_step(call, run: dict, progress: dict, op: str) -> bool:
     """Apply the profile's `sequence` for `op`, if it has one; True when it did."""
-    sequence = call.knob("sequence")
-    if isinstance(sequence, list):
-        sequence = {"retrieve": sequence}
-    entries = (sequence or {}).get(op)
+    if op == "retrieve" and progress.get("retrieve_spent"):
+        return False  # a stream played this run past its retrieve sequence
+    entries = _sequence_entries(call, op)
     if not entries:
         return False
     used = progress.setdefault("sequence_used", {})
@@ -179,12 +218,148 @@ def _sequence_step(call, run: dict, progress: dict, op: str) -> bool:
     return True
 
 
-def _save(call, run: dict, progress: dict) -> Reply:
+def _sequence_entries(call, op: str) -> list:
+    sequence = call.knob("sequence")
+    if isinstance(sequence, list):
+        sequence = {"retrieve": sequence}
+    return (sequence or {}).get(op) or []
+
+
+def _store(call, run: dict, progress: dict) -> None:
     check(Run, run, call.where)
     with call.state.lock:
         call.state.put(collection(run["thread_id"]), run)
         call.state.put(_PROGRESS, progress)
+
+
+def _save(call, run: dict, progress: dict) -> Reply:
+    _store(call, run, progress)
     return Reply.json(200, run, {"openai-poll-after-ms": str(call.knob("poll_after_ms", 100))})
+
+
+# -- streaming -------------------------------------------------------------------------
+
+_DONE = b"event: done\ndata: [DONE]\n\n"
+
+
+def _error_event(err: OpenAIError, sequence: int) -> bytes:
+    """The assistants stream's own error event."""
+    return sse(err.payload(), event="error")
+
+
+def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content: bool = False) -> Event:
+    """One event of `data` as it is now (a copy), checked against the SDK type it must parse as."""
+    data = copy.deepcopy(data)
+    check(model, data, call.where)
+    return Event(sse(data, event=name), content=content)
+
+
+def _run_event(call, run: dict) -> Event:
+    return _event(call, f"thread.run.{run['status']}", Run, run)
+
+
+def _message_events(call, message: dict) -> list[Event]:
+    """A stored message as a stream tells it: created and in progress with no content, its text in
+    deltas cut by the pace, then the stored message itself."""
+    view = dict(message, status="in_progress", content=[], completed_at=None, incomplete_at=None, incomplete_details=None)
+    out = [_event(call, "thread.message.created", Message, view), _event(call, "thread.message.in_progress", Message, view)]
+
+    def delta(part: dict, content: bool) -> Event:
+        return _event(call, "thread.message.delta", MessageDeltaEvent, {
+            "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content)
+
+    for index, part in enumerate(message["content"]):
+        if part.get("type") == "text":
+            for k, piece in enumerate(call.pace.split(part["text"]["value"])):
+                text = {"value": piece, "annotations": part["text"].get("annotations") or []} if k == 0 else {"value": piece}
+                out.append(delta({"index": index, "type": "text", "text": text}, True))
+        else:
+            out.append(delta({"index": index, **part}, False))
+    final = message.get("status") if message.get("status") in ("completed", "incomplete") else "completed"
+    out.append(_event(call, f"thread.message.{final}", Message, message))
+    return out
+
+
+def _step_events(call, step: dict) -> list[Event]:
+    """A stored step as a stream tells it: created and in progress, then what it made (its message,
+    or its tool calls as deltas), then the step itself once it is finished."""
+    view = dict(step, status="in_progress", completed_at=None, usage=None)
+    if step["type"] == "tool_calls":
+        view["step_details"] = {"type": "tool_calls", "tool_calls": []}  # the calls arrive as deltas
+    out = [_event(call, "thread.run.step.created", RunStep, view), _event(call, "thread.run.step.in_progress", RunStep, view)]
+    if step["type"] == "message_creation":
+        message_id = step["step_details"]["message_creation"]["message_id"]
+        message = call.state.get(messages.collection(step["thread_id"]), message_id)
+        if message is not None:
+            out += _message_events(call, message)
+    else:
+        def delta(tool_call: dict, content: bool) -> Event:
+            return _event(call, "thread.run.step.delta", RunStepDeltaEvent, {
+                "id": step["id"], "object": "thread.run.step.delta",
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content)
+
+        for index, tool_call in enumerate(step["step_details"]["tool_calls"]):
+            fn = tool_call["function"]
+            out.append(delta({"index": index, "id": tool_call["id"], "type": "function",
+                              "function": {"name": fn["name"], "arguments": "", "output": fn.get("output")}}, False))
+            for piece in call.pace.split(fn.get("arguments") or ""):
+                out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True))
+    if step["status"] != "in_progress":
+        out.append(_event(call, f"thread.run.step.{step['status']}", RunStep, step))
+    return out
+
+
+def _new_steps(call, run: dict, known: set[str]) -> list[Event]:
+    """The events of the run's steps not in `known` (which is updated)."""
+    out = []
+    for step in call.state.all(steps_collection(run["id"])):
+        if step["id"] not in known:
+            known.add(step["id"])
+            out += _step_events(call, step)
+    return out
+
+
+def _play(call, run: dict, progress: dict, head: list[Event], known: set[str]) -> list[Event]:
+    """Drive `run` to an end state in the store, at once; the events of a stream that shows it.
+
+    `head` are the events that come first (thread.created, thread.run.created, or the
+    step completed by tool outputs); `known` the ids of steps that existed before this call.
+    Call it under the state's lock.
+    """
+    events = list(head)
+    events += _new_steps(call, run, known)  # made by the operation's own sequence entry, if any
+    events.append(_run_event(call, run))
+    status = run["status"]
+    entries = _sequence_entries(call, "retrieve")
+    for _ in range(10_000):
+        if run["status"] in _END:
+            break
+        used = progress.get("sequence_used", {}).get("retrieve", 0)
+        if entries and used < len(entries) and not progress.get("retrieve_spent"):
+            _sequence_step(call, run, progress, "retrieve")
+        else:
+            if entries:
+                progress["retrieve_spent"] = True
+            if not progress["pending"]:
+                progress["pending"] = list(_REST.get(run["status"], ["outcome"]))
+            _advance(call, run, progress)
+        events += _new_steps(call, run, known)
+        if run["status"] != status:
+            events.append(_run_event(call, run))
+            status = run["status"]
+    else:  # pragma: no cover - every path above ends a run
+        raise OpenAIError(500, f"openai-fake: {call.where}: the run did not reach an end state", type="server_error",
+                          headers={"x-should-retry": "false"})
+    events.append(Event(_DONE))
+    return events
+
+
+def _stream(call, run: dict, progress: dict, head: list, known: set[str]) -> Reply:
+    """Play the run to its end, store it, and answer the stream of it."""
+    with call.state.lock:
+        events = _play(call, run, progress, [_event(call, *h) for h in head], known)
+        _store(call, run, progress)
+    return call.stream(events, _error_event)
 
 
 # -- endpoints -------------------------------------------------------------------------
@@ -197,7 +372,8 @@ def _thread_id(call) -> str:
     return thread_id
 
 
-def _start(call, thread_id: str, body: dict) -> Reply:
+def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Reply:
+    stream = params.wants_stream(body)
     assistant_id = params.require(body, "assistant_id", str)
     assistant = call.state.get(assistants.COLLECTION, assistant_id)
     if assistant is None and call.knob("validate_assistant_exists", False):
@@ -220,11 +396,14 @@ def _start(call, thread_id: str, body: dict) -> Reply:
         "response_format": body.get("response_format") or "auto", "tool_choice": body.get("tool_choice") or "auto",
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
     }
-    params.reject_stream(body)
     progress = {"id": run["id"], "thread_id": thread_id, "pending": ["in_progress", "outcome"],
                 "outcome": _decide(call, thread_id, first_turn=True), "changed_at": time.time()}
     _sequence_step(call, run, progress, "create")
-    return _save(call, run, progress)
+    if not stream:
+        return _save(call, run, progress)
+    head = [("thread.created", Thread, thread)] if thread is not None else []
+    head.append(("thread.run.created", Run, run))
+    return _stream(call, run, progress, head, set())
 
 
 def create(call) -> Any:
@@ -233,8 +412,10 @@ def create(call) -> Any:
 
 def create_thread_and_run(call) -> Any:
     body = params.json_body(call.request)
+    params.wants_stream(body)  # a bad `stream` is a 400 before the thread is made
+    params.require(body, "assistant_id", str)
     thread = threads.new_thread(call, params.optional(body, "thread", dict, {}) or {})
-    return _start(call, thread["id"], body)
+    return _start(call, thread["id"], body, thread)
 
 
 def _load(call) -> tuple[dict, dict]:
@@ -279,6 +460,7 @@ def cancel(call) -> Any:
 def submit_tool_outputs(call) -> Any:
     body = params.json_body(call.request)
     outputs = params.require(body, "tool_outputs", list)
+    stream = params.wants_stream(body)
     run, progress = _load(call)
     _catch_up(call, run, progress, polled=False)
     if run["status"] not in _WAITING:
@@ -289,19 +471,22 @@ def submit_tool_outputs(call) -> Any:
         missing = sorted(expected - given)
         raise errors.invalid_value("tool_outputs", f"Expected tool outputs for call_ids {sorted(expected)}, got {sorted(g for g in given if g)}." + (f" Missing: {missing}." if missing else ""))
     by_id = {o["tool_call_id"]: o.get("output") for o in outputs}
+    done = []  # the tool-calls steps these outputs complete
     with call.state.lock:
         for step in call.state.all(steps_collection(run["id"])):
             if step["type"] == "tool_calls" and step["status"] == "in_progress":
                 details = [dict(c, function=dict(c["function"], output=by_id.get(c["id"]))) for c in step["step_details"]["tool_calls"]]
-                call.state.update(steps_collection(run["id"]), step["id"], {
-                    "status": "completed", "completed_at": _now(), "step_details": {"type": "tool_calls", "tool_calls": details}})
-    params.reject_stream(body)
+                done.append(call.state.update(steps_collection(run["id"]), step["id"], {
+                    "status": "completed", "completed_at": _now(), "step_details": {"type": "tool_calls", "tool_calls": details}}))
     progress["outcome"] = _decide(call, run["thread_id"], first_turn=False)
     progress["pending"] = ["in_progress", "outcome"]
     progress["changed_at"] = time.time()
     run.update({"status": "queued", "required_action": None})
+    known = {s["id"] for s in call.state.all(steps_collection(run["id"]))}
     _sequence_step(call, run, progress, "submit_tool_outputs")
-    return _save(call, run, progress)
+    if not stream:
+        return _save(call, run, progress)
+    return _stream(call, run, progress, [("thread.run.step.completed", RunStep, step) for step in done], known)
 
 
 def list_steps(call) -> Any:
