@@ -84,6 +84,7 @@ class OpenAIFake:
             return
         started = time.monotonic()
         req = flow.request
+        body = b""
         try:
             body = req.get_content(strict=False) or b""
             request = Request(
@@ -110,6 +111,7 @@ class OpenAIFake:
             model=request.model if request is not None else None,
             face=face,
             key=redact(req.headers.get("authorization")),
+            body=body,
         )
         if isinstance(reply, StreamReply):
             if self.relay is not None and self.relay.port is not None and flow.live:
@@ -118,18 +120,8 @@ class OpenAIFake:
             reply.body = b"".join(e.data for e in reply.events)  # no relay: the whole stream at once
         flow.response = http.Response.make(reply.status, reply.body, reply.headers)
         self.journal.record(Entry(
-            time=time.time(),
-            request_id=reply.headers.get("x-request-id", ""),
-            method=req.method,
-            host=req.pretty_host,
-            path=req.path,
-            status=reply.status,
-            duration_ms=(time.monotonic() - started) * 1000,
-            rule=reply.rule,
-            model=request.model if request is not None else None,
-            face=face,
-            key=redact(req.headers.get("authorization")),
-            error=_error_message(reply) if reply.status >= 400 else None,
+            time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
+            error=_error_message(reply) if reply.status >= 400 else None, **entry,
         ))
 
     def _relay(self, flow: http.HTTPFlow, reply: StreamReply, entry: dict, started: float) -> None:

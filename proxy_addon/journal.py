@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
-from typing import Callable
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
 
 
 def redact(authorization: str | None) -> str | None:
@@ -22,27 +23,46 @@ def redact(authorization: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One answered call."""
+    """One record: an answered call (kind "call"), a stream that has started and not
+    ended yet (kind "stream"; its "call" record follows when it ends), or a notice
+    from the fake itself (kind "notice", such as a profile reload; `error` says what
+    went wrong, if anything)."""
 
     time: float
-    request_id: str
-    method: str
-    host: str
-    path: str
-    status: int
-    duration_ms: float
-    rule: str
-    model: str | None
-    face: str  # "proxy" or "base-url"
-    key: str | None = None
+    request_id: str = ""
+    method: str = ""
+    host: str = ""
+    path: str = ""
+    status: int = 0
+    duration_ms: float = 0.0
+    rule: str = ""
+    model: str | None = None
+    face: str = ""  # "proxy" or "base-url"
+    key: str | None = None  # redacted: `sk-...abcd`
     error: str | None = None
     #: For a streamed reply: content deltas written, and how it ended
     #: ("completed", "error", "cut" by the pace, or "aborted" by the client).
     chunks: int | None = None
     outcome: str | None = None
+    kind: str = "call"
+    #: The first words of the prompt and of the answer.
+    prompt: str | None = None
+    answer: str | None = None
+    note: str | None = None
+    #: The request body, kept in memory for assertions and never written anywhere.
+    body: bytes = field(default=b"", repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The record as written to the journal file: every field but `body`."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "body"}
+
+    @property
+    def request_json(self) -> Any:
+        """The request body parsed as JSON, or None."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
 
 
 class Journal:
