@@ -32,4 +32,4 @@ def test_openai_node_sdk_through_base_url(node_sdk, tmp_path):
     assert "all checks passed" in result.stdout
     summary = result.stderr.strip().splitlines()[-1]
     # list + retrieve + unknown retrieve all count under the "models" rule.
-    assert summary == "openai-fake: 7 calls (6×200, 1×404); chat.completions 3, models 3, embeddings 1", summary
+    assert summary == "openai-fake: 10 calls (9×200, 1×404); chat.completions 3, models 3, responses 3, embeddings 1", summary

@@ -34,6 +34,15 @@ emb = client.embeddings.create(model="text-embedding-3-small", input="hello", en
 vector = emb.data[0].embedding
 assert len(vector) == 1536 and all(isinstance(x, float) for x in vector), len(vector)
 
+chunks = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Stream"}], stream=True)
+text = "".join(c.choices[0].delta.content or "" for c in chunks)
+assert text == "This is a fake answer from openai-fake. You said: Stream", text
+
+with client.responses.stream(model="gpt-4o-mini", input="Respond") as stream:
+    deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+    final = stream.get_final_response()
+assert len(deltas) > 3 and final.output_text == "".join(deltas), (deltas, final)
+
 print("openai", openai.__version__)
 '''
 
@@ -65,4 +74,4 @@ def test_openai_v2_sdk(mode, v2_python, tmp_path, monkeypatch):
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.stdout.startswith("openai 2."), result.stdout
     summary = result.stderr.strip().splitlines()[-1]
-    assert summary == "openai-fake: 2 calls (2×200); chat.completions 1, embeddings 1", summary
+    assert summary == "openai-fake: 4 calls (4×200); chat.completions 2, embeddings 1, responses 1", summary

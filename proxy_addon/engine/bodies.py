@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -35,19 +36,40 @@ def as_partial(value: Any) -> Any:
     return value
 
 
-def check(model: type[pydantic.BaseModel], data: dict, where: str) -> None:
-    """Check `data` against the SDK type `model`; a mismatch is a 500 naming the profile rule at fault."""
+@functools.lru_cache(maxsize=None)
+def _adapter(model: Any) -> pydantic.TypeAdapter:
+    return pydantic.TypeAdapter(model)
+
+
+def problem(model: Any, data: Any) -> str | None:
+    """Why `data` is not a valid SDK `model` ("loc: message"), or None when it is.
+
+    `model` is a pydantic model or a union the SDK declares as a type alias
+    (`openai.types.conversations.ConversationItem`, `ResponseItem`, ...).
+    """
     try:
-        model.model_validate(data)
+        if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+            model.model_validate(data)
+        else:
+            _adapter(model).validate_python(data)
     except pydantic.ValidationError as e:
         first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return None
+
+
+def check(model: Any, data: dict, where: str) -> None:
+    """Check `data` against the SDK type `model`; a mismatch is a 500 naming the profile rule at fault."""
+    found = problem(model, data)
+    if found is not None:
+        # A union alias has no useful name: say which item type it was.
+        name = model.__name__ if isinstance(model, type) else f"{data.get('type')!r} item"
         raise errors.OpenAIError(
             500,
-            f"openai-fake: {where} produced a {model.__name__} that does not validate: {loc}: {first['msg']}",
+            f"openai-fake: {where} produced a {name} that does not validate: {found}",
             type="server_error",
             headers={"x-should-retry": "false"},
-        ) from None
+        )
 
 
 def reply(model: type[pydantic.BaseModel], data: dict, where: str) -> Reply:

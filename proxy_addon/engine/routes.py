@@ -9,8 +9,10 @@ from typing import Callable
 from . import errors
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
+from .resources import conversations, responses
 
-_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores)
+_RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
+              responses, conversations)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}", "vector_stores.file_batches.retrieve", vector_stores.RULE, vector_stores.retrieve_batch),
     Route("POST", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", "vector_stores.file_batches.cancel", vector_stores.RULE, vector_stores.cancel_batch),
     Route("GET", "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files", "vector_stores.file_batches.list_files", vector_stores.RULE, vector_stores.list_batch_files),
+    Route("POST", "/v1/responses", "responses.create", responses.RULE, responses.create),
+    Route("POST", "/v1/responses/input_tokens", "responses.input_tokens.count", responses.RULE, responses.input_tokens),
+    Route("GET", "/v1/responses/{response_id}", "responses.retrieve", responses.RULE, responses.retrieve),
+    Route("DELETE", "/v1/responses/{response_id}", "responses.delete", responses.RULE, responses.delete),
+    Route("POST", "/v1/responses/{response_id}/cancel", "responses.cancel", responses.RULE, responses.cancel),
+    Route("GET", "/v1/responses/{response_id}/input_items", "responses.input_items.list", responses.RULE, responses.list_input_items),
+    Route("POST", "/v1/conversations", "conversations.create", conversations.RULE, conversations.create),
+    Route("GET", "/v1/conversations/{conversation_id}", "conversations.retrieve", conversations.RULE, conversations.retrieve),
+    Route("POST", "/v1/conversations/{conversation_id}", "conversations.update", conversations.RULE, conversations.update),
+    Route("DELETE", "/v1/conversations/{conversation_id}", "conversations.delete", conversations.RULE, conversations.delete),
+    Route("POST", "/v1/conversations/{conversation_id}/items", "conversations.items.create", conversations.RULE, conversations.create_items),
+    Route("GET", "/v1/conversations/{conversation_id}/items", "conversations.items.list", conversations.RULE, conversations.list_items),
+    Route("GET", "/v1/conversations/{conversation_id}/items/{item_id}", "conversations.items.retrieve", conversations.RULE, conversations.retrieve_item),
+    Route("DELETE", "/v1/conversations/{conversation_id}/items/{item_id}", "conversations.items.delete", conversations.RULE, conversations.delete_item),
 )
 
 #: What a profile can store up front (`profile.state.put(name, {...})`), and how.

@@ -97,6 +97,33 @@ try {
     assert.equal(final.choices[0].finish_reason, 'stop');
     assert.ok(deltas.length > 3, `only ${deltas.length} deltas`);
   });
+  await check('responses.create({stream: true}): raw iteration', async () => {
+    const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'Stream a response', stream: true });
+    const types = [];
+    let text = '';
+    let seq = -1;
+    for await (const event of stream) {
+      types.push(event.type);
+      assert.equal(event.sequence_number, seq + 1, 'sequence numbers must count up from 0');
+      seq = event.sequence_number;
+      if (event.type === 'response.output_text.delta') text += event.delta;
+    }
+    assert.equal(types[0], 'response.created');
+    assert.equal(types.at(-1), 'response.completed');
+    assert.equal(text, 'This is a fake answer from openai-fake. You said: Stream a response');
+  });
+
+  await check('responses.stream(): finalResponse()', async () => {
+    const deltas = [];
+    const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'Final please' });
+    stream.on('response.output_text.delta', (e) => deltas.push(e.delta));
+    const final = await stream.finalResponse();
+    assert.equal(final.status, 'completed');
+    assert.equal(final.output_text, deltas.join(''));
+    assert.ok(deltas.length > 3, `only ${deltas.length} deltas`);
+    const again = await client.responses.retrieve(final.id);
+    assert.equal(again.output_text, final.output_text, 'a streamed response is stored');
+  });
 } catch (e) {
   console.error(`FAIL ${e?.stack ?? e}`);
   process.exit(1);

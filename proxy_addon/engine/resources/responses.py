@@ -1,0 +1,542 @@
+"""The Responses API (`client.responses`): create, streamed or not, and the stored responses.
+
+Routes: POST /v1/responses (create), GET /v1/responses/{response_id} (retrieve;
+with `?stream=true&starting_after=N` it replays the events after sequence number N),
+DELETE /v1/responses/{response_id}, POST /v1/responses/{response_id}/cancel
+(`background=true` responses only), GET /v1/responses/{response_id}/input_items
+(the one pagination rule, `order=desc` by default as the real API) and
+POST /v1/responses/input_tokens (`{"object": "response.input_tokens", "input_tokens": N}`).
+
+What the model sees is its context: the chain of `previous_response_id` (each
+earlier input and output), or the items of `conversation`, then this `input`.
+`input_items` lists that context. A response with `conversation` appends its
+input and output items to the conversation. `store` defaults to true, as the
+real API's does; a stored streamed response keeps its events for replay.
+`background=true` answers `queued`, then moves to `in_progress` and to its end
+one step per retrieve (as runs do); cancel makes it `cancelled`.
+
+Knobs (a handler's answer wins over them):
+
+- `output_text`: the answer, as a string;
+- `output`: the whole output, a list of partial items (`{"type": "message", "content": "Hi"}`,
+  `{"type": "function_call", "name": "f", "arguments": {...}}`, `{"type": "reasoning", "summary": "..."}`,
+  or any other item type the SDK knows); ids, call ids and statuses are filled in;
+- `tool_calls`: functions to call, `[{"name": "get_weather", "arguments": {"city": "Oslo"}}]`
+  (arguments default to an example of the tool's JSON schema). They answer a turn
+  that does not already end in tool outputs, so the round trip ends;
+- `reasoning`: True, or a summary string: a reasoning item before the answer, with
+  its summary streamed, and `usage.output_tokens_details.reasoning_tokens`;
+- `status`: "completed" (the default), "incomplete" (with `incomplete_details`
+  `max_output_tokens`) or "failed" (with an `error`); a stream ends with
+  `response.completed`, `response.incomplete` or `response.failed` to match.
+
+A handler `(request, state)` may return a string (the answer text), a dict with any
+of the knobs above and any Response fields to merge over the default (`usage`,
+`metadata`, `incomplete_details`, ...), an SDK `Response`, or raise/return an
+OpenAIError. `request.json["input"]` holds what the app sent, such as its
+`function_call_output` items.
+
+Without knobs, the default answer is deterministic: a forced function call when
+`tool_choice` is "required" or names a function (arguments from its schema),
+JSON matching a `text.format` json_schema, "The tool returned: ..." after tool
+outputs, and otherwise a restatement of the last user message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+from openai.types.responses import Response, ResponseTextConfig, Tool
+from openai.types.responses.input_token_count_response import InputTokenCountResponse
+from openai.types.responses.response import ToolChoice
+from openai.types.shared import Reasoning
+
+from .. import errors, pages, params, tokens
+from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
+from ..errors import OpenAIError
+from ..examples import example
+from ..streams import Event, sse
+from ..wire import Reply
+from . import conversations
+
+RULE = "responses"
+KNOBS = {"output_text": str, "output": list, "tool_calls": list, "reasoning": (bool, str), "status": str, "stream": object}
+
+COLLECTION = "responses"
+_INPUTS = "responses.input_items:"  # + response id: the context the model saw
+_EVENTS = "responses.events"  # {"id": response id, "events": [...]}: a streamed response's events
+_PENDING = "responses.pending"  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
+
+# The stream's last event for each final status.
+_FINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed"}
+# Parameters echoed into the response: checked here, so a wrong one is the client's 400, not the fake's 500.
+_TYPED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "parallel_tool_calls": bool,
+          "temperature": float, "top_p": float, "top_logprobs": int, "truncation": str, "user": str,
+          "tools": list, "tool_choice": (str, dict), "text": dict, "reasoning": dict}
+_SHAPED = {"text": ResponseTextConfig, "reasoning": Reasoning, "tool_choice": ToolChoice}
+# A delta's text, per content part type: (the part's text field, the event type's stem).
+_PART_TEXT = {"output_text": ("text", "response.output_text"), "refusal": ("refusal", "response.refusal")}
+
+
+def not_found(response_id: str) -> OpenAIError:
+    """The real API's 404 for an unknown (or unstored, or deleted) response."""
+    return OpenAIError(404, f"Response with id '{response_id}' not found.")
+
+
+def _fail(where: str, message: str) -> OpenAIError:
+    return OpenAIError(500, f"openai-fake: {where}: {message}", type="server_error", headers={"x-should-retry": "false"})
+
+
+# -- the request -------------------------------------------------------------------------
+
+
+def _check_params(body: dict) -> None:
+    """The 400s for parameters the response echoes back: their types, then their shapes."""
+    for name, kind in _TYPED.items():
+        params.optional(body, name, kind)
+    for name, model in _SHAPED.items():
+        if body.get(name) is not None and (found := problem(model, body[name])) is not None:
+            raise errors.invalid_value(name, f"Invalid '{name}': {found}")
+    for i, tool in enumerate(body.get("tools") or ()):
+        if (found := problem(Tool, tool)) is not None:
+            raise errors.invalid_value(f"tools[{i}]", f"Invalid 'tools[{i}]': {found}")
+
+
+def _links(state, body: dict) -> tuple[dict | None, str | None]:
+    """The previous response and the conversation id the request names, or the real API's errors."""
+    previous_id = params.optional(body, "previous_response_id", str)
+    conversation = body.get("conversation")
+    if isinstance(conversation, dict):
+        conversation = conversation.get("id")
+    if conversation is not None and not isinstance(conversation, str):
+        raise errors.invalid_type("conversation", "a string or an object", body["conversation"])
+    if previous_id and conversation:
+        raise OpenAIError(400, "Mutually exclusive parameters: Ensure you are only providing one of: "
+                               "'previous_response_id' or 'conversation'.", code="mutually_exclusive_parameters")
+    previous = None
+    if previous_id:
+        previous = state.get(COLLECTION, previous_id)
+        if previous is None:
+            raise OpenAIError(400, f"Previous response with id '{previous_id}' not found.",
+                              param="previous_response_id", code="previous_response_not_found")
+    if conversation:
+        conversations.fetch(state, conversation)
+    return previous, conversation or None
+
+
+def _context(state, body: dict) -> tuple[dict | None, str | None, list[dict], list[dict]]:
+    """(previous response, conversation id, context, new input items): everything the model sees, in order."""
+    previous, conversation = _links(state, body)
+    raw = body.get("input")
+    inputs = conversations.new_items(state, [] if raw is None else raw, "input")
+    if previous is not None:
+        earlier = state.all(_INPUTS + previous["id"]) + previous["output"]
+    elif conversation is not None:
+        earlier = state.all(conversations.items_collection(conversation))
+    else:
+        earlier = []
+    context = earlier + inputs
+    _check_tool_outputs(context)
+    return previous, conversation, context, inputs
+
+
+def _check_tool_outputs(context: list[dict]) -> None:
+    """The real API's 400s: every function call needs its output, every output its call."""
+    calls: list[str] = []
+    answered: set[str] = set()
+    for item in context:
+        if item["type"] == "function_call":
+            calls.append(item["call_id"])
+        elif item["type"] == "function_call_output":
+            if item["call_id"] not in calls:
+                raise OpenAIError(400, f"No tool call found for function call output with call_id {item['call_id']}.",
+                                  param="input")
+            answered.add(item["call_id"])
+    missing = next((c for c in calls if c not in answered), None)
+    if missing is not None:
+        raise OpenAIError(400, f"No tool output found for function call {missing}.", param="input")
+
+
+def _text(item: dict) -> str:
+    """An item's text, for token counts and for the default answer."""
+    kind = item.get("type")
+    if kind == "message":
+        return tokens.text_of(item.get("content"))
+    if kind == "function_call":
+        return f"{item.get('name', '')} {item.get('arguments', '')}"
+    if kind == "function_call_output":
+        return tokens.text_of(item.get("output"))
+    if kind == "reasoning":
+        return " ".join(s.get("text", "") for s in item.get("summary") or ())
+    return ""
+
+
+def _input_tokens(context: list[dict], body: dict) -> int:
+    """Input tokens: the context's items with a little framing each, the instructions and the tools."""
+    framing = 3 + 3 * len(context)
+    tools = tokens.count(json.dumps(body["tools"])) if body.get("tools") else 0
+    return framing + sum(tokens.count(_text(i)) for i in context) + tokens.count(body.get("instructions") or "") + tools
+
+
+# -- the answer ----------------------------------------------------------------------------
+
+
+def _tool_results(context: list[dict]) -> list[dict]:
+    """The function call outputs the context ends with (the app's answer to the last calls)."""
+    results = []
+    for item in reversed(context):
+        if item["type"] != "function_call_output":
+            break
+        results.insert(0, item)
+    return results
+
+
+def _function_tools(body: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"}
+
+
+def _forced_tool(body: dict) -> dict | None:
+    """The function tool `tool_choice` forces: "required" (the first one) or `{"type": "function", "name": ...}`."""
+    tools = _function_tools(body)
+    choice = body.get("tool_choice")
+    if not tools:
+        return None
+    if choice == "required":
+        return next(iter(tools.values()))
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return tools.get(choice.get("name"))
+    return None
+
+
+def _last_said(context: list[dict]) -> str:
+    return next((_text(i) for i in reversed(context) if i["type"] == "message" and i.get("role") == "user"), "")
+
+
+def _default(body: dict, context: list[dict]) -> dict:
+    """A deterministic answer that fits the request: a partial output item."""
+    results = _tool_results(context)
+    forced = _forced_tool(body)
+    if forced is not None and not results:
+        return {"type": "function_call", "name": forced["name"]}
+    if results:
+        said = "The tool returned: " + "; ".join(tokens.text_of(r["output"])[:500] for r in results)
+    else:
+        said = echo_answer(_last_said(context))
+    fmt = (body.get("text") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        said = json.dumps(example(fmt.get("schema") or {}))
+    elif fmt.get("type") == "json_object":
+        said = json.dumps({"answer": said})
+    return {"type": "message", "content": said}
+
+
+def _planned(call, body: dict, context: list[dict]) -> tuple[list[dict], dict]:
+    """The handler's or the knobs' answer as (partial output items, partial Response to merge)."""
+    custom = call.custom()
+    if isinstance(custom, str):
+        custom = {"output_text": custom}
+    rest = dict(custom) if isinstance(custom, dict) else {}
+    # A handler that answers anything decides the whole output; otherwise the knobs do.
+    own = {k: rest.pop(k) for k in ("output", "output_text", "tool_calls") if k in rest}
+    reasoning = rest.pop("reasoning") if isinstance(rest.get("reasoning"), (bool, str)) else call.knob("reasoning")
+    if not own:
+        own = {k: call.knob(k) for k in ("output", "output_text")}
+        if not _tool_results(context):  # tool calls answer a turn, not the tools' results
+            own["tool_calls"] = call.knob("tool_calls")
+    output = own.get("output")
+    if output is not None and not isinstance(output, list):
+        raise _fail(call.where, f"`output` must be a list of partial output items, not {type(output).__name__}")
+    if output is None:
+        output = []
+        if own.get("output_text") is not None:
+            output.append({"type": "message", "content": own["output_text"]})
+        for c in own.get("tool_calls") or ():
+            if not isinstance(c, dict):
+                raise _fail(call.where, "each of `tool_calls` must be a dict such as "
+                                        f"{{'name': 'f', 'arguments': {{}}}}, not {type(c).__name__}")
+            output.append({"type": "function_call", **c})
+        if not output:
+            output.append(_default(body, context))
+    if reasoning and not any(isinstance(i, dict) and i.get("type") == "reasoning" for i in output):
+        summary = reasoning if isinstance(reasoning, str) else f"Thinking about how to answer: {echo_answer(_last_said(context))}"
+        output = [{"type": "reasoning", "summary": summary}, *output]
+    return output, rest
+
+
+def _item(partial: Any, index: int, response_id: str, body: dict, where: str) -> dict:
+    """A partial output item made whole: ids, status, content parts, arguments as a JSON string."""
+    if not isinstance(partial, dict):
+        raise _fail(where, f"each output item must be a dict, not {type(partial).__name__}")
+    kind = partial.get("type", "message")
+    item = {"id": stable_id(conversations.PREFIX.get(kind, "item_"), response_id, index), "type": kind}
+    if kind == "message":
+        item.update(role="assistant", status="completed")
+    elif kind == "function_call":
+        item.update(call_id=stable_id("call_", response_id, index), status="completed")
+    item.update(partial)
+    if kind == "message":
+        item["content"] = conversations.content_parts(item.get("content", ""), "assistant")
+    elif kind == "function_call":
+        if "arguments" not in item:
+            tool = _function_tools(body).get(item.get("name"), {})
+            item["arguments"] = example(tool.get("parameters") or {"type": "object", "properties": {}})
+        item["arguments"] = function_call({"function": item})["arguments"]
+    elif kind == "reasoning":
+        summary = item.setdefault("summary", [])
+        if isinstance(summary, str):
+            item["summary"] = [{"type": "summary_text", "text": summary}]
+    return item
+
+
+def _usage(context: list[dict], output: list[dict], body: dict) -> dict:
+    reasoning = sum(tokens.count(_text(i)) for i in output if i["type"] == "reasoning")
+    produced = sum(tokens.count(_text(i)) for i in output)
+    used = _input_tokens(context, body)
+    return {"input_tokens": used, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": produced, "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": used + produced}
+
+
+def _finish(data: dict) -> None:
+    """Fill in what the final status implies: when it completed, why it is incomplete, what failed."""
+    status = data["status"]
+    if status == "completed":
+        data["completed_at"] = data.get("completed_at") or int(time.time())
+    elif status == "incomplete":
+        data["incomplete_details"] = data.get("incomplete_details") or {"reason": "max_output_tokens"}
+        for item in data["output"][-1:]:
+            if item["type"] == "message" and item.get("status") == "completed":
+                item["status"] = "incomplete"
+    elif status == "failed":
+        data["error"] = data.get("error") or {"code": "server_error", "message": "The model failed to generate a response."}
+
+
+def _build(call, body: dict, response_id: str, context: list[dict], previous: dict | None,
+           conversation: str | None) -> dict:
+    """The finished response this request gets."""
+    partials, rest = _planned(call, body, context)
+    output = [_item(p, i, response_id, body, call.where) for i, p in enumerate(partials)]
+    status = rest.pop("status", None) or call.knob("status") or "completed"
+    if status not in _FINAL:
+        raise _fail(call.where, f"`status` must be one of {', '.join(map(repr, _FINAL))}, not {status!r}")
+    data = {
+        "id": response_id, "object": "response", "created_at": int(time.time()), "status": status,
+        "background": bool(body.get("background")), "completed_at": None, "error": None, "incomplete_details": None,
+        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": body.get("max_tool_calls"), "model": body["model"], "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": previous["id"] if previous else None,
+        "conversation": {"id": conversation} if conversation else None,
+        "reasoning": merge({"effort": None, "summary": None}, body.get("reasoning") or {}),
+        "service_tier": "default", "store": body.get("store") is not False, "temperature": body.get("temperature", 1.0),
+        "text": merge({"format": {"type": "text"}, "verbosity": "medium"}, body.get("text") or {}),
+        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
+        "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"), "usage": _usage(context, output, body),
+        "user": body.get("user"), "metadata": params.metadata(body.get("metadata")) or {},
+        "prompt_cache_key": body.get("prompt_cache_key"), "safety_identifier": body.get("safety_identifier"),
+    }
+    data = merge(data, rest)
+    _finish(data)
+    check(Response, data, call.where)
+    return data
+
+
+def _waiting(response: dict, status: str) -> dict:
+    """`response` as it looks before it has any output: queued or in progress."""
+    return {**response, "status": status, "output": [], "usage": None, "completed_at": None, "error": None,
+            "incomplete_details": None}
+
+
+# -- streams -------------------------------------------------------------------------------
+
+
+def _events(response: dict, split: Callable[[str], list[str]]) -> list[dict]:
+    """A finished response as the events of its stream, numbered 0, 1, 2... (deltas cut by `split`)."""
+    events: list[dict] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, **fields, "sequence_number": len(events)})
+
+    first = "queued" if response.get("background") else "in_progress"
+    emit("response.created", response=_waiting(response, first))
+    if first == "queued":
+        emit("response.queued", response=_waiting(response, "queued"))
+    emit("response.in_progress", response=_waiting(response, "in_progress"))
+    for index, item in enumerate(response["output"]):
+        at = {"item_id": item["id"], "output_index": index}
+        kind = item["type"]
+        if kind == "message":
+            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []})
+            for c, part in enumerate(item["content"]):
+                where = {**at, "content_index": c}
+                field, stem = _PART_TEXT.get(part.get("type"), (None, None))
+                if field is None:
+                    emit("response.content_part.added", **where, part=part)
+                else:
+                    logprobs = {"logprobs": []} if field == "text" else {}
+                    emit("response.content_part.added", **where, part={**part, field: ""})
+                    for piece in split(part[field]):
+                        emit(f"{stem}.delta", **where, delta=piece, **logprobs)
+                    emit(f"{stem}.done", **where, **{field: part[field]}, **logprobs)
+                emit("response.content_part.done", **where, part=part)
+        elif kind == "function_call":
+            emit("response.output_item.added", output_index=index, item={**item, "arguments": "", "status": "in_progress"})
+            for piece in split(item["arguments"]):
+                emit("response.function_call_arguments.delta", **at, delta=piece)
+            emit("response.function_call_arguments.done", **at, name=item["name"], arguments=item["arguments"])
+        elif kind == "reasoning":
+            emit("response.output_item.added", output_index=index, item={**item, "summary": []})
+            for s, part in enumerate(item["summary"]):
+                where = {**at, "summary_index": s}
+                emit("response.reasoning_summary_part.added", **where, part={**part, "text": ""})
+                for piece in split(part["text"]):
+                    emit("response.reasoning_summary_text.delta", **where, delta=piece)
+                emit("response.reasoning_summary_text.done", **where, text=part["text"])
+                emit("response.reasoning_summary_part.done", **where, part=part)
+        else:
+            emit("response.output_item.added", output_index=index, item=item)
+        emit("response.output_item.done", output_index=index, item=item)
+    if response["status"] in _FINAL:  # a cancelled response just stops
+        emit(_FINAL[response["status"]], response=response)
+    return events
+
+
+def _error_event(error: OpenAIError, sequence: int) -> bytes:
+    """The Responses stream's own error event."""
+    return sse({"type": "error", "code": error.code or error.type, "message": error.message, "param": error.param,
+                "sequence_number": sequence}, event="error")
+
+
+def _stream(call, events: list[dict]) -> Reply:
+    """A streamed reply of `events` (perhaps the tail of a stored stream: their numbers are kept)."""
+    offset = events[0]["sequence_number"] if events else 0
+    encoded = [Event(sse(e, event=e["type"]), content=e["type"].endswith(".delta")) for e in events]
+    return call.stream(encoded, lambda error, index: _error_event(error, offset + index))
+
+
+# -- endpoints -----------------------------------------------------------------------------
+
+
+def create(call) -> Any:
+    """POST /v1/responses: the answer, whole or streamed; stored unless `store=false`."""
+    body = params.json_body(call.request)
+    params.require(body, "model", str)
+    _check_params(body)
+    store = params.optional(body, "store", bool, True)
+    background = params.optional(body, "background", bool, False)
+    stream = params.wants_stream(body)
+    if background and not store:
+        raise errors.invalid_value("background", "Background mode requires 'store' to be true.")
+    previous, conversation, context, inputs = _context(call.state, body)
+    # A stored response needs an id of its own, even for a request seen before.
+    response_id = call.state.new_id("resp_") if store else stable_id("resp_", call.request.body)
+    data = _build(call, body, response_id, context, previous, conversation)
+    events = _events(data, call.pace.split) if stream else None
+    answer = data
+    if store:
+        # A background response that is not streamed is worked on between retrieves.
+        pending = background and not stream
+        if pending:
+            answer = _waiting(data, "queued")
+        with call.state.lock:
+            call.state.drop(_INPUTS + response_id)  # a handler's fixed id replaces an earlier response whole
+            for item in context:
+                call.state.put(_INPUTS + response_id, item)
+            call.state.put(COLLECTION, answer)
+            if pending:
+                call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
+            if events is not None:
+                call.state.put(_EVENTS, {"id": response_id, "events": events})
+            if conversation is not None:
+                conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
+    if events is not None:
+        return _stream(call, events)
+    return Reply.json(200, answer)
+
+
+def _load(call) -> dict:
+    """The stored response the path names, or the real API's 404."""
+    response_id = call.request.params["response_id"]
+    response = call.state.get(COLLECTION, response_id)
+    if response is None:
+        raise not_found(response_id)
+    return response
+
+
+def _advance(call, response: dict, to_the_end: bool) -> dict:
+    """A background response's next step (or all of them): in progress, then its final state."""
+    pending = call.state.get(_PENDING, response["id"])
+    while pending is not None and pending["steps"]:
+        step = pending["steps"].pop(0)
+        if step == "in_progress":
+            response = _waiting(response, "in_progress")
+        else:
+            response = pending["final"]
+            call.state.delete(_PENDING, response["id"])
+            conversation = (response.get("conversation") or {}).get("id")
+            if conversation and call.state.get(conversations.COLLECTION, conversation) is not None:
+                conversations.append(call.state, conversation, response["output"], call.where)
+            pending = None
+        call.state.put(COLLECTION, response)
+        if not to_the_end:
+            break
+    return response
+
+
+def retrieve(call) -> Any:
+    """GET /v1/responses/{response_id}: the response, or with `stream=true` its events after `starting_after`."""
+    query = call.request.query
+    streamed = str(query.get("stream", "")).lower() == "true"
+    raw_after = query.get("starting_after")
+    try:
+        after = -1 if raw_after in (None, "") else int(raw_after)
+    except ValueError:
+        raise errors.invalid_type("starting_after", "an integer", raw_after) from None
+    with call.state.lock:  # encode under the lock: the object is live
+        response = _advance(call, _load(call), to_the_end=streamed)
+        if not streamed:
+            return Reply.json(200, response)
+        stored = call.state.get(_EVENTS, response["id"])
+        events = stored["events"] if stored else _events(response, call.pace.split)
+    return _stream(call, [e for e in events if e["sequence_number"] > after])
+
+
+def delete(call) -> Any:
+    """DELETE /v1/responses/{response_id}: the response, its input items and its events."""
+    response_id = call.request.params["response_id"]
+    with call.state.lock:
+        if call.state.delete(COLLECTION, response_id) is None:
+            raise not_found(response_id)
+        call.state.drop(_INPUTS + response_id)
+        call.state.delete(_EVENTS, response_id)
+        call.state.delete(_PENDING, response_id)
+    return Reply.json(200, {"id": response_id, "object": "response", "deleted": True})
+
+
+def cancel(call) -> Any:
+    """POST /v1/responses/{response_id}/cancel: a background response still under way becomes `cancelled`."""
+    with call.state.lock:
+        response = _load(call)
+        if not response.get("background"):
+            raise OpenAIError(400, "Cannot cancel a synchronous response.")
+        if call.state.delete(_PENDING, response["id"]) is not None:  # still under way: stop it
+            response = call.state.put(COLLECTION, {**response, "status": "cancelled"})
+        return reply(Response, response, call.where)  # a finished one stays as it is
+
+
+def list_input_items(call) -> Any:
+    """GET /v1/responses/{response_id}/input_items: the context the model saw, newest first by default."""
+    response = _load(call)
+    return pages.page(call, _INPUTS + response["id"], default_order="desc")
+
+
+def input_tokens(call) -> Any:
+    """POST /v1/responses/input_tokens: what `usage.input_tokens` of the same request would be."""
+    body = params.json_body(call.request)
+    _check_params(body)
+    _, _, context, _ = _context(call.state, body)
+    return reply(InputTokenCountResponse, {"object": "response.input_tokens",
+                                           "input_tokens": _input_tokens(context, body)}, call.where)
