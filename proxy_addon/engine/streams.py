@@ -10,6 +10,7 @@ relay) only sleeps and writes. Nothing here touches a socket.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field, fields
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterator
 from .errors import OpenAIError
 from .wire import Reply
 
-__all__ = ["Pace", "Event", "StreamReply", "sse", "schedule", "FRAME", "CONTENT", "ERROR", "CUT"]
+__all__ = ["Pace", "Event", "StreamReply", "sse", "choice_stream", "schedule", "FRAME", "CONTENT", "ERROR", "CUT"]
 
 _WORDS = re.compile(r"\s*\S+", re.UNICODE)
 
@@ -115,6 +116,16 @@ def sse(data: Any, event: str | None = None) -> bytes:
 
 #: The end of a chat or completions stream.
 DONE = b"data: [DONE]\n\n"
+
+def choice_stream(per_choice: list[list[Event]], head: dict, usage: dict | None, include_usage: bool) -> list[Event]:
+    """A chat or completions stream: each choice's events interleaved (as the real API
+    interleaves `n > 1` choices), a usage chunk with `choices: []` when asked for, then `[DONE]`."""
+    out = [e for step in itertools.zip_longest(*per_choice) for e in step if e is not None]
+    if include_usage:
+        out.append(Event(sse({**head, "choices": [], "usage": usage})))
+    out.append(Event(DONE))
+    return out
+
 
 #: What `schedule` says each step is.
 FRAME, CONTENT, ERROR, CUT = "frame", "content", "error", "cut"

@@ -14,7 +14,6 @@ GET /v1/chat/completions/{completion_id}/messages. Both lists default to
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from typing import Any
@@ -24,7 +23,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionDeleted, ChatComplet
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..examples import example
-from ..streams import DONE, Event, sse
+from ..streams import Event, choice_stream, sse
 from ..wire import Reply
 
 RULE = "chat.completions"
@@ -139,11 +138,7 @@ def _chunks(completion: dict, pace, include_usage: bool) -> list[Event]:
                 events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), content=True))
         events.append(Event(sse(chunk(i, {}, choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
-    out = [e for step in itertools.zip_longest(*per_choice) for e in step if e is not None]
-    if include_usage:
-        out.append(Event(sse({**head, "choices": [], "usage": completion.get("usage")})))
-    out.append(Event(DONE))
-    return out
+    return choice_stream(per_choice, head, completion.get("usage"), include_usage)
 
 
 # -- stored completions --------------------------------------------------------------

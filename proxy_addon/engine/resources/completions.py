@@ -11,7 +11,6 @@ usage (every earlier chunk then has `usage: null`), and `data: [DONE]`.
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ from openai.types import Completion
 
 from .. import errors, params, tokens
 from ..bodies import check, merge, reply, stable_id
-from ..streams import DONE, Event, Pace, sse
+from ..streams import Event, Pace, choice_stream, sse
 
 RULE = "completions"
 KNOBS = {"choices": list, "stream": object}
@@ -81,11 +80,7 @@ def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
         events = [Event(sse(chunk(i, piece)), content=True) for piece in pace.split(choice.get("text") or "")]
         events.append(Event(sse(chunk(i, "", choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
-    out = [e for step in itertools.zip_longest(*per_choice) for e in step if e is not None]
-    if include_usage:
-        out.append(Event(sse({**head, "choices": [], "usage": completion.get("usage")})))
-    out.append(Event(DONE))
-    return out
+    return choice_stream(per_choice, head, completion.get("usage"), include_usage)
 
 
 def _continue(prompt: str) -> str:
