@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from . import cert, env, exec, profiles, run
+from . import control
+from . import tail
 
 app = typer.Typer(
     name="openai-fake",
@@ -18,6 +20,11 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(exec.exec_)
 app.command()(env.env)
+app.command()(tail.tail)
+app.command()(control.calls)
+app.command()(control.reset)
+app.command()(control.use)
+app.command()(control.state)
 app.add_typer(cert.app, name="cert")
 app.add_typer(profiles.app, name="profiles")
 

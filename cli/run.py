@@ -32,23 +32,28 @@ def run(
     state: Annotated[
         Optional[Path], typer.Option("--state", help="Load the fake's state from FILE at start and keep FILE current.")
     ] = None,
+    allow_remote_control: Annotated[
+        bool, typer.Option("--allow-remote-control", help="Answer /_fake/ control requests from other machines too.")
+    ] = False,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts and a base-URL face, on one port."""
     try:
-        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state)
+        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state,
+                        allow_remote_control=allow_remote_control)
     except ProfileError as e:
         fail(f"profile: {e}", 2)
     except StateFileError as e:
         fail(str(e))
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
-    if not quiet:
-        runner.journal.subscribe(lambda entry: out.print(call_line(entry)))
+        if allow_remote_control:
+            err.print("[yellow]warning:[/] --allow-remote-control: they can also reset it and make it load profile files.")
 
     def ready(r: Runner) -> None:
         r.write_running_file()
         out.print(_panel(r))
         out.print(_env_lines(r), markup=False, soft_wrap=True, style="dim")
+        r.journal.subscribe(lambda entry: _show(entry, quiet))  # subscribed now: the panel says it started
         if not quiet:  # from now on, show what mitmproxy warns about (start-up errors are reported once, below)
             r.errors.listener = lambda record: err.print(f"mitmproxy: {record.getMessage()}", style="dim", markup=False)
 
@@ -59,6 +64,14 @@ def run(
     finally:
         runner.remove_running_file()
     err.print(runner.journal.summary())
+
+
+def _show(entry, quiet: bool) -> None:
+    """A line per record; with --quiet only the notices that report an error (a broken profile reload)."""
+    if not quiet:
+        out.print(call_line(entry), soft_wrap=not out.is_terminal)
+    elif entry.kind == "notice" and entry.error:
+        err.print(call_line(entry), soft_wrap=not err.is_terminal)
 
 
 def _panel(runner: Runner) -> Panel:

@@ -5,7 +5,8 @@ engine and never reach the real server: the request hook always sets a
 response, and `server_connect` refuses any upstream connection to them should
 one ever be attempted. Requests addressed to the proxy itself
 (`http://127.0.0.1:PORT/v1/...`) are the base-URL face and get the same
-engine. Everything else is left to mitmproxy, which tunnels it untouched
+engine; there, and only there, `/_fake/...` are the control endpoints
+(`control.py`). Everything else is left to mitmproxy, which tunnels it untouched
 because the runner sets `allow_hosts` to the OpenAI hosts only.
 
 A streamed reply goes through the relay (see `relay.py`): the flow is pointed
@@ -24,11 +25,13 @@ import time
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
+from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
 from .engine.streams import StreamReply
 from .journal import Entry, Journal, redact
 from .profile import ProfileError, load
 from .relay import TOKEN_HEADER, Outcome, Relay
+from .summaries import answer_of, answer_of_stream, prompt_of
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +45,13 @@ _LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "::"}
 class OpenAIFake:
     """Answers OpenAI API requests from the engine, after the profile's latency."""
 
-    def __init__(self, engine: Engine | None = None, journal: Journal | None = None, relay: Relay | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, journal: Journal | None = None, relay: Relay | None = None,
+                 control: Control | None = None) -> None:
         self.engine = engine or Engine()
         self.journal = journal or Journal()
         self.relay = relay
+        #: Answers `/_fake/...` on the base-URL face (loopback clients only unless it allows remote ones).
+        self.control = control or Control(self.engine, self.journal)
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -82,6 +88,9 @@ class OpenAIFake:
         face = self._face(flow)
         if face is None:
             return
+        if face == "base-url" and flow.request.path.split("?", 1)[0].startswith(CONTROL_PREFIX):
+            self._control(flow)  # not an API call: not journaled as one
+            return
         started = time.monotonic()
         req = flow.request
         body = b""
@@ -112,6 +121,7 @@ class OpenAIFake:
             face=face,
             key=redact(req.headers.get("authorization")),
             body=body,
+            prompt=_prompt(request),
         )
         if isinstance(reply, StreamReply):
             if self.relay is not None and self.relay.port is not None and flow.live:
@@ -121,20 +131,35 @@ class OpenAIFake:
         flow.response = http.Response.make(reply.status, reply.body, reply.headers)
         self.journal.record(Entry(
             time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
-            error=_error_message(reply) if reply.status >= 400 else None, **entry,
+            error=_error_message(reply) if reply.status >= 400 else None,
+            answer=answer_of(reply.body, reply.headers.get("content-type", "")) if reply.status < 400 else None, **entry,
         ))
 
+    def _control(self, flow: http.HTTPFlow) -> None:
+        """Answer a control request (see `control.py`); the proxy face never gets here."""
+        req = flow.request
+        peer = flow.client_conn.peername
+        reply = self.control.handle(
+            req.method, req.path.split("?", 1)[0], dict(req.query), req.get_content(strict=False) or b"",
+            client=peer[0] if peer else None, headers={k.lower(): v for k, v in req.headers.items()},
+        )
+        flow.response = http.Response.make(reply.status, reply.body, reply.headers)
+
     def _relay(self, flow: http.HTTPFlow, reply: StreamReply, entry: dict, started: float) -> None:
-        """Point the flow at the relay, which sends `reply` over time; record the call when it ends."""
+        """Point the flow at the relay, which sends `reply` over time; record the stream now (kind "stream",
+        so `tail` shows it in progress) and the call when it ends (same request id)."""
 
         def ended(outcome: Outcome) -> None:
             self.journal.record(Entry(
                 time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
                 chunks=outcome.chunks, outcome=outcome.how,
-                error="client hung up" if outcome.how == "aborted" else None, **entry,
+                error="client hung up" if outcome.how == "aborted" else None,
+                answer=answer_of_stream(reply.events, outcome.chunks), **entry,
             ))
 
         token = self.relay.offer(reply, ended)
+        self.journal.record(Entry(time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
+                                  kind="stream", **entry))
         flow.metadata[TOKEN_HEADER] = token
         req = flow.request
         req.scheme, req.host, req.port = "http", "127.0.0.1", self.relay.port
@@ -149,6 +174,13 @@ class OpenAIFake:
         token = flow.metadata.get(TOKEN_HEADER)
         if token and self.relay is not None:
             self.relay.withdraw(token)  # never fetched: do not keep it
+
+
+def _prompt(request: Request | None) -> str | None:
+    try:
+        return prompt_of(request.json) if request is not None else None
+    except ValueError:  # not JSON (multipart uploads)
+        return None
 
 
 def _error_message(reply) -> str | None:

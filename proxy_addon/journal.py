@@ -1,16 +1,53 @@
-"""The record of calls: one `Entry` per answered call, kept in memory and offered to listeners.
+"""The record of calls: one `Entry` per answered call, kept in memory, offered to listeners
+and appended to a file that `openai-fake tail` reads.
 
-`run` prints each entry as it arrives, `exec` prints a summary, and tests read
-the entries. API keys are redacted before an entry is made.
+`run` prints each entry as it arrives, `exec` prints a summary, tests and the
+control endpoints read the entries. API keys are redacted before an entry is made.
+
+The file is this module's format, written and read only here: JSON Lines, one
+`Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`).
+
+- Each line is written with a single `os.write` on an `O_APPEND` descriptor, so
+  lines from concurrent writers never interleave and a reader sees whole lines
+  (it keeps a line without its newline until the rest arrives).
+- A process that dies mid-line cannot break readers: the next writer to open the
+  file ends that line first, and readers skip (with a warning) any line that is
+  not a valid record.
+- It is bounded: past `max_bytes` the file is renamed `journal.jsonl.1` (older
+  ones shift to `.2`, `.3`, ... up to `backups`) and a new one is started.
+  `follow()` notices the rename and goes on with the new file.
+- It is created with mode 0600: it holds the first words of prompts.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, deque
 import json
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: rotation is not guarded against another process rotating at once
+    fcntl = None
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_FILE = "journal.jsonl"
+#: Rotate past this size (bytes); a record is a few hundred bytes, so 5 MB keeps ~10,000 calls.
+MAX_BYTES = 5 * 1024 * 1024
+#: Old files kept: `journal.jsonl.1` (newest) ... `journal.jsonl.3`.
+BACKUPS = 3
+
+
+def journal_path(confdir: Path | str) -> Path:
+    """Where the fake that uses `confdir` writes its journal."""
+    return Path(confdir) / JOURNAL_FILE
 
 
 def redact(authorization: str | None) -> str | None:
@@ -56,6 +93,23 @@ class Entry:
         """The record as written to the journal file: every field but `body`."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "body"}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> "Entry":
+        """An entry from a journal record; unknown keys are ignored. Raises ValueError on a bad record."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a record is a JSON object, not {type(data).__name__}")
+        values = {}
+        for name, kinds in _FIELD_TYPES.items():
+            if name not in data:
+                continue
+            value = data[name]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise ValueError(f"{name!r} is {value!r}")
+            values[name] = value
+        if "time" not in values:
+            raise ValueError("no 'time'")
+        return cls(**values)
+
     @property
     def request_json(self) -> Any:
         """The request body parsed as JSON, or None."""
@@ -65,31 +119,79 @@ class Entry:
             return None
 
 
-class Journal:
-    """A bounded, thread-safe list of entries with listeners."""
+_STARTED, _STOPPED = "openai-fake started", "openai-fake stopped"
 
-    def __init__(self, maxlen: int = 10_000) -> None:
+
+def started_notice(url: str, profile: str) -> Entry:
+    """The record a fake writes when it starts listening, so that `tail` shows restarts."""
+    return Entry(time=time.time(), kind="notice", note=f"{_STARTED} on {url}; profile {profile}")
+
+
+def stopped_notice(url: str) -> Entry:
+    return Entry(time=time.time(), kind="notice", note=f"{_STOPPED} ({url})")
+
+
+def is_lifecycle(entry: Entry) -> bool:
+    """Whether `entry` says the fake started or stopped (streams in progress before it will never end)."""
+    return entry.kind == "notice" and (entry.note or "").startswith((_STARTED, _STOPPED))
+
+
+_NONE = type(None)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "time": (int, float), "request_id": (str,), "method": (str,), "host": (str,), "path": (str,),
+    "status": (int,), "duration_ms": (int, float), "rule": (str,), "model": (str, _NONE), "face": (str,),
+    "key": (str, _NONE), "error": (str, _NONE), "chunks": (int, _NONE), "outcome": (str, _NONE), "kind": (str,),
+    "prompt": (str, _NONE), "answer": (str, _NONE), "note": (str, _NONE),
+}
+
+
+def encode(entry: Entry) -> bytes:
+    """One journal line: the entry's dict as compact JSON, newline-terminated (JSON escapes any newline inside)."""
+    return (json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+class Journal:
+    """A bounded, thread-safe list of entries with listeners, also appended to `path` when given."""
+
+    def __init__(self, path: Path | str | None = None, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS,
+                 maxlen: int = 10_000) -> None:
         self._entries: deque[Entry] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Entry], None]] = []
+        self.file = JournalFile(path, max_bytes=max_bytes, backups=backups) if path is not None else None
+
+    @property
+    def path(self) -> Path | None:
+        """The journal file, if this journal writes one."""
+        return self.file.path if self.file is not None else None
 
     def subscribe(self, listener: Callable[[Entry], None]) -> None:
         """Call `listener(entry)` for every entry recorded from now on."""
         self._listeners.append(listener)
 
     def record(self, entry: Entry) -> None:
+        line = encode(entry) if self.file is not None else b""
         with self._lock:
             self._entries.append(entry)
+            if self.file is not None:
+                self.file.write(line)
         for listener in self._listeners:
             listener(entry)
 
-    def entries(self) -> list[Entry]:
+    def entries(self, kind: str | None = "call") -> list[Entry]:
+        """The answered calls, oldest first; `kind=None` for every record (stream starts and notices too)."""
         with self._lock:
-            return list(self._entries)
+            return [e for e in self._entries if kind is None or e.kind == kind]
 
     def clear(self) -> None:
+        """Forget the entries kept in memory (the file keeps them)."""
         with self._lock:
             self._entries.clear()
+
+    def close(self) -> None:
+        if self.file is not None:
+            with self._lock:
+                self.file.close()
 
     def summary(self) -> str:
         """One line: how many calls, by status and by rule."""
@@ -102,3 +204,254 @@ class Journal:
         by_rule = ", ".join(f"{r} {n}" for r, n in rules.most_common())
         return f"openai-fake: {len(entries)} call{'s' if len(entries) != 1 else ''} ({by_status}); {by_rule}"
 
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+class JournalFile:
+    """Appends lines to `path`, one `os.write` each, rotating past `max_bytes`. Not thread-safe: `Journal` locks.
+
+    It opens the file on the first write, so a fake that never answers a call
+    leaves no file. Another process may write the same file (a `run` and an
+    `exec` sharing a conf directory): before each write it checks that `path`
+    is still the file it holds, and reopens it when someone else rotated it.
+    A failure to write is logged once and does not stop the fake.
+    """
+
+    def __init__(self, path: Path | str, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._fd: int | None = None
+        self._id: tuple[int, int] | None = None
+        self._failed = False
+
+    def write(self, line: bytes) -> None:
+        try:
+            fd = self._open()
+            size = os.fstat(fd).st_size
+            if self.max_bytes and size and size + len(line) > self.max_bytes:
+                self._rotate()
+                fd = self._open()
+            os.write(fd, line)
+            self._failed = False
+        except OSError as e:
+            self.close()
+            if not self._failed:  # once, not once per call
+                logger.warning("openai-fake cannot write the journal %s: %s", self.path, e)
+            self._failed = True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = self._id = None
+
+    def _open(self) -> int:
+        if self._fd is not None and _file_id(self.path) == self._id:
+            return self._fd
+        self.close()  # never opened, or rotated or removed by someone else
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # a file that existed with looser rights
+            info = os.fstat(fd)
+            if info.st_size and hasattr(os, "pread") and os.pread(fd, 1, info.st_size - 1) != b"\n":
+                os.write(fd, b"\n")  # a writer died mid-line: end that line, so ours starts clean
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd, self._id = fd, (info.st_dev, info.st_ino)
+        return fd
+
+    def _rotate(self) -> None:
+        # Writers in other processes may want to rotate the same file at the same moment: the one
+        # that holds the lock on it does, and the others then find it rotated already.
+        if fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if _file_id(self.path) != self._id:
+                return  # another writer rotated it already
+            for n in range(self.backups, 0, -1):
+                older = self.path if n == 1 else _backup(self.path, n - 1)
+                try:
+                    os.replace(older, _backup(self.path, n))
+                except FileNotFoundError:
+                    pass
+            if self.backups == 0:
+                self.path.unlink(missing_ok=True)
+        finally:
+            self.close()  # and so unlock
+
+
+def _backup(path: Path, n: int) -> Path:
+    return path.with_name(f"{path.name}.{n}")
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+#: `on_bad_line(where, line)`: told about a line that is not a record; `where` is "file:line" or the file.
+BadLine = Callable[[str, bytes], None]
+
+
+def _warn(where: str, line: bytes) -> None:
+    logger.warning("skipped a journal line that is not a record (%s): %.80r", where, line)
+
+
+def parse_line(line: bytes) -> Entry:
+    """The entry on one journal line. Raises ValueError when it is not a record."""
+    return Entry.from_dict(json.loads(line))
+
+
+def journal_files(path: Path | str) -> list[Path]:
+    """The journal and its rotated files that exist, newest first."""
+    path = Path(path)
+    found = [path] if path.exists() else []
+    n = 1
+    while _backup(path, n).exists():
+        found.append(_backup(path, n))
+        n += 1
+    return found
+
+
+def read_entries(path: Path | str, *, limit: int | None = None, where: Callable[[Entry], bool] | None = None,
+                 on_bad_line: BadLine | None = None, files: list[Path] | None = None) -> list[Entry]:
+    """The entries of the journal at `path` and its rotated files (or of `files`, newest first), oldest first.
+
+    With `limit`, the newest `limit` entries that pass `where`. Files are read
+    newest first and reading stops once enough are found; `where` sees the
+    entries newest first, so it may keep state (what it has seen is newer).
+    A last line without its newline is a write in progress: left out, silently.
+    """
+    on_bad_line = on_bad_line or _warn
+    found: list[Entry] = []
+    for file in journal_files(path) if files is None else files:
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:  # rotated away between the listing and the read
+            continue
+        lines = data.split(b"\n")[:-1]  # what follows the last newline is not a whole line yet
+        for number in range(len(lines), 0, -1):
+            line = lines[number - 1]
+            if not line.strip():
+                continue
+            try:
+                entry = parse_line(line)
+            except ValueError:
+                on_bad_line(f"{file}:{number}", line)
+                continue
+            if where is None or where(entry):
+                found.append(entry)
+                if limit is not None and len(found) >= limit:
+                    return found[::-1]
+    return found[::-1]
+
+
+def follow(path: Path | str, *, from_start: bool = False, poll: float = 0.1,
+           on_bad_line: BadLine | None = None) -> Iterator[Entry | None]:
+    """Entries as they are appended to the journal at `path`, forever; None after each poll that found nothing.
+
+    It starts at the file's end (`from_start`: at its beginning; the first None
+    then means "caught up"). A file that does not exist yet is waited for and
+    read from its beginning; so is the new file after a rotation (the rest of
+    the old one is read first, then any rotated file it never saw, when it fell
+    more than a file behind), a file removed and created again, or one
+    truncated. Close the generator to stop.
+    """
+    path = Path(path)
+    on_bad_line = on_bad_line or _warn
+    handle = None
+    held: tuple[int, int] | None = None
+    pending = b""
+    at_start = from_start
+    draining = False
+    try:
+        while True:
+            if handle is None:
+                try:
+                    handle = open(path, "rb")
+                except FileNotFoundError:
+                    at_start = True  # when it appears, all of it is new
+                else:
+                    info = os.fstat(handle.fileno())
+                    held, pending, draining = (info.st_dev, info.st_ino), b"", False
+                    if not at_start:
+                        handle.seek(0, os.SEEK_END)
+                    at_start = True
+            if handle is not None:
+                data = handle.read(1 << 16)
+                if data:
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            try:
+                                yield parse_line(line)
+                            except ValueError:
+                                on_bad_line(str(path), line)
+                    continue
+                now = _file_id(path)
+                if now != held:  # rotated or removed
+                    if not draining:  # read the old file once more: a write may have landed since
+                        draining = True
+                        continue
+                    handle.close()
+                    handle = None
+                    for missed in _rotated_since(path, held):
+                        with missed:
+                            for line in missed.read().split(b"\n")[:-1]:
+                                if line.strip():
+                                    try:
+                                        yield parse_line(line)
+                                    except ValueError:
+                                        on_bad_line(missed.name, line)
+                    if now is not None:
+                        continue
+                elif os.fstat(handle.fileno()).st_size < handle.tell():  # truncated
+                    handle.seek(0)
+                    pending = b""
+                    continue
+            yield None
+            time.sleep(poll)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _rotated_since(path: Path, held: tuple[int, int] | None) -> list:
+    """Open handles on the rotated files newer than the file `held` (which is now one of them), oldest first.
+
+    Opened before they are looked at, so that a rotation meanwhile cannot make
+    one file be read twice or in the wrong order (names shift, handles do not).
+    """
+    handles, seen = [], set()
+    n = 1
+    while True:
+        try:
+            handle = open(_backup(path, n), "rb")
+        except FileNotFoundError:
+            break
+        info = os.fstat(handle.fileno())
+        if (info.st_dev, info.st_ino) in seen:  # shifted up while we were opening them
+            handle.close()
+        else:
+            seen.add((info.st_dev, info.st_ino))
+            handles.append((handle, (info.st_dev, info.st_ino)))
+        n += 1
+    ids = [i for _, i in handles]
+    newer = ids.index(held) if held in ids else 0  # not found (removed, or rotated out of reach): none we can tell
+    for handle, _ in handles[newer:]:
+        handle.close()
+    return [handle for handle, _ in reversed(handles[:newer])]

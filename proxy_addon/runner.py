@@ -20,8 +20,9 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
+from .control import Control, ProfileWatcher
 from .engine import Engine
-from .journal import Journal
+from .journal import Journal, journal_path, started_notice, stopped_notice
 from .profile import Profile, load
 from .state_file import StateFile
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle
@@ -59,16 +60,22 @@ class Runner:
         port: int = 8080,
         confdir: Path | str | None = None,
         state_file: Path | str | None = None,
+        allow_remote_control: bool = False,
     ) -> None:
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
         self.state_file: StateFile | None = None
         if state_file is not None:
             self.state_file = StateFile(self.engine.state, state_file)
             self.state_file.load()  # raises StateFileError; a saved state replaces the profile's preloads
-        self.journal = Journal()
+        self.confdir = Path(confdir) if confdir else default_confdir()
+        #: Every call, in memory and in `<confdir>/journal.jsonl` for `openai-fake tail`.
+        self.journal = Journal(journal_path(self.confdir))
+        #: Reloads the active profile when its file is saved (runs in the serving loop).
+        self.watcher = ProfileWatcher(self.engine, self.journal)
+        #: The `/_fake/...` endpoints; only loopback clients unless `allow_remote_control`.
+        self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher)
         self.host = host
         self.port = port
-        self.confdir = Path(confdir) if confdir else default_confdir()
         self.address: tuple[str, int] | None = None
         self.errors = _ErrorLog()
         self._master = None
@@ -135,7 +142,7 @@ class Runner:
             connection_strategy="lazy",
             allow_hosts=ALLOW_HOSTS,
         )
-        master.addons.add(OpenAIFake(self.engine, self.journal, relay))
+        master.addons.add(OpenAIFake(self.engine, self.journal, relay, self.control))
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -158,12 +165,19 @@ class Runner:
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
         if self.state_file is not None:
             self.state_file.start()
+        watching = asyncio.ensure_future(self.watcher.run())
+        url = self.proxy_url
+        self.journal.record(started_notice(url, self.engine.profile.name))
         try:
             if on_ready:
                 on_ready(self)
             await task
         finally:
             self.address = None
+            self.journal.record(stopped_notice(url))
+            self.journal.close()  # a record after this (a stream ending late) opens the file again
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
             await relay.stop()
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:

@@ -1,8 +1,9 @@
 """Shared fixtures: one real fake per test session (mitmproxy allows one master per process).
 
-`fake` is the running Runner; `use_profile` swaps its profile for one test and
-resets its state; `proxy_env` points this process's OpenAI clients at it;
-`client` / `aclient` are real SDK clients going through the proxy.
+`fake` is the running Runner (the pytest plugin's, which `openai_fake` uses too);
+`use_profile` swaps its profile for one test and resets its state; `proxy_env`
+points this process's OpenAI clients at it; `client` / `aclient` are real SDK
+clients going through the proxy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 import openai
 import pytest
 
-from proxy_addon import Profile
 from proxy_addon.runner import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,16 +25,14 @@ API_KEY = "sk-test-1234567890abcdef"
 
 
 @pytest.fixture(scope="session")
-def confdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("confdir")
+def fake(openai_fake_runner) -> Runner:
+    """The session's one Runner: the pytest plugin's (`proxy_addon.pytest_plugin`), shared with `openai_fake`."""
+    return openai_fake_runner
 
 
 @pytest.fixture(scope="session")
-def fake(confdir):
-    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=confdir)
-    runner.start()
-    yield runner
-    runner.stop()
+def confdir(fake) -> Path:
+    return fake.confdir
 
 
 @pytest.fixture
@@ -108,3 +106,18 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 60, **kw) -> s
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def read_until(proc: subprocess.Popen, needle: str, timeout: float = 30) -> str:
+    """Read a process's stdout line by line until `needle` shows; everything read so far."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if needle in line:
+            return seen
+    stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+    raise AssertionError(f"{needle!r} not printed; got:\n{seen}\nstderr: {stderr}")

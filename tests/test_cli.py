@@ -10,12 +10,11 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import requests
 
-from conftest import openai_fake_cmd, run_cli
+from conftest import openai_fake_cmd, read_until, run_cli
 
 APP = textwrap.dedent("""
     import os, openai
@@ -78,17 +77,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(proc, needle: str, timeout: float = 30) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if needle in line:
-            return seen
-    raise AssertionError(f"{needle!r} not printed; got:\n{seen}\nstderr: {proc.stderr.read() if proc.poll() is not None else ''}")
 
 
 def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -97,7 +85,7 @@ def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tm
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     try:
-        panel = _wait_for(proc, "OPENAI_BASE_URL")
+        panel = read_until(proc, "OPENAI_BASE_URL")
         assert f"http://127.0.0.1:{port}/v1" in panel and "mitmproxy-ca-cert.pem" in panel
         assert f"export HTTPS_PROXY='http://127.0.0.1:{port}'" in panel
         env_lines = run_cli("env", "--confdir", str(tmp_path))
@@ -107,7 +95,7 @@ def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tm
         reply = requests.get("https://api.openai.com/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-x"},
                              proxies={"https": f"http://127.0.0.1:{port}"}, verify=str(tmp_path / "openai-fake-bundle.pem"))
         assert reply.json()["id"] == "gpt-4o"
-        assert "200  GET /v1/models/gpt-4o  models" in _wait_for(proc, "/v1/models/gpt-4o")
+        assert "200  GET /v1/models/gpt-4o  models" in read_until(proc, "/v1/models/gpt-4o")
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
@@ -171,7 +159,7 @@ def test_run_quiet_prints_the_panel_but_no_call_lines(tmp_path):
     proc = subprocess.Popen([*openai_fake_cmd(), "run", "--quiet", "--port", "0", "--confdir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
-        panel = _wait_for(proc, "OPENAI_BASE_URL=")
+        panel = read_until(proc, "OPENAI_BASE_URL=")
         base_url = panel.split("OPENAI_BASE_URL=")[-1].strip()
         assert requests.get(f"{base_url}/models", headers={"Authorization": "Bearer sk-x"}).status_code == 200
     finally:

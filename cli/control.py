@@ -1,0 +1,96 @@
+"""`openai-fake calls`, `reset`, `use` and `state`: steer the running fake through its control endpoints."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+
+from proxy_addon.journal import Entry
+from proxy_addon.runner import read_running_file
+
+from . import options
+from .calls import call_line
+from .console import err, fail, out
+
+_ENTRY_FIELDS = {f.name for f in fields(Entry)}
+
+
+def _ask(confdir: Path | None, method: str, path: str, query: dict | None = None, body: dict | None = None) -> Any:
+    """The running fake's answer to a control request; exits with a message when it fails."""
+    info = read_running_file(options.confdir_or_default(confdir))
+    if info is None:
+        fail("no openai-fake is running for this conf directory; start one with `openai-fake run`")
+    url = info["proxy_url"] + path
+    if query:
+        url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # straight to the fake, never via a proxy
+    try:
+        with opener.open(request, timeout=30) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as e:
+        _refused(e.code, e.read())
+    except (urllib.error.URLError, OSError) as e:
+        fail(f"cannot reach the fake at {info['proxy_url']}: {getattr(e, 'reason', e)}")
+
+
+def _refused(status: int, body: bytes) -> NoReturn:
+    """The fake's error message, as given; exit 2 for a broken profile (as `run` does), else 1."""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = body.decode(errors="replace").strip() or f"HTTP {status}"
+    fail(message, 2 if status == 422 else 1)
+
+
+def calls(
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")] = False,
+    path: Annotated[Optional[str], typer.Option(help="Only calls whose path contains this.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="Only these statuses: 429, 4xx, or a comma-separated list.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only calls for this model.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=0, help="Only the last N calls.")] = None,
+    confdir: options.Confdir = None,
+) -> None:
+    """List the calls the running fake has answered, oldest first."""
+    found = _ask(confdir, "GET", "/_fake/calls", {"path": path, "status": status, "model": model, "limit": limit})["data"]
+    for item in found:
+        if json_:
+            typer.echo(json.dumps(item))
+        else:
+            out.print(call_line(Entry(**{k: v for k, v in item.items() if k in _ENTRY_FIELDS})), soft_wrap=True)
+    if not found and not json_:
+        err.print("no calls")
+
+
+def reset(
+    calls_too: Annotated[bool, typer.Option("--calls", help="Also forget the list of calls.")] = False,
+    confdir: options.Confdir = None,
+) -> None:
+    """Forget the running fake's state and call counts (the profile's preloads are stored again)."""
+    _ask(confdir, "POST", "/_fake/reset", body={"calls": calls_too})
+    out.print("state and call counts reset" + (", calls cleared" if calls_too else ""))
+
+
+def use(
+    profile: Annotated[str, typer.Argument(help="A shipped profile name, a .py file or a dotted module.")],
+    keep_state: Annotated[bool, typer.Option("--keep-state", help="Keep the state instead of starting afresh.")] = False,
+    confdir: options.Confdir = None,
+) -> None:
+    """Make the running fake answer with another profile; saving its file reloads it."""
+    if profile.endswith(".py") or "/" in profile or "\\" in profile:
+        profile = str(Path(profile).expanduser().absolute())  # the fake may run in another directory
+    active = _ask(confdir, "POST", "/_fake/profile", body={"profile": profile, "keep_state": keep_state})
+    out.print(f"profile: {active['name']} ({active['source']})" + ("" if keep_state else "; state reset"), markup=False)
+
+
+def state(confdir: options.Confdir = None) -> None:
+    """Print everything the running fake stores, and its call counts, as JSON."""
+    typer.echo(json.dumps(_ask(confdir, "GET", "/_fake/state"), indent=2))

@@ -1,0 +1,265 @@
+"""The first words of a call's prompt and of its answer, for the journal and `tail`.
+
+Pure functions over plain data: a request body (parsed JSON), a reply body,
+or a stream's events. They never raise on odd input; they answer None when
+there is nothing worth showing. Each result is one line of at most `LIMIT`
+characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+from typing import Any, Callable, Iterable, TypeVar
+
+from .engine.streams import Event
+
+__all__ = ["LIMIT", "shorten", "prompt_of", "answer_of", "answer_of_stream"]
+
+LIMIT = 60
+#: Whole reply bodies larger than this are not parsed for a summary (a big embeddings batch).
+_MAX_BODY = 1 << 20
+
+
+logger = logging.getLogger(__name__)
+_F = TypeVar("_F", bound=Callable[..., "str | None"])
+
+
+def _never_raises(function: _F) -> _F:
+    """A summary is a nicety: whatever the body holds, it must never break the call it describes."""
+
+    @functools.wraps(function)
+    def guarded(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            logger.debug("openai-fake: no summary", exc_info=True)
+            return None
+
+    return guarded  # type: ignore[return-value]
+
+
+def shorten(text: Any, limit: int = LIMIT) -> str | None:
+    """`text` on one line (whitespace collapsed), cut to `limit` characters with "…"; None when empty."""
+    if not isinstance(text, str):
+        return None
+    one_line = " ".join(text.split())
+    if not one_line:
+        return None
+    return one_line if len(one_line) <= limit else one_line[: limit - 1].rstrip() + "…"
+
+
+# -- prompts -------------------------------------------------------------------------------
+
+
+@_never_raises
+def prompt_of(body: Any) -> str | None:
+    """The prompt of a request body: the last user message (chat, Responses, runs), `input`
+    (Responses, embeddings, moderations), `prompt` (completions), `query` (search) or a message's `content`."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("messages"), list):
+        return shorten(_last_user(body["messages"]))
+    for key in ("input", "prompt", "query"):
+        if key in body:
+            value = body[key]
+            return shorten(_last_user(value) if _is_messages(value) else _text(value))
+    if "content" in body:  # threads.messages.create
+        return shorten(_text(body["content"]))
+    thread = body.get("thread")
+    if isinstance(thread, dict) and isinstance(thread.get("messages"), list):  # threads.create_and_run
+        return shorten(_last_user(thread["messages"]))
+    if isinstance(body.get("additional_messages"), list):  # runs.create
+        return shorten(_last_user(body["additional_messages"]))
+    return None
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and any(isinstance(v, dict) and ("role" in v or "type" in v) for v in value)
+
+
+def _last_user(messages: list) -> str | None:
+    """The text of the last user message, else of the last message that has any."""
+    items = [m for m in messages if isinstance(m, dict)]
+    for message in reversed(items):
+        if message.get("role") == "user":
+            return _text(message.get("content"))
+    for message in reversed(items):
+        text = _text(message.get("content", message.get("output")))
+        if text:
+            return text
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """Text out of a content value: a string, a list of parts or strings, or token ids."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list) or not value:
+        return None
+    if all(isinstance(v, int) for v in value):
+        return f"[{len(value)} tokens]"
+    if all(isinstance(v, list) for v in value):
+        return f"[{len(value)} token arrays]"
+    pieces = []
+    for part in value:
+        if isinstance(part, str):
+            pieces.append(part)
+        elif isinstance(part, dict):
+            text = part.get("text")
+            if isinstance(text, dict):  # an Assistants text part: {"text": {"value": ...}}
+                text = text.get("value")
+            if isinstance(text, str):
+                pieces.append(text)
+    separator = " | " if all(isinstance(v, str) for v in value) else " "
+    return separator.join(pieces) or None
+
+
+# -- whole answers --------------------------------------------------------------------------
+
+
+@_never_raises
+def answer_of(body: bytes, content_type: str = "application/json") -> str | None:
+    """The first words of a whole reply: message content, output text or tool calls (`name(args)`),
+    a completion's text, the embeddings' shape, the flagged categories."""
+    if not body or len(body) > _MAX_BODY or "json" not in content_type:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return shorten(_answer(data)) if isinstance(data, dict) else None
+
+
+def _answer(data: dict) -> str | None:
+    kind = data.get("object")
+    if kind == "chat.completion":
+        return _message(data["choices"][0]["message"]) if data.get("choices") else None
+    if kind == "text_completion":
+        return data["choices"][0].get("text") if data.get("choices") else None
+    if kind == "response":
+        return _response_output(data.get("output") or [])
+    if kind == "thread.message":
+        return _text(data.get("content"))
+    if kind == "list" and data.get("data") and isinstance(data["data"][0], dict) and data["data"][0].get("object") == "embedding":
+        vectors = data["data"]
+        first = vectors[0]["embedding"]
+        dims = len(base64.b64decode(first)) // 4 if isinstance(first, str) else len(first)
+        return f"{len(vectors)} embedding{'s' if len(vectors) != 1 else ''} × {dims}"
+    if isinstance(data.get("results"), list) and str(data.get("id", "")).startswith("modr"):
+        flagged = sorted({c for r in data["results"] for c, on in (r.get("categories") or {}).items() if on})
+        return f"flagged: {', '.join(flagged)}" if flagged else "not flagged"
+    return None
+
+
+def _message(message: dict) -> str | None:
+    pieces = [message.get("content") or message.get("refusal") or ""]
+    for call in message.get("tool_calls") or ():
+        fn = call.get("function") or {}
+        pieces.append(f"{fn.get('name')}({fn.get('arguments', '')})")
+    return ", ".join(p for p in pieces if p) or None
+
+
+def _response_output(output: list) -> str | None:
+    pieces = []
+    for item in output:
+        if item.get("type") == "message":
+            pieces.extend(p.get("text") or p.get("refusal") or "" for p in item.get("content") or ())
+        elif item.get("type") == "function_call":
+            pieces.append(f"{item.get('name')}({item.get('arguments', '')})")
+    return ", ".join(p for p in pieces if p) or None
+
+
+# -- streamed answers -----------------------------------------------------------------------
+
+
+@_never_raises
+def answer_of_stream(events: Iterable[Event], chunks: int | None = None) -> str | None:
+    """The first words of what a stream sent: its text deltas, and tool calls as `name(args)`.
+
+    Only the first `chunks` content deltas count (what was written before a cut or a hang-up).
+    Cheap: it stops once it has enough, and parses a non-content event only when it may name a tool call.
+    """
+    pieces: list[str] = []
+    size = 0
+    seen = 0
+    in_call = False
+    for event in events:
+        if event.content:
+            if chunks is not None and seen >= chunks:
+                break
+            seen += 1
+        elif b'"name"' not in event.data:
+            continue
+        data = _sse_json(event.data)
+        if data is None:
+            continue
+        kind, text = _delta(data)
+        if kind == "call":
+            if in_call:
+                pieces.append(")")
+            pieces.append(f"{', ' if pieces else ''}{text}(")
+            in_call = True
+        elif kind in ("text", "args") and text:
+            pieces.append(text)
+        else:
+            continue
+        size += len(pieces[-1])
+        if size > LIMIT * 2:
+            break
+    if in_call:
+        pieces.append(")")
+    return shorten("".join(pieces))
+
+
+def _sse_json(data: bytes) -> Any:
+    at = data.find(b"data: ")
+    if at < 0:
+        return None
+    try:
+        return json.loads(data[at + 6:])
+    except ValueError:
+        return None
+
+
+def _delta(data: Any) -> tuple[str | None, str | None]:
+    """("text" | "args", piece) or ("call", name) for one stream event of any format; (None, None) otherwise."""
+    if not isinstance(data, dict):
+        return None, None
+    try:
+        if isinstance(data.get("choices"), list):  # chat and legacy completions: the first choice only
+            choice = next((c for c in data["choices"] if c.get("index", 0) == 0), None)
+            if choice is None:
+                return None, None
+            if "text" in choice:
+                return "text", choice["text"]
+            delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("refusal"):
+                return "text", delta.get("content") or delta.get("refusal")
+            for call in delta.get("tool_calls") or ():
+                fn = call.get("function") or {}
+                if fn.get("name"):
+                    return "call", fn["name"]
+                return "args", fn.get("arguments")
+            return None, None
+        kind = data.get("type")
+        if kind in ("response.output_text.delta", "response.refusal.delta"):
+            return "text", data.get("delta")
+        if kind == "response.function_call_arguments.delta":
+            return "args", data.get("delta")
+        if kind == "response.output_item.added" and (data.get("item") or {}).get("type") == "function_call":
+            return "call", data["item"].get("name")
+        obj = data.get("object")
+        if obj == "thread.message.delta":
+            return "text", _text(data["delta"].get("content"))
+        if obj == "thread.run.step.delta":
+            for call in (data["delta"].get("step_details") or {}).get("tool_calls") or ():
+                fn = call.get("function") or {}
+                if fn.get("name"):
+                    return "call", fn["name"]
+                return "args", fn.get("arguments")
+    except (AttributeError, KeyError, TypeError):
+        pass
+    return None, None

@@ -1,0 +1,343 @@
+"""The control endpoints (`/_fake/...`) and their CLI wrappers: in-process, through the addon, through the
+session fake with the real SDK, and through a real `openai-fake run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import openai
+import pytest
+import requests
+
+from proxy_addon import Profile
+from proxy_addon.addon import OpenAIFake
+from proxy_addon.control import Control, is_loopback
+from proxy_addon.engine import Engine
+from proxy_addon.journal import Entry, Journal
+
+from conftest import openai_fake_cmd, read_until, run_cli
+from test_addon import flow
+
+MESSAGES = [{"role": "user", "content": "Hello there"}]
+BROKEN = "from proxy_addon import Profile\n\nprofile = Profile()\nprofile.chat.completions(colour='blue')\n"
+
+
+def ask(fake, method: str, path: str, body: dict | None = None, **params) -> requests.Response:
+    """A control request to the session fake, straight to its base-URL face (never through a proxy)."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.request(method, fake.proxy_url + path, json=body, params=params, timeout=10)
+
+
+# -- the pure control function ---------------------------------------------------------
+
+
+def control(allow_remote: bool = False, profile: Profile | None = None) -> Control:
+    return Control(Engine(profile or Profile()), Journal(), allow_remote=allow_remote)
+
+
+@pytest.mark.parametrize("client, allowed", [
+    ("127.0.0.1", True), ("127.0.0.53", True), ("::1", True), ("::ffff:127.0.0.1", True), ("localhost", True),
+    ("10.0.0.5", False), ("192.168.1.20", False), ("::ffff:10.0.0.1", False), ("2001:db8::1", False), (None, False),
+])
+def test_only_loopback_clients_are_answered_unless_remote_control_is_allowed(client, allowed):
+    assert is_loopback(client) is allowed
+    reply = control().handle("GET", "/_fake/profile", client=client)
+    assert reply.status == (200 if allowed else 403)
+    if not allowed:
+        error = json.loads(reply.body)["error"]
+        assert "--allow-remote-control" in error["message"] and error["code"] == "control_forbidden"
+        assert set(error) == {"message", "type", "param", "code"}
+    assert control(allow_remote=True).handle("GET", "/_fake/profile", client=client).status == 200
+
+
+def test_cross_site_browser_requests_are_refused():
+    c = control()
+    refused = c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "https://evil.example"})
+    assert refused.status == 403 and "cross-site" in json.loads(refused.body)["error"]["message"]
+    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"sec-fetch-site": "cross-site"}).status == 403
+    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "null"}).status == 403  # a sandboxed frame
+    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "http://127.0.0.1:8080"}).status == 200
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/_fake/nope"), ("DELETE", "/_fake/calls"), ("GET", "/_fake/reset")])
+def test_unknown_control_paths_are_the_apis_404(method, path):
+    reply = control().handle(method, path, client="127.0.0.1")
+    assert reply.status == 404
+    assert json.loads(reply.body)["error"]["message"] == f"Invalid URL ({method} {path})"
+
+
+def test_profile_errors_are_4xx_naming_the_problem(tmp_path):
+    c = control()
+    unknown = c.handle("POST", "/_fake/profile", body=b'{"profile": "no_such_profile"}', client="127.0.0.1")
+    error = json.loads(unknown.body)["error"]
+    assert unknown.status == 404 and "no_such_profile" in error["message"] and error["code"] == "profile_not_found"
+    assert error["param"] == "profile"
+    missing_file = c.handle("POST", "/_fake/profile", body=json.dumps({"profile": str(tmp_path / "gone.py")}).encode(),
+                            client="127.0.0.1")
+    assert missing_file.status == 404 and "gone.py: no such profile file" in json.loads(missing_file.body)["error"]["message"]
+    broken = tmp_path / "broken.py"
+    broken.write_text(BROKEN)
+    failed = c.handle("POST", "/_fake/profile", body=json.dumps({"profile": str(broken)}).encode(), client="127.0.0.1")
+    error = json.loads(failed.body)["error"]
+    assert failed.status == 422 and f"{broken}:4" in error["message"] and "colour" in error["message"]
+    assert error["code"] == "profile_error"
+    assert c.engine.profile.name == "inline"  # nothing changed
+    for body, param in [(b"", "profile"), (b"{}", "profile"), (b'{"profile": 3}', "profile"),
+                        (b'{"profile": "flaky", "keep_state": "yes"}', "keep_state")]:
+        reply = c.handle("POST", "/_fake/profile", body=body, client="127.0.0.1")
+        assert reply.status == 400 and json.loads(reply.body)["error"]["param"] == param, body
+    assert c.handle("POST", "/_fake/profile", body=b"{not json", client="127.0.0.1").status == 400
+
+
+def test_calls_filters():
+    c = control()
+    for status, path, model in [(200, "/v1/chat/completions", "gpt-4o"), (429, "/v1/chat/completions", "gpt-4o"),
+                                (200, "/v1/embeddings", "text-embedding-3-small"), (503, "/v1/models", None)]:
+        c.journal.record(Entry(time=time.time(), status=status, path=path, model=model, method="POST"))
+    c.journal.record(Entry(time=time.time(), kind="notice", note="profile reloaded: x.py"))
+
+    def paths(**query):
+        reply = c.handle("GET", "/_fake/calls", query={k: str(v) for k, v in query.items()}, client="127.0.0.1")
+        assert reply.status == 200, reply.body
+        return [(e["status"], e["path"]) for e in json.loads(reply.body)["data"]]
+
+    assert len(paths()) == 4  # calls only, oldest first
+    assert paths(path="chat") == [(200, "/v1/chat/completions"), (429, "/v1/chat/completions")]
+    assert paths(status="4xx,5xx") == [(429, "/v1/chat/completions"), (503, "/v1/models")]
+    assert paths(status="200", model="gpt-4o") == [(200, "/v1/chat/completions")]
+    assert paths(limit=2) == [(200, "/v1/embeddings"), (503, "/v1/models")]
+    assert paths(limit=0) == []
+    assert paths(kind="notice") == [(0, "")]
+    assert len(paths(kind="all")) == 5
+    for query, param in [({"limit": "x"}, "limit"), ({"limit": "-1"}, "limit"), ({"status": "okay"}, "status")]:
+        reply = c.handle("GET", "/_fake/calls", query=query, client="127.0.0.1")
+        assert reply.status == 400 and json.loads(reply.body)["error"]["param"] == param
+
+
+def test_reset_keeps_or_clears_the_calls():
+    c = control()
+    c.journal.record(Entry(time=time.time(), status=200, path="/v1/models"))
+    c.engine.state.count_call("models")
+    assert c.handle("POST", "/_fake/reset", client="127.0.0.1").status == 200
+    assert c.engine.state.counts() == {} and [e.kind for e in c.journal.entries(kind=None)] == ["call", "notice"]
+    reply = c.handle("POST", "/_fake/reset", body=b'{"calls": true}', client="127.0.0.1")
+    assert json.loads(reply.body) == {"reset": True, "calls_cleared": True}
+    assert [e.note for e in c.journal.entries(kind=None)] == ["state and call counts reset, calls cleared"]
+
+
+# -- through the addon -------------------------------------------------------------------
+
+
+async def test_the_addon_serves_control_on_the_base_url_face_only():
+    # The request hook needs no mitmproxy context; `taddons.context` would replace the process-wide
+    # `ctx.master` under the session fake that other tests share.
+    addon = OpenAIFake()
+    base = flow("127.0.0.1", "/_fake/calls?limit=5", port=8080, scheme="http")
+    base.client_conn.sockname = ("127.0.0.1", 8080)
+    await addon.request(base)
+    assert base.response.status_code == 200 and json.loads(base.response.content) == {"object": "list", "data": []}
+    assert addon.journal.entries(kind=None) == []  # not an API call
+
+    proxied = flow("api.openai.com", "/_fake/calls")
+    await addon.request(proxied)
+    assert proxied.response.status_code == 404
+    assert json.loads(proxied.response.content)["error"]["message"] == "Invalid URL (GET /_fake/calls)"
+
+    remote = flow("127.0.0.1", "/_fake/reset", "POST", port=8080, scheme="http")
+    remote.client_conn.sockname = ("127.0.0.1", 8080)
+    remote.client_conn.peername = ("192.168.1.20", 50000)
+    await addon.request(remote)
+    assert remote.response.status_code == 403
+    assert "192.168.1.20" in json.loads(remote.response.content)["error"]["message"]
+
+
+# -- through the session fake, with the real SDK ------------------------------------------
+
+
+def test_calls_lists_real_sdk_calls(base_client, fake):
+    base_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    base_client.embeddings.create(model="text-embedding-3-small", input="hi")
+    with pytest.raises(openai.NotFoundError):
+        base_client.models.retrieve("no-such-model")
+    data = ask(fake, "GET", "/_fake/calls").json()["data"]
+    assert [(e["method"], e["path"], e["status"]) for e in data] == [
+        ("POST", "/v1/chat/completions", 200), ("POST", "/v1/embeddings", 200), ("GET", "/v1/models/no-such-model", 404),
+    ]
+    assert data[0]["model"] == "gpt-4o" and data[0]["face"] == "base-url" and data[0]["key"].startswith("sk-...")
+    assert "body" not in data[0]
+    assert [e["path"] for e in ask(fake, "GET", "/_fake/calls", model="gpt-4o").json()["data"]] == ["/v1/chat/completions"]
+    assert [e["status"] for e in ask(fake, "GET", "/_fake/calls", status="4xx").json()["data"]] == [404]
+    assert [e["path"] for e in ask(fake, "GET", "/_fake/calls", limit=1).json()["data"]] == ["/v1/models/no-such-model"]
+    assert len(fake.journal.entries()) == 3  # the control requests are not in it
+
+
+def test_reset_forgets_state_and_counts(base_client, fake, use_profile):
+    profile = Profile()
+    profile.chat.completions(failures=1)
+    use_profile(profile)
+    assistant = base_client.beta.assistants.create(model="gpt-4o", name="Tutor")
+    with pytest.raises(openai.InternalServerError, match="simulated failure 1 of 1"):
+        base_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    base_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert ask(fake, "GET", "/_fake/state").json()["counts"]["chat.completions"] == 2
+
+    assert ask(fake, "POST", "/_fake/reset").json() == {"reset": True, "calls_cleared": False}
+    state = ask(fake, "GET", "/_fake/state").json()
+    assert state["collections"] == {} and state["counts"] == {}
+    with pytest.raises(openai.NotFoundError):
+        base_client.beta.assistants.retrieve(assistant.id)
+    with pytest.raises(openai.InternalServerError, match="simulated failure 1 of 1"):  # the knob counts afresh
+        base_client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert fake.engine.profile is profile  # reset keeps the profile
+
+
+def test_switch_profile_by_shipped_name_and_by_path(base_client, fake, use_profile, tmp_path):
+    base_client.beta.assistants.create(model="gpt-4o")
+    switched = ask(fake, "POST", "/_fake/profile", {"profile": "flaky"})
+    assert switched.status_code == 200 and switched.json()["name"] == "flaky"
+    assert switched.json()["source"].endswith("flaky.py") and "embeddings" in switched.json()["rules"]
+    assert ask(fake, "GET", "/_fake/state").json()["collections"] == {}  # a new profile starts afresh
+    with pytest.raises(openai.InternalServerError):  # flaky: the first embeddings call is a 503
+        base_client.embeddings.create(model="text-embedding-3-small", input="hi")
+
+    mine = tmp_path / "mine.py"
+    mine.write_text("from proxy_addon import Profile\nprofile = Profile()\n"
+                    "profile.chat.completions(choices=[{'message': {'content': 'from my file'}}])\n")
+    assistant = base_client.beta.assistants.create(model="gpt-4o")
+    switched = ask(fake, "POST", "/_fake/profile", {"profile": str(mine), "keep_state": True})
+    assert switched.json() == {"name": "mine", "source": str(mine), "rules": ["chat.completions"], "latency": 0.0,
+                               "watched": True, "reload_error": None}
+    assert base_client.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices[0].message.content == "from my file"
+    assert base_client.beta.assistants.retrieve(assistant.id).id == assistant.id  # keep_state kept it
+    assert ask(fake, "GET", "/_fake/profile").json()["name"] == "mine"
+    notices = [e.note for e in fake.journal.entries(kind=None) if e.kind == "notice"]
+    assert notices == [f"profile: flaky ({switched_source('flaky')}); state reset", f"profile: mine ({mine})"]
+
+
+def switched_source(name: str) -> str:
+    from proxy_addon.profile import shipped_dir
+
+    return str(shipped_dir() / f"{name}.py")
+
+
+def test_bad_profiles_leave_the_active_one_in_place(base_client, fake, use_profile, tmp_path):
+    profile = use_profile(Profile())
+    unknown = ask(fake, "POST", "/_fake/profile", {"profile": "no_such_profile"})
+    assert unknown.status_code == 404 and "'no_such_profile'" in unknown.json()["error"]["message"]
+    broken = tmp_path / "broken.py"
+    broken.write_text(BROKEN)
+    failed = ask(fake, "POST", "/_fake/profile", {"profile": str(broken)})
+    assert failed.status_code == 422 and failed.json()["error"]["message"].startswith(f"{broken}:4: ")
+    assert fake.engine.profile is profile
+    assert base_client.models.list().data
+
+
+def test_state_dump_has_what_the_sdk_created(base_client, fake):
+    assistant = base_client.beta.assistants.create(model="gpt-4o", name="Math Tutor")
+    thread = base_client.beta.threads.create(messages=[{"role": "user", "content": "2+2?"}])
+    state = ask(fake, "GET", "/_fake/state").json()
+    assert [a["id"] for a in state["collections"]["assistants"]] == [assistant.id]
+    assert state["collections"]["assistants"][0]["name"] == "Math Tutor"
+    assert [t["id"] for t in state["collections"]["threads"]] == [thread.id]
+    assert state["counts"]["beta.assistants"] == 1
+
+
+def test_the_proxy_face_does_not_serve_control(proxy_env, use_profile, fake):
+    # Through the proxy, https://api.openai.com/_fake/... is the real API's: an unknown URL.
+    with requests.Session() as session:
+        session.trust_env = False
+        reply = session.get("https://api.openai.com/_fake/calls", proxies={"https": fake.proxy_url},
+                            verify=str(fake.bundle), timeout=10)
+    assert reply.status_code == 404
+    assert reply.json()["error"]["message"] == "Invalid URL (GET /_fake/calls)"
+    assert fake.journal.entries()[-1].path == "/_fake/calls"  # and it is an API call, recorded as such
+
+
+# -- the CLI wrappers, against a real `openai-fake run` --------------------------------------
+
+
+
+
+@pytest.fixture
+def running(tmp_path):
+    """A real `openai-fake run --port 0` on its own conf directory: (process, confdir, base URL)."""
+    confdir = tmp_path / "conf"
+    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(confdir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        base_url = read_until(proc, "OPENAI_BASE_URL=").split("OPENAI_BASE_URL=")[-1].strip()
+        yield proc, confdir, base_url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+
+
+@pytest.mark.slow
+def test_cli_wrappers_against_a_running_fake(running, tmp_path, monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proc, confdir, base_url = running
+    conf = ("--confdir", str(confdir))
+
+    nothing = run_cli("calls", *conf)
+    assert nothing.returncode == 0 and nothing.stdout == "" and "no calls" in nothing.stderr
+
+    sdk = openai.OpenAI(api_key="sk-test-1234567890abcdef", base_url=base_url, max_retries=0)
+    sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    sdk.models.list()
+    assistant = sdk.beta.assistants.create(model="gpt-4o-mini", name="Tutor")
+
+    listed = run_cli("calls", *conf)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 3 and "200  POST /v1/chat/completions  chat.completions  gpt-4o" in lines[0]
+    as_json = run_cli("calls", "--json", "--model", "gpt-4o", *conf)
+    assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == ["/v1/chat/completions"]
+    last = run_cli("calls", "--json", "-n", "1", *conf)
+    assert json.loads(last.stdout)["path"] == "/v1/assistants"
+
+    state = run_cli("state", *conf)
+    assert state.returncode == 0 and json.loads(state.stdout)["collections"]["assistants"][0]["id"] == assistant.id
+
+    reset = run_cli("reset", *conf)
+    assert reset.returncode == 0 and reset.stdout.strip() == "state and call counts reset"
+    assert json.loads(run_cli("state", *conf).stdout)["collections"] == {}
+    assert len(run_cli("calls", *conf).stdout.splitlines()) == 3  # the calls are kept...
+    assert run_cli("reset", "--calls", *conf).returncode == 0
+    assert run_cli("calls", *conf).stdout == ""  # ...unless asked
+
+    used = run_cli("use", "flaky", *conf)
+    assert used.returncode == 0 and used.stdout.startswith("profile: flaky (") and "flaky.py" in used.stdout
+    with pytest.raises(openai.InternalServerError):
+        sdk.embeddings.create(model="text-embedding-3-small", input="hi")
+
+    mine = tmp_path / "mine.py"
+    mine.write_text("from proxy_addon import Profile\nprofile = Profile()\n"
+                    "profile.chat.completions(choices=[{'message': {'content': 'from my file'}}])\n")
+    relative = os.path.relpath(mine)  # made absolute by the CLI: the fake runs elsewhere
+    used = run_cli("use", relative, *conf)
+    assert used.returncode == 0 and f"profile: mine ({mine})" in used.stdout
+    assert sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices[0].message.content == "from my file"
+
+    unknown = run_cli("use", "no_such_profile", *conf)
+    assert unknown.returncode == 1 and "no profile named 'no_such_profile'" in unknown.stderr
+    broken = tmp_path / "broken.py"
+    broken.write_text(BROKEN)
+    failed = run_cli("use", str(broken), *conf)
+    assert failed.returncode == 2 and f"{broken}:4" in failed.stderr and "colour" in failed.stderr
+    assert "Traceback" not in failed.stderr + unknown.stderr
+
+    out = read_until(proc, "profile: mine")
+    assert "profile: flaky" in out  # `run` shows what was done to it
+
+
+@pytest.mark.parametrize("command", [["calls"], ["calls", "--json"], ["reset"], ["use", "flaky"], ["state"]])
+def test_cli_wrappers_without_a_running_fake(command, tmp_path):
+    done = run_cli(*command, "--confdir", str(tmp_path))
+    assert done.returncode == 1 and "no openai-fake is running" in done.stderr and done.stdout == ""

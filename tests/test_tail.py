@@ -1,0 +1,371 @@
+"""`openai-fake tail` as a real subprocess: against real `openai-fake run` subprocesses, and live in a real
+terminal (a pty, and tmux where it is installed)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import queue
+import re
+import signal
+import struct
+import subprocess
+import termios
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import API_KEY, have, openai_fake_cmd, run_cli
+from proxy_addon import Profile
+from proxy_addon.journal import journal_path
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+PROFILE = textwrap.dedent("""
+    from proxy_addon import Profile
+
+    profile = Profile()
+    profile.moderations(failures=1, failure_status=429)
+    profile.completions(failures=1, failure_status=500)
+    profile.chat.completions(stream={"ttft": 0.4, "chunk_delay": 0.05})
+""")
+
+
+class Output:
+    """A subprocess's stdout (or a pty), read in a thread so that a test can wait for what it prints."""
+
+    def __init__(self, stream=None, fd: int | None = None) -> None:
+        self.text = ""
+        self._chunks: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+        target = self._read_stream if stream is not None else self._read_fd
+        threading.Thread(target=target, args=(stream if stream is not None else fd,), daemon=True).start()
+
+    def _read_stream(self, stream) -> None:
+        for line in iter(stream.readline, ""):
+            with self._lock:
+                self.text += line
+
+    def _read_fd(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # the pty closed
+                return
+            if not data:
+                return
+            with self._lock:
+                self.text += data.decode(errors="replace")
+
+    def wait_for(self, needle: str | re.Pattern, timeout: float = 30, since: int = 0) -> str:
+        """The output once `needle` appears in it (after offset `since`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                text = self.text
+            found = needle.search(plain(text[since:])) if isinstance(needle, re.Pattern) else needle in plain(text[since:])
+            if found:
+                return plain(text)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not shown within {timeout} s; shown:\n{plain(text)}")
+            time.sleep(0.02)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+
+
+def plain(text: str) -> str:
+    """Terminal output without its escape sequences."""
+    return _ANSI.sub("", text).replace("\r", "")
+
+
+class Fake:
+    """`openai-fake run` as a subprocess on a free port."""
+
+    def __init__(self, confdir: Path, *args: str) -> None:
+        self.proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(confdir), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "COLUMNS": "200"})
+        self.out = Output(self.proc.stdout)
+        panel = self.out.wait_for("OPENAI_BASE_URL=")
+        self.base_url = re.search(r"OPENAI_BASE_URL=(\S+)", panel).group(1)
+
+    def post(self, path: str, body: dict, **kw) -> requests.Response:
+        return requests.post(f"{self.base_url}{path}", json=body, headers=AUTH, timeout=30, **kw)
+
+    def chat(self, content: str, model: str = "gpt-4o", **kw) -> requests.Response:
+        return self.post("/chat/completions", {"model": model, "messages": [{"role": "user", "content": content}], **kw})
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(20)
+        return self.proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A fake that has answered a known set of calls, stopped: its confdir."""
+    confdir = tmp_path_factory.mktemp("tail")
+    profile = confdir / "tail_profile.py"
+    profile.write_text(PROFILE)
+    fake = Fake(confdir, "--quiet", "--profile", str(profile))
+    try:
+        streamed = fake.chat("Stream a story", model="gpt-4o-mini", stream=True)
+        assert streamed.status_code == 200 and "[DONE]" in streamed.text
+        assert fake.chat("Say hello to the world").status_code == 200
+        assert fake.post("/embeddings", {"model": "text-embedding-3-small", "input": "vectors"}).status_code == 200
+        assert fake.post("/moderations", {"input": "fine"}).status_code == 429
+        assert fake.post("/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "Once"}).status_code == 500
+        assert requests.get(f"{fake.base_url}/models/nope", headers=AUTH, timeout=30).status_code == 404
+    finally:
+        fake.stop()
+    return confdir
+
+
+def _tail(confdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli("tail", "--confdir", str(confdir), *args)
+
+
+def _calls(stdout: str) -> list[str]:
+    """The path of each call line."""
+    return re.findall(r"^\d\d:\d\d:\d\d  \d{3}  [A-Z]+ (\S+)", stdout, re.MULTILINE)
+
+
+def test_tail_shows_the_last_calls(served):
+    done = _tail(served, "-n", "3")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3, done.stdout
+    assert lines[0].split("  ")[1:3] == ["500", "POST /v1/completions"]
+    assert "simulated failure 1 of 1" in lines[0] and '"Once"' in lines[0]
+    assert lines[1].split("  ")[1:3] == ["404", "GET /v1/models/nope"]
+    assert "●  openai-fake stopped" in lines[2]
+
+    everything = _tail(served, "-n", "100").stdout
+    assert "●  openai-fake started on http://127.0.0.1:" in everything.splitlines()[0]
+    assert _calls(everything) == ["/v1/chat/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/moderations",
+                                  "/v1/completions", "/v1/models/nope"]
+    stream_line, chat_line = everything.splitlines()[1:3]
+    assert re.search(r"  200  POST /v1/chat/completions  chat\.completions  gpt-4o-mini  (?:\d+ ms|\d+\.\d s)  \d+ chunks completed  "
+                     r'"Stream a story" → "This is a fake answer from openai-fake\. You said: Stream a…"  \(base-url\)$', stream_line)
+    assert "⋯ streaming" not in everything  # the stream has ended: its start record is not shown
+    assert re.search(r'  200  POST /v1/chat/completions  chat\.completions  gpt-4o  (?:\d+ ms|\d+\.\d s)  "Say hello to the world" → ',
+                     chat_line)
+    assert '"vectors" → "1 embedding × 1536"' in everything
+
+
+def test_tail_json_gives_the_journals_records(served):
+    done = _tail(served, "--json", "-n", "4")
+    assert done.returncode == 0, done.stderr
+    file_lines = journal_path(served).read_text().splitlines()
+    assert done.stdout.splitlines() == file_lines[-4:]  # exactly as the journal writes them
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["status"] for r in records] == [429, 500, 404, 0] and records[-1]["kind"] == "notice"
+    assert all(r["key"] in (None, f"sk-...{API_KEY[-4:]}") for r in records)
+    both = _tail(served, "--json", "-n", "100", "--model", "gpt-4o-mini").stdout.splitlines()
+    assert [json.loads(line)["kind"] for line in both] == ["call"]  # the finished stream's start record is left out
+
+
+@pytest.mark.parametrize("args, paths", [
+    (["--path", "embeddings"], ["/v1/embeddings"]),
+    (["--path", "/v1/chat"], ["/v1/chat/completions", "/v1/chat/completions"]),
+    (["--status", "4xx"], ["/v1/moderations", "/v1/models/nope"]),
+    (["--status", "429"], ["/v1/moderations"]),
+    (["--status", "2xx", "--status", "5xx"], ["/v1/chat/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/completions"]),
+    (["--status", "500,404"], ["/v1/completions", "/v1/models/nope"]),
+    (["--model", "gpt-4o-mini"], ["/v1/chat/completions"]),
+    (["--model", "gpt-4o", "--status", "2xx"], ["/v1/chat/completions", "/v1/chat/completions"]),
+    (["--path", "/v1/chat", "-n", "1"], ["/v1/chat/completions"]),
+    (["--path", "/nowhere"], []),
+])
+def test_tail_filters(served, args, paths):
+    done = _tail(served, "-n", "100", *args)
+    assert done.returncode == 0, done.stderr
+    assert _calls(done.stdout) == paths
+    assert "●" not in done.stdout  # a filter selects calls: no notices
+
+
+def test_tail_refuses_a_bad_status(served):
+    done = _tail(served, "--status", "6xx")
+    assert done.returncode == 2 and "6xx" in done.stderr and "429" in done.stderr
+
+
+def test_tail_without_a_journal_says_so_and_exits_1(tmp_path):
+    done = _tail(tmp_path)
+    assert done.returncode == 1
+    assert f"no journal at {tmp_path / 'journal.jsonl'}" in done.stderr and "openai-fake run" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_tail_skips_a_line_it_cannot_parse(served, tmp_path):
+    lines = journal_path(served).read_text().splitlines()
+    journal_path(tmp_path).write_text("\n".join([lines[0], "{not json", '{"time": "noon"}', lines[3]]) + "\n")
+    done = _tail(tmp_path, "-n", "10")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 2
+    assert done.stderr.count("warning: skipped a journal line") == 2 and "journal.jsonl:2" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_tail_follow_waits_for_the_fake_and_survives_its_restart(tmp_path):
+    profile = tmp_path / "tail_profile.py"
+    profile.write_text(PROFILE)
+    tail = subprocess.Popen([*openai_fake_cmd(), "tail", "--follow", "--confdir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    fakes = []
+    try:
+        shown = Output(tail.stdout)
+        said = Output(tail.stderr)
+        said.wait_for("waiting for an openai-fake with this conf directory to start")
+        assert tail.poll() is None
+
+        fake = Fake(tmp_path, "--profile", str(profile))
+        fakes.append(fake)
+        shown.wait_for("●  openai-fake started on http://127.0.0.1:")
+        fake.chat("First call")
+        shown.wait_for(re.compile(r'200  POST /v1/chat/completions  chat\.completions  gpt-4o  (?:\d+ ms|\d+\.\d s)  "First call" → '))
+
+        # A stream is shown when it starts (a pipe gets a start line, then the call line when it ends).
+        mark = len(shown.text)
+        streaming = threading.Thread(target=fake.chat, args=("Slowly please",), kwargs={"stream": True})
+        streaming.start()
+        shown.wait_for('gpt-4o  ⋯ streaming  "Slowly please"', timeout=10, since=mark)
+        assert "chunks completed" not in shown.text[mark:]  # still in progress (ttft 0.4 s, then 0.05 s a word)
+        streaming.join(30)
+        shown.wait_for(re.compile(r'\d+ chunks completed  "Slowly please" → "This is a fake answer'), since=mark)
+
+        # The same lines in `run`'s own terminal.
+        run_out = fake.out.wait_for(re.compile(r"chunks completed  \"Slowly please\""))
+        assert '⋯ streaming  "Slowly please"' in run_out and '"First call" → ' in run_out
+
+        fake.stop()
+        fakes.clear()
+        shown.wait_for("●  openai-fake stopped")
+        assert "●  openai-fake stopped" in fake.out.text  # and `run` shows it too
+
+        mark = len(shown.text)
+        again = Fake(tmp_path, "--quiet")  # a new fake: tail goes on with it
+        fakes.append(again)
+        shown.wait_for("●  openai-fake started on", since=mark)
+        again.post("/embeddings", {"model": "text-embedding-3-large", "input": "after the restart"})
+        shown.wait_for(re.compile(r'200  POST /v1/embeddings  embeddings  text-embedding-3-large  (?:\d+ ms|\d+\.\d s)  '
+                                  r'"after the restart" → "1 embedding × 3072"'), since=mark)
+        assert tail.poll() is None
+    finally:
+        for fake in fakes:
+            fake.stop()
+        tail.send_signal(signal.SIGINT)
+        tail.wait(10)
+    assert tail.returncode == 0 and "Traceback" not in tail.stderr.read()
+
+
+def test_tail_follow_in_json_sees_a_stream_start_then_its_call(tmp_path):
+    profile = tmp_path / "tail_profile.py"
+    profile.write_text(PROFILE)
+    fake = Fake(tmp_path, "--quiet", "--profile", str(profile))
+    tail = subprocess.Popen([*openai_fake_cmd(), "tail", "-f", "--json", "-n", "0", "--path", "/v1/chat",
+                             "--confdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        shown = Output(tail.stdout)
+        Output(tail.stderr).wait_for("following")  # -n 0: what came before is not shown
+        fake.post("/embeddings", {"model": "text-embedding-3-small", "input": "filtered out"})
+        fake.chat("json please", stream=True)
+        shown.wait_for('"kind":"call"')
+    finally:
+        fake.stop()
+        tail.send_signal(signal.SIGINT)
+        tail.wait(10)
+    records = [json.loads(line) for line in shown.text.splitlines()]
+    assert [(r["kind"], r["path"], r["prompt"]) for r in records] == [
+        ("stream", "/v1/chat/completions", "json please"), ("call", "/v1/chat/completions", "json please")]
+    assert records[0]["request_id"] == records[1]["request_id"] and records[1]["outcome"] == "completed"
+
+
+# -- a real terminal --------------------------------------------------------------------------------
+
+
+def _slow_stream_profile() -> Profile:
+    profile = Profile()
+    profile.chat.completions(choices=[{"message": {"content": "Live from the fake, one word at a time"}}],
+                             stream={"ttft": 0.8, "chunk_delay": 0.1})
+    return profile
+
+
+def test_tail_follow_renders_live_calls_in_a_pty(fake, use_profile, base_client):
+    use_profile(_slow_stream_profile())
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", "LINES": "40"}
+    env.pop("NO_COLOR", None)
+    tail = subprocess.Popen([*openai_fake_cmd(), "tail", "-f", "-n", "0", "--confdir", str(fake.confdir)],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    screen = Output(fd=master)
+    try:
+        screen.wait_for(f"following {journal_path(fake.confdir)}")  # -n 0: only calls from now on
+        base_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hello terminal"}])
+        screen.wait_for(re.compile(r'200  POST /v1/chat/completions  chat\.completions  gpt-4o  (?:\d+ ms|\d+\.\d s)  "Hello terminal" → '
+                                   r'"Live from the fake, one word at a time"  \(base-url\)'))
+        assert "\x1b[" in screen.text  # rich drew it with colours: a terminal, not a pipe
+
+        mark = len(screen.text)
+        streaming = threading.Thread(target=lambda: list(base_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Stream to the terminal"}], stream=True)))
+        streaming.start()
+        # In progress, with its running time, at the bottom of the screen.
+        screen.wait_for(re.compile(r'gpt-4o-mini  ⋯ streaming (?:\d+ ms|\d+\.\d s)  "Stream to the terminal"  \(base-url\)'), timeout=10,
+                        since=mark)
+        streaming.join(30)
+        final = screen.wait_for(re.compile(r'200  POST /v1/chat/completions  chat\.completions  gpt-4o-mini  \d+\.\d s  '
+                                           r'9 chunks completed  "Stream to the terminal" → "Live from the fake'),
+                                since=mark)
+        assert "Traceback" not in final
+    finally:
+        os.killpg(tail.pid, signal.SIGINT)
+        tail.wait(10)
+        os.close(master)
+    assert tail.returncode == 0
+
+
+@pytest.mark.skipif(not have("tmux"), reason="tmux is not installed")
+def test_tail_follow_in_tmux_updates_the_stream_in_place(fake, use_profile, base_client, tmp_path):
+    use_profile(_slow_stream_profile())
+    socket_name = f"openai-fake-test-{os.getpid()}"
+    command = " ".join([*openai_fake_cmd(), "tail", "-f", "-n", "0", "--confdir", str(fake.confdir)])
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", "LINES": "30"}).stdout
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", "tail")
+
+    def wait_screen(pattern: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, text := screen()):
+                return text
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not on the screen:\n{screen()}")
+
+    tmux("new-session", "-d", "-s", "tail", "-x", "200", "-y", "30", command)
+    try:
+        wait_screen("following .*journal.jsonl")  # -n 0: only calls from now on
+        streaming = threading.Thread(target=lambda: list(base_client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Shown in tmux"}], stream=True)))
+        streaming.start()
+        wait_screen(r'gpt-4o-mini  ⋯ streaming (?:\d+ ms|\d+\.\d s)  "Shown in tmux"  \(base-url\)')
+        streaming.join(30)
+        final = wait_screen(r'200  POST /v1/chat/completions  chat\.completions  gpt-4o-mini  \d+\.\d s  9 chunks completed')
+        assert "⋯ streaming" not in final  # the in-progress line became the call line, in place
+        rows = [row for row in final.splitlines() if row.strip()]
+        assert len(rows) == 2 and rows[0].startswith("following ")
+        assert rows[1].endswith('"Shown in tmux" → "Live from the fake, one word at a time"  (base-url)')
+    finally:
+        tmux("kill-server")
