@@ -132,7 +132,8 @@ class OpenAIFake:
         self.journal.record(Entry(
             time=time.time(), status=reply.status, duration_ms=(time.monotonic() - started) * 1000,
             error=_error_message(reply) if reply.status >= 400 else None,
-            answer=answer_of(reply.body, reply.headers.get("content-type", "")) if reply.status < 400 else None, **entry,
+            answer=answer_of(reply.body, reply.headers.get("content-type", ""), reply.payload) if reply.status < 400 else None,
+            **entry,
         ))
 
     def _control(self, flow: http.HTTPFlow) -> None:
@@ -185,6 +186,7 @@ def _prompt(request: Request | None) -> str | None:
 
 def _error_message(reply) -> str | None:
     try:
-        return json.loads(reply.body)["error"]["message"]
+        payload = reply.payload if reply.payload is not None else json.loads(reply.body)
+        return payload["error"]["message"]
     except (ValueError, KeyError, TypeError):
         return None

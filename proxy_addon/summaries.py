@@ -121,15 +121,18 @@ def _text(value: Any) -> str | None:
 
 
 @_never_raises
-def answer_of(body: bytes, content_type: str = "application/json") -> str | None:
+def answer_of(body: bytes, content_type: str = "application/json", payload: Any = None) -> str | None:
     """The first words of a whole reply: message content, output text or tool calls (`name(args)`),
-    a completion's text, the embeddings' shape, the flagged categories."""
-    if not body or len(body) > _MAX_BODY or "json" not in content_type:
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
+    a completion's text, the embeddings' shape, the flagged categories. `payload`, when given, is
+    the data `body` encodes, so the body need not be parsed again."""
+    data = payload
+    if data is None:
+        if not body or len(body) > _MAX_BODY or "json" not in content_type:
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
     return shorten(_answer(data)) if isinstance(data, dict) else None
 
 

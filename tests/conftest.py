@@ -121,3 +121,13 @@ def read_until(proc: subprocess.Popen, needle: str, timeout: float = 30) -> str:
             return seen
     stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
     raise AssertionError(f"{needle!r} not printed; got:\n{seen}\nstderr: {stderr}")
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

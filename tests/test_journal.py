@@ -15,6 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from conftest import wait_for
 from proxy_addon import Profile
 from proxy_addon.engine.streams import Event, sse
 from proxy_addon.journal import (Entry, Journal, encode, follow, is_lifecycle, journal_files, journal_path,
@@ -33,14 +34,6 @@ def call(n: int, **kw) -> Entry:
 def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().split(b"\n")
 
-
-def _wait_for(predicate, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 # -- the file -----------------------------------------------------------------------------------
@@ -206,23 +199,23 @@ def test_follow_waits_for_the_file_and_survives_rotation_removal_and_truncation(
     path = tmp_path / "journal.jsonl"
     follower = Follower(path)
     try:
-        assert _wait_for(lambda: follower.ticks > 3)  # no file yet: it waits
+        assert wait_for(lambda: follower.ticks > 3)  # no file yet: it waits
         journal = Journal(path, max_bytes=1500, backups=1)
         for n in range(20):  # several rotations (a follower misses a file only if it is a whole file behind)
             journal.record(call(n))
             time.sleep(0.05)
-        assert _wait_for(lambda: len(follower.seen) == 20), follower.seen
+        assert wait_for(lambda: len(follower.seen) == 20), follower.seen
         assert follower.seen == [f"req_{n}" for n in range(20)]
         journal.close()
         for f in journal_files(path):
             f.unlink()
         Journal(path).record(call(100))  # removed and created again (a new conf directory's first run)
-        assert _wait_for(lambda: follower.seen[-1:] == ["req_100"])
+        assert wait_for(lambda: follower.seen[-1:] == ["req_100"])
         path.write_bytes(b"")  # truncated in place (`: > journal.jsonl`), then written again
         ticks = follower.ticks
-        assert _wait_for(lambda: follower.ticks > ticks + 2)
+        assert wait_for(lambda: follower.ticks > ticks + 2)
         Journal(path).record(call(101))
-        assert _wait_for(lambda: follower.seen[-1:] == ["req_101"]), follower.seen
+        assert wait_for(lambda: follower.seen[-1:] == ["req_101"]), follower.seen
     finally:
         follower.stop()
 
@@ -251,9 +244,9 @@ def test_follow_starts_at_the_end_unless_asked_for_the_start(tmp_path):
     journal.record(call(1))
     follower = Follower(path)
     try:
-        assert _wait_for(lambda: follower.ticks > 2)
+        assert wait_for(lambda: follower.ticks > 2)
         journal.record(call(2))
-        assert _wait_for(lambda: follower.seen == ["req_2"]), follower.seen
+        assert wait_for(lambda: follower.seen == ["req_2"]), follower.seen
     finally:
         follower.stop()
     gen = follow(path, from_start=True)
@@ -363,7 +356,7 @@ def test_real_calls_are_journaled_with_summaries_and_never_a_key(fake, use_profi
         with pytest.raises(openai.NotFoundError):
             c.models.retrieve("no-such-model")
     assert text == "Paris is the capital of France."
-    assert _wait_for(lambda: len(fake.journal.entries()) == 4)
+    assert wait_for(lambda: len(fake.journal.entries()) == 4)
     by_model = {e.model: e for e in fake.journal.entries()}  # a stream is recorded when the relay sees its end
     whole, streamed, embedded = by_model["gpt-4o"], by_model["gpt-4o-mini"], by_model["text-embedding-3-small"]
     missing = by_model[None]

@@ -15,6 +15,7 @@ import openai
 import pydantic
 import pytest
 
+from conftest import wait_for
 from proxy_addon import Profile
 from proxy_addon.engine.streams import Pace
 
@@ -26,14 +27,6 @@ def _profile(**chat) -> Profile:
     p.chat.completions(**chat)
     return p
 
-
-def _wait_for(predicate, timeout: float = 3.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 # -- chat completions, raw iteration ---------------------------------------------------------------
@@ -214,7 +207,7 @@ def test_cut_after_k_chunks_drops_the_connection(client, fake, use_profile):
         for c in client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
             got.append(c.choices[0].delta.content)
     assert [g for g in got if g] == ["one", " two"]
-    assert _wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["cut"])
+    assert wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["cut"])
     assert fake.journal.entries()[0].chunks == 2
 
 
@@ -232,7 +225,7 @@ def test_error_event_mid_stream(client, fake, use_profile):
             got.append(c.choices[0].delta.content)
     assert "simulated stream error after 1 chunk" in e.value.message
     assert [g for g in got if g] == ["one"]
-    assert _wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["error"])
+    assert wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["error"])
 
 
 def test_stall_pauses_then_finishes(client, use_profile):
@@ -261,8 +254,8 @@ def test_client_hang_up_frees_the_stream_and_is_recorded(client, fake, use_profi
     next(it), next(it)
     assert fake.relay.active == 1  # control: a stream in progress holds the relay
     stream.close()
-    assert _wait_for(lambda: fake.relay.active == 0)
-    assert _wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["aborted"])
+    assert wait_for(lambda: fake.relay.active == 0)
+    assert wait_for(lambda: [e.outcome for e in fake.journal.entries()] == ["aborted"])
     entry = fake.journal.entries()[0]
     assert entry.chunks < 40 and entry.status == 200
     assert not fake.errors.records, [r.getMessage() for r in fake.errors.records]
@@ -289,7 +282,7 @@ async def test_async_hang_up(aclient, fake, use_profile):
 def test_completed_stream_is_recorded_with_its_chunk_count(client, fake, use_profile):
     use_profile(_profile(choices=[{"message": {"content": "one two three"}}]))
     list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
-    assert _wait_for(lambda: len(fake.journal.entries()) == 1)
+    assert wait_for(lambda: len(fake.journal.entries()) == 1)
     entry = fake.journal.entries()[0]
     assert (entry.outcome, entry.chunks, entry.rule, entry.face) == ("completed", 3, "chat.completions", "proxy")
 

@@ -191,6 +191,15 @@ class State:
         if existed:
             self.changed()
 
+    def replace_all(self, collection: str, objs: list[dict]) -> None:
+        """Make `objs` the whole collection, in that order (a completion's messages, a response's inputs)."""
+        with self.lock:
+            self._collections.pop(collection, None)
+            found = self.collection(collection)
+            for obj in objs:
+                found.add(obj)
+        self.changed()
+
     def all(self, collection: str) -> list[dict]:
         """Every object of a collection, oldest first."""
         with self.lock:

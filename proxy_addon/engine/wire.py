@@ -63,6 +63,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     rule: str = ""
+    #: What `body` encodes, when the reply was made from data (`Reply.json`): read it, don't re-parse the body.
+    payload: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> "Reply":
@@ -70,4 +72,4 @@ class Reply:
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), hdrs)
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), hdrs, payload=payload)

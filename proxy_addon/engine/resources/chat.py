@@ -95,9 +95,7 @@ def create(call) -> Any:
     cid = data["id"]
     stored = [_store_message(cid, i, m, call.where) for i, m in enumerate(messages)]
     with call.state.lock:
-        call.state.drop(_MESSAGES + cid)  # a handler's fixed id replaces an earlier completion whole
-        for m in stored:
-            call.state.put(_MESSAGES + cid, m)
+        call.state.replace_all(_MESSAGES + cid, stored)  # a handler's fixed id replaces an earlier completion whole
         call.state.put(COLLECTION, data)
     if stream:
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))

@@ -442,9 +442,7 @@ def create(call) -> Any:
         if pending:
             answer = _waiting(data, "queued")
         with call.state.lock:
-            call.state.drop(_INPUTS + response_id)  # a handler's fixed id replaces an earlier response whole
-            for item in context:
-                call.state.put(_INPUTS + response_id, item)
+            call.state.replace_all(_INPUTS + response_id, context)  # a handler's fixed id replaces an earlier response whole
             call.state.put(COLLECTION, answer)
             if pending:
                 call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
