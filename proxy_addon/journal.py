@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .codec import to_json
+
 try:
     import fcntl
 except ImportError:  # Windows: rotation is not guarded against another process rotating at once
@@ -147,7 +149,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 def encode(entry: Entry) -> bytes:
     """One journal line: the entry's dict as compact JSON, newline-terminated (JSON escapes any newline inside)."""
-    return (json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return to_json(entry.to_dict()) + b"\n"
 
 
 class Journal:

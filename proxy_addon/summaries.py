@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 from typing import Any, Callable, Iterable, TypeVar
 
+from .codec import from_json
 from .engine.streams import Event
 
 __all__ = ["LIMIT", "shorten", "prompt_of", "answer_of", "answer_of_stream"]
@@ -130,7 +130,7 @@ def answer_of(body: bytes, content_type: str = "application/json", payload: Any 
         if not body or len(body) > _MAX_BODY or "json" not in content_type:
             return None
         try:
-            data = json.loads(body)
+            data = from_json(body)
         except ValueError:
             return None
     return shorten(_answer(data)) if isinstance(data, dict) else None
@@ -222,7 +222,7 @@ def _sse_json(data: bytes) -> Any:
     if at < 0:
         return None
     try:
-        return json.loads(data[at + 6:])
+        return from_json(data[at + 6:])
     except ValueError:
         return None
 

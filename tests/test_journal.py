@@ -22,7 +22,6 @@ from proxy_addon.journal import (Entry, Journal, encode, follow, is_lifecycle, j
                                  read_entries, started_notice)
 from proxy_addon.summaries import answer_of, answer_of_stream, prompt_of, shorten
 
-JOURNAL_MODULE = Path(__file__).resolve().parent.parent / "proxy_addon" / "journal.py"
 SECRET = "sk-proj-Zq8vK2mW9xT4nR7pL3sY6bH1cJ5dF0gA"
 
 
@@ -120,15 +119,12 @@ def test_records_are_checked_field_by_field():
 
 
 _WRITER = textwrap.dedent("""
-    import importlib.util, sys, time
-    spec = importlib.util.spec_from_file_location("journal", sys.argv[4])  # stdlib only: quick to start
-    journal_module = sys.modules["journal"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(journal_module)
-    Entry, Journal = journal_module.Entry, journal_module.Journal
+    import sys, time
+    from proxy_addon.journal import Entry, Journal  # quick to start: it imports neither the engine nor mitmproxy
     journal = Journal(sys.argv[1], max_bytes=int(sys.argv[3]), backups=1000)
     for n in range(int(sys.argv[2])):
         # long lines, so that a reader racing a writer would see halves if lines were not written whole
-        journal.record(Entry(time=time.time(), request_id=f"{sys.argv[5]}-{n}", prompt="x" * (n % 7) * 500))
+        journal.record(Entry(time=time.time(), request_id=f"{sys.argv[4]}-{n}", prompt="x" * (n % 7) * 500))
 """)
 
 
@@ -148,7 +144,7 @@ def test_concurrent_writers_never_show_a_reader_half_a_line(tmp_path, max_bytes)
 
     reader = threading.Thread(target=read)
     reader.start()
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(per_writer), str(max_bytes), str(JOURNAL_MODULE), f"w{w}"])
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(per_writer), str(max_bytes), f"w{w}"])
              for w in range(writers)]
     try:
         assert [p.wait(60) for p in procs] == [0] * writers

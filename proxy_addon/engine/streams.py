@@ -11,13 +11,12 @@ relay) only sleeps and writes. Nothing here touches a socket.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator
 
 from .errors import OpenAIError
-from .wire import Reply
+from .wire import Reply, to_json
 
 __all__ = ["Pace", "Event", "StreamReply", "sse", "choice_stream", "schedule", "FRAME", "CONTENT", "ERROR", "CUT"]
 
@@ -109,9 +108,9 @@ class Event:
 
 def sse(data: Any, event: str | None = None) -> bytes:
     """A server-sent event: `event: <type>` when given, then `data: <json>`."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode()
+    payload = data.encode() if isinstance(data, str) else to_json(data)
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + payload + b"\n\n"
 
 
 #: The end of a chat or completions stream.

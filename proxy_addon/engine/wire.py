@@ -6,9 +6,10 @@ the base-URL face, unit tests and benchmarks.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from ..codec import from_json, to_json
 
 _UNPARSED = object()
 
@@ -37,7 +38,7 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON (raises `ValueError` when it is not JSON)."""
         if self._json is _UNPARSED:
-            self._json = json.loads(self.body) if self.body else None
+            self._json = from_json(self.body) if self.body else None
         return self._json
 
     @property
@@ -72,4 +73,4 @@ class Reply:
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), hdrs, payload=payload)
+        return cls(status, to_json(payload), hdrs, payload=payload)

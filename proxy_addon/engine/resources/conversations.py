@@ -119,8 +119,9 @@ def new_item(state, raw: Any, param: str) -> dict:
 
 def new_items(state, raw: Any, param: str) -> list[dict]:
     """A list of input items (or a string: one user message) as stored items."""
-    if isinstance(raw, str):
-        raw = [{"role": "user", "content": raw}]
+    if isinstance(raw, str):  # built here, so valid by construction: no need to check it against the SDK type
+        return [{"role": "user", "content": content_parts(raw, "user"), "type": "message", "status": "completed",
+                 "id": state.new_id(PREFIX["message"])}]
     if not isinstance(raw, list):
         raise errors.invalid_type(param, "one of a string or array of input items", raw)
     return [new_item(state, item, f"{param}[{i}]") for i, item in enumerate(raw)]

@@ -1,0 +1,144 @@
+"""How long the fake's own logic takes per call, in-process: no sockets, no mitmproxy.
+
+    python bench/engine.py [--quick]
+
+For each call it times `Engine.handle(Request(...))` many times and reports
+the median and p99 in microseconds. The streamed response also walks the
+pace schedule (what the relay does before writing each event). One more row
+times the whole mitmproxy request hook (engine, call record, journal line
+written to a file) on a test flow, which is what each proxied call costs
+beyond mitmproxy itself. Goal (issue 6): at most 100 µs per call, so the fake
+is never the bottleneck.
+
+The reference, measured in the same run, is `json.loads` + `json.dumps` of a
+chat request and its answer: the least any JSON API server must do per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import report
+from proxy_addon import Profile
+from proxy_addon.engine import Engine, Request
+from proxy_addon.engine.streams import StreamReply, schedule
+
+GOAL_US = 100.0
+AUTH = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
+CHAT = {"model": "gpt-4o", "messages": [{"role": "system", "content": "Be brief."},
+                                        {"role": "user", "content": "What is the capital of France?"}]}
+BOUNDARY = "benchboundary"
+UPLOAD = (
+    f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n"
+    f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\n"
+    f"Content-Type: text/plain\r\n\r\n{'some notes ' * 50}\r\n--{BOUNDARY}--\r\n"
+).encode()
+
+
+def post(path: str, body: dict) -> Request:
+    return Request("POST", path, AUTH, json.dumps(body).encode())
+
+
+def calls(engine: Engine) -> dict[str, Callable[[], object]]:
+    """The calls to time, each a closure over a fresh request (a Request caches its parsed body)."""
+    assistant = json.loads(engine.handle(post("/v1/assistants", {"model": "gpt-4o"})).body)["id"]
+    thread = json.loads(engine.handle(post("/v1/threads", {})).body)["id"]
+    run = json.loads(engine.handle(post(f"/v1/threads/{thread}/runs", {"assistant_id": assistant})).body)["id"]
+    chat = json.dumps(CHAT).encode()
+    embed = json.dumps({"model": "text-embedding-3-small", "input": "The food was delicious."}).encode()
+    respond = json.dumps({"model": "gpt-4o", "input": "Tell me a three sentence story."}).encode()
+    streamed = json.dumps({"model": "gpt-4o", "input": "Tell me a three sentence story.", "stream": True}).encode()
+    upload_headers = {**AUTH, "content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+    def stream() -> None:
+        reply = engine.handle(Request("POST", "/v1/responses", AUTH, streamed))
+        assert isinstance(reply, StreamReply)
+        for _ in schedule(reply):
+            pass
+
+    return {
+        "chat.completions.create": lambda: engine.handle(Request("POST", "/v1/chat/completions", AUTH, chat)),
+        "embeddings.create": lambda: engine.handle(Request("POST", "/v1/embeddings", AUTH, embed)),
+        "files.create": lambda: engine.handle(Request("POST", "/v1/files", upload_headers, UPLOAD)),
+        "runs.retrieve": lambda: engine.handle(Request("GET", f"/v1/threads/{thread}/runs/{run}", AUTH)),
+        "responses.create": lambda: engine.handle(Request("POST", "/v1/responses", AUTH, respond)),
+        "responses.create (stream)": stream,
+    }
+
+
+def json_reference() -> Callable[[], object]:
+    """Parse a chat request and encode a chat answer: the floor for any JSON API server."""
+    engine = Engine(Profile())
+    body = json.dumps(CHAT).encode()
+    answer = json.loads(engine.handle(Request("POST", "/v1/chat/completions", AUTH, body)).body)
+    return lambda: (json.loads(body), json.dumps(answer, separators=(",", ":")).encode())
+
+
+def hook(confdir: Path) -> Callable[[], object]:
+    """The addon's whole request hook on a test flow: engine, call record, journal file line."""
+    from mitmproxy.test import tflow, tutils
+
+    from proxy_addon.addon import OpenAIFake
+    from proxy_addon.journal import Journal
+
+    addon = OpenAIFake(Engine(Profile()), Journal(confdir / "journal.jsonl"))
+    body = json.dumps(CHAT).encode()
+    loop = asyncio.new_event_loop()
+
+    request = tutils.treq(host="api.openai.com", port=443, path=b"/v1/chat/completions", method=b"POST",
+                          content=body, headers=((b"authorization", b"Bearer sk-bench"),
+                                                 (b"content-type", b"application/json")))
+    flow = tflow.tflow(req=request)
+    flow.live = True  # as mitmproxy's own flows are while being handled
+
+    def one() -> None:
+        flow.response = None  # one flow, answered again and again: its making is not timed
+        loop.run_until_complete(addon.request(flow))
+        assert flow.response is not None and flow.response.status_code == 200
+
+    return one
+
+
+def timings(call: Callable[[], object], n: int) -> list[float]:
+    for _ in range(min(200, n)):  # warm up: imports, caches, first-call work
+        call()
+    gc.collect()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    n = 2_000 if report.quick() else 20_000
+    section = report.Section(
+        "engine", "Engine cost per call, in-process (µs)", ["call", "median µs", "p99 µs", "× JSON reference"],
+        notes=[f"{n:,} calls each after a warm-up; one process, one thread; the clock is time.perf_counter."],
+    )
+    reference = report.median(timings(json_reference(), n))
+    section.rows.append(["reference: JSON in + out", f"{reference * 1e6:.1f}", "", "1.00"])
+    for name, call in calls(Engine(Profile())).items():
+        measured = timings(call, n)
+        mid, tail = report.median(measured), report.p99(measured)
+        section.rows.append([name, f"{mid * 1e6:.1f}", f"{tail * 1e6:.1f}", report.ratio(mid, reference)])
+        section.goals.append(report.Goal(f"{name}: median ≤ {GOAL_US:.0f} µs", f"{mid * 1e6:.0f} µs", mid * 1e6 <= GOAL_US))
+    with tempfile.TemporaryDirectory() as confdir:
+        measured = timings(hook(Path(confdir)), n)
+    mid, tail = report.median(measured), report.p99(measured)
+    section.rows.append(["whole request hook (chat, journal to file)", f"{mid * 1e6:.1f}", f"{tail * 1e6:.1f}",
+                         report.ratio(mid, reference)])
+    section.notes.append("The request-hook row adds what the mitmproxy face does per call: the call record, "
+                         "its prompt and answer summary, and one journal line written to a file.")
+    report.emit([section])
+
+
+if __name__ == "__main__":
+    main()
