@@ -33,6 +33,15 @@ GOAL_US = 100.0
 AUTH = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
 CHAT = {"model": "gpt-4o", "messages": [{"role": "system", "content": "Be brief."},
                                         {"role": "user", "content": "What is the capital of France?"}]}
+#: What openai-python sends with a chat call (17 headers), so the hook converts as many as it does for real.
+SDK_HEADERS = tuple((k.encode(), v.encode()) for k, v in {
+    "host": "api.openai.com", "accept-encoding": "gzip, deflate", "connection": "keep-alive",
+    "accept": "application/json", "content-type": "application/json", "user-agent": "OpenAI/Python 3.57.0",
+    "x-stainless-lang": "python", "x-stainless-package-version": "3.57.0", "x-stainless-os": "Linux",
+    "x-stainless-arch": "x64", "x-stainless-runtime": "CPython", "x-stainless-runtime-version": "3.12.1",
+    "authorization": "Bearer sk-bench", "x-stainless-async": "false", "x-stainless-retry-count": "0",
+    "x-stainless-read-timeout": "600", "content-length": "120",
+}.items())
 BOUNDARY = "benchboundary"
 UPLOAD = (
     f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n"
@@ -92,8 +101,7 @@ def hook(confdir: Path) -> Callable[[], object]:
     loop = asyncio.new_event_loop()
 
     request = tutils.treq(host="api.openai.com", port=443, path=b"/v1/chat/completions", method=b"POST",
-                          content=body, headers=((b"authorization", b"Bearer sk-bench"),
-                                                 (b"content-type", b"application/json")))
+                          content=body, headers=SDK_HEADERS)
     flow = tflow.tflow(req=request)
     flow.live = True  # as mitmproxy's own flows are while being handled
 

@@ -1,64 +1,76 @@
-"""Do streams arrive at the pace the profile asks for? Prints configured against measured times.
+"""Do streams arrive at the pace the profile asks for? Configured against measured times, both faces.
 
-    python bench/stream_pace.py
+    python bench/stream_pace.py [--quick]
 
-A real fake (proxy and base-URL face) answers chat streams paced with
-`ttft` and `chunk_delay`; the real openai SDK reads them and notes when each
-content delta arrives. For each face it prints the median and p99 of
-|measured - configured| for the time to the first delta and for the gaps
-between deltas. The goal (issue 4) is a median error within 20 ms.
+A real fake (`openai-fake run`, its own process) answers chat streams paced
+with `ttft` and `chunk_delay`; the real openai SDK reads them and notes when
+each content delta arrives. For each face it reports the measured time to
+the first delta and the gaps between deltas (median and p99), and how far
+they are from the configured values. Goal (issue 4): a median error within
+20 ms.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import openai
 
+import report
+from servers import fake_server
+
+TTFT, DELAY, WORDS = 0.2, 0.05, 40
+GOAL_S = 0.020
+PROFILE = f"""\
 from proxy_addon import Profile
-from proxy_addon.runner import Runner
 
-TTFT, DELAY, WORDS, STREAMS = 0.2, 0.05, 40, 8
+profile = Profile()
+profile.chat.completions(choices=[{{"message": {{"content": {" ".join(["word"] * WORDS)!r}}}}}],
+                         stream={{"ttft": {TTFT}, "chunk_delay": {DELAY}}})
+"""
 
 
-def measure(client: openai.OpenAI) -> tuple[list[float], list[float]]:
-    first_errors, gap_errors = [], []
-    for _ in range(STREAMS):
+def measure(client: openai.OpenAI, streams: int) -> tuple[list[float], list[float]]:
+    """(times to the first delta, gaps between deltas), in seconds."""
+    firsts, gaps = [], []
+    for _ in range(streams):
         started = time.monotonic()
         arrivals = []
         for chunk in client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "go"}], stream=True):
             if chunk.choices and chunk.choices[0].delta.content:
                 arrivals.append(time.monotonic())
-        first_errors.append(abs(arrivals[0] - started - TTFT))
-        gap_errors += [abs(b - a - DELAY) for a, b in zip(arrivals, arrivals[1:])]
-    return first_errors, gap_errors
-
-
-def p99(values: list[float]) -> float:
-    return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
+        firsts.append(arrivals[0] - started)
+        gaps += [b - a for a, b in zip(arrivals, arrivals[1:])]
+    return firsts, gaps
 
 
 def main() -> None:
-    profile = Profile()
-    profile.chat.completions(choices=[{"message": {"content": " ".join(["word"] * WORDS)}}],
-                             stream={"ttft": TTFT, "chunk_delay": DELAY})
-    with tempfile.TemporaryDirectory() as confdir, Runner(profile, port=0, confdir=confdir) as runner:
-        faces = {
-            "base-url": openai.OpenAI(base_url=runner.base_url, api_key="sk-bench", max_retries=0),
-        }
-        os.environ.update(runner.env())
-        os.environ.pop("OPENAI_BASE_URL", None)
-        faces["proxy"] = openai.OpenAI(api_key="sk-bench", max_retries=0)
-        print(f"configured: ttft {TTFT * 1000:.0f} ms, chunk_delay {DELAY * 1000:.0f} ms; {STREAMS} streams of {WORDS} deltas per face")
-        print(f"{'face':<10}{'ttft err median':>17}{'p99':>9}{'gap err median':>17}{'p99':>9}")
-        for name, client in faces.items():
-            measure(client)  # warm up: connections, imports
-            first, gaps = measure(client)
-            print(f"{name:<10}{statistics.median(first) * 1000:>14.1f} ms{p99(first) * 1000:>6.1f} ms"
-                  f"{statistics.median(gaps) * 1000:>14.1f} ms{p99(gaps) * 1000:>6.1f} ms")
+    streams = 3 if report.quick() else 8
+    section = report.Section(
+        "stream_pace", f"Stream pace: configured ttft {TTFT * 1000:.0f} ms, chunk_delay {DELAY * 1000:.0f} ms (measured, ms)",
+        ["face", "what", "median", "p99", "median error", "p99 error"],
+        notes=[f"{streams} streams of {WORDS} deltas per face, read by the openai SDK; errors are |measured − configured|."],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = Path(tmp) / "paced.py"
+        profile.write_text(PROFILE)
+        with fake_server(Path(tmp), profile=str(profile)) as server:
+            faces = {"base-url": openai.OpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)}
+            os.environ.update(server.env())
+            faces["proxy"] = openai.OpenAI(api_key="sk-bench", max_retries=0)
+            for face, client in faces.items():
+                measure(client, 1)  # warm up: connections, TLS, imports
+                firsts, gaps = measure(client, streams)
+                for what, values, configured in (("time to first delta", firsts, TTFT), ("gap between deltas", gaps, DELAY)):
+                    errors = [abs(v - configured) for v in values]
+                    section.rows.append([face, what, *(f"{v * 1000:.1f}" for v in (
+                        report.median(values), report.p99(values), report.median(errors), report.p99(errors)))])
+                    section.goals.append(report.Goal(f"{face}, {what}: median error ≤ {GOAL_S * 1000:.0f} ms",
+                                                     f"{report.median(errors) * 1000:.1f} ms", report.median(errors) <= GOAL_S))
+    report.emit([section])
 
 
 if __name__ == "__main__":

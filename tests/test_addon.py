@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from mitmproxy import connection, exceptions
@@ -139,3 +140,24 @@ async def test_without_a_relay_a_stream_is_sent_whole():
         assert f.response.headers["content-type"].startswith("text/event-stream")
         lines = f.response.content.decode().split("\n\n")
         assert lines[0].startswith("data: {") and "data: [DONE]" in lines
+
+
+async def test_latency_counts_from_the_request_arrival():
+    # A request that waited 0.3 s in mitmproxy's queue before the hook ran has 0.2 s of its 0.5 s latency left.
+    addon = OpenAIFake(Engine(Profile(latency=0.5)))
+    with taddons.context(addon):
+        queued = flow("api.openai.com")
+        queued.request.timestamp_end = time.time() - 0.3
+        started = time.monotonic()
+        await addon.request(queued)
+        queued_took = time.monotonic() - started
+        fresh = flow("api.openai.com")
+        fresh.request.timestamp_end = time.time()
+        started = time.monotonic()
+        await addon.request(fresh)
+        fresh_took = time.monotonic() - started
+    assert queued.response.status_code == fresh.response.status_code == 200
+    assert 0.15 <= queued_took <= 0.3, queued_took
+    assert 0.45 <= fresh_took <= 0.6, fresh_took
+    # The record's duration is the client's view: from the arrival, queue included.
+    assert [round(e.duration_ms, -2) for e in addon.journal.entries()] == [500, 500]
