@@ -74,3 +74,27 @@ def test_a_shaped_response_is_still_checked():
     profile.responses(output=[{"type": "message", "content": 42}])
     reply = Engine(profile).handle(Request("POST", "/v1/responses", AUTH, b'{"model": "gpt-4o", "input": "x"}'))
     assert reply.status == 500 and "does not validate" in json.loads(reply.body)["error"]["message"]
+
+
+def _sse_events(body: bytes) -> list[dict]:
+    return [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
+
+
+def _streamed_body(reply) -> bytes:
+    return b"".join(e.data for e in reply.events)
+
+
+def test_a_stored_stream_replays_the_same_events_after_a_state_file_round_trip():
+    engine = Engine(Profile())
+    created = engine.handle(Request("POST", "/v1/responses", AUTH, b'{"model": "gpt-4o", "input": "Hi there", "stream": true}'))
+    sent = _sse_events(_streamed_body(created))
+    rid = sent[0]["response"]["id"]
+    query = {"stream": "true", "starting_after": "3"}
+    replay = engine.handle(Request("GET", f"/v1/responses/{rid}", AUTH, query=query))
+    assert _sse_events(_streamed_body(replay)) == sent[4:]
+    assert sum(e.content for e in replay.events) == sum(e["type"].endswith(".delta") for e in sent[4:]) > 0
+    # What `run --state FILE` writes and reads back: JSON.
+    restored = Engine(Profile())
+    restored.state.restore(json.loads(json.dumps(engine.state.snapshot())))
+    again = restored.handle(Request("GET", f"/v1/responses/{rid}", AUTH, query={"stream": "true"}))
+    assert _sse_events(_streamed_body(again)) == sent

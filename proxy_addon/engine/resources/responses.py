@@ -66,7 +66,10 @@ KNOBS = {"output_text": str, "output": list, "tool_calls": list, "reasoning": (b
 
 COLLECTION = "responses"
 _INPUTS = "responses.input_items:"  # + response id: the context the model saw
-_EVENTS = "responses.events"  # {"id": response id, "events": [...]}: a streamed response's events
+# {"id": response id, "events": [str, ...]}: a streamed response's events as sent, numbered by their place.
+# Kept encoded: strings are not tracked by the garbage collector, and 23 nested dicts a response
+# made every collection slower as responses piled up (bench/engine.py).
+_EVENTS = "responses.events"
 _PENDING = "responses.pending"  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
 
 # The stream's last event for each final status.
@@ -418,11 +421,20 @@ def _error_event(error: OpenAIError, sequence: int) -> bytes:
                 "sequence_number": sequence}, event="error")
 
 
-def _stream(call, events: list[dict]) -> Reply:
-    """A streamed reply of `events` (perhaps the tail of a stored stream: their numbers are kept)."""
-    offset = events[0]["sequence_number"] if events else 0
-    encoded = [Event(sse(e, event=e["type"]), content=e["type"].endswith(".delta")) for e in events]
-    return call.stream(encoded, lambda error, index: _error_event(error, offset + index))
+def _encoded(events: list[dict]) -> list[Event]:
+    return [Event(sse(e, event=e["type"]), content=e["type"].endswith(".delta")) for e in events]
+
+
+def _decoded(texts: list) -> list[Event]:
+    """Stored events back as Events (a state file from before they were kept encoded holds dicts)."""
+    if texts and isinstance(texts[0], dict):
+        return _encoded(texts)
+    return [Event(t.encode(), content=t.split("\n", 1)[0].endswith(".delta")) for t in texts]
+
+
+def _stream(call, events: list[Event], offset: int = 0) -> Reply:
+    """A streamed reply of `events`, the first numbered `offset` (the tail of a stored stream keeps its numbers)."""
+    return call.stream(events, lambda error, index: _error_event(error, offset + index))
 
 
 # -- endpoints -----------------------------------------------------------------------------
@@ -442,7 +454,7 @@ def create(call) -> Any:
     # A stored response needs an id of its own, even for a request seen before.
     response_id = call.state.new_id("resp_") if store else stable_id("resp_", call.request.body)
     data = _build(call, body, response_id, context, previous, conversation)
-    events = _events(data, call.pace.split) if stream else None
+    events = _encoded(_events(data, call.pace.split)) if stream else None
     answer = data
     if store:
         # A background response that is not streamed is worked on between retrieves.
@@ -455,7 +467,7 @@ def create(call) -> Any:
             if pending:
                 call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
             if events is not None:
-                call.state.put(_EVENTS, {"id": response_id, "events": events})
+                call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events]})
             if conversation is not None:
                 conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
     if events is not None:
@@ -506,8 +518,9 @@ def retrieve(call) -> Any:
         if not streamed:
             return Reply.json(200, response)
         stored = call.state.get(_EVENTS, response["id"])
-        events = stored["events"] if stored else _events(response, call.pace.split)
-    return _stream(call, [e for e in events if e["sequence_number"] > after])
+        events = _decoded(stored["events"]) if stored else _encoded(_events(response, call.pace.split))
+    start = max(after + 1, 0)
+    return _stream(call, events[start:], start)
 
 
 def delete(call) -> Any:
