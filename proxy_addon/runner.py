@@ -166,6 +166,8 @@ class Runner:
         if self.state_file is not None:
             self.state_file.start()
         watching = asyncio.ensure_future(self.watcher.run())
+        # Listening already: the SDK types the replies are checked against are imported meanwhile.
+        threading.Thread(target=_warm_sdk_types, name="openai-fake-warm", daemon=True).start()
         url = self.proxy_url
         self.journal.record(started_notice(url, self.engine.profile.name))
         try:
@@ -277,6 +279,15 @@ def _bypasses_openai(entry: str) -> bool:
     """Whether a NO_PROXY entry matches api.openai.com or a regional host."""
     host = entry.lower().split(":")[0].lstrip("*").lstrip(".")
     return entry.strip() == "*" or host in ("openai.com", "api.openai.com") or host.endswith(".api.openai.com")
+
+
+def _warm_sdk_types() -> None:
+    from .engine import sdk
+
+    try:
+        sdk.warm()
+    except Exception:  # a broken SDK install shows on the first call that needs it, with its own error
+        logging.getLogger(__name__).debug("could not import the SDK types ahead of use", exc_info=True)
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types.beta import Assistant
 
 from .. import pages, params
 from ..bodies import check
 from ..wire import Reply
+from .. import sdk
 
 RULE = "beta.assistants"
 KNOBS: dict[str, type] = {}
@@ -38,7 +38,7 @@ def create(call) -> Any:
     custom = call.custom()
     if isinstance(custom, dict):
         obj.update(custom)
-    check(Assistant, obj, call.where)
+    check(sdk.Assistant, obj, call.where)
     call.state.put(COLLECTION, obj)
     return Reply.json(200, obj)
 
@@ -70,5 +70,5 @@ def preload(state, partial: dict) -> None:
     """Store an assistant a profile declares up front (`profile.state.put("assistants", {...})`)."""
     obj = defaults(partial.get("id") or state.new_id("asst_"))
     obj.update(partial)
-    check(Assistant, obj, "profile state")
+    check(sdk.Assistant, obj, "profile state")
     state.put(COLLECTION, obj)

@@ -18,13 +18,13 @@ import json
 import time
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionDeleted, ChatCompletionStoreMessage
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..examples import example
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
+from .. import sdk
 
 RULE = "chat.completions"
 KNOBS = {"choices": list, "stream": object}
@@ -86,12 +86,12 @@ def create(call) -> Any:
     if not store:
         data = merge(data, rest)
         if stream:
-            check(ChatCompletion, data, call.where)
+            check(sdk.ChatCompletion, data, call.where)
             return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
-        return reply(ChatCompletion, data, call.where)
+        return reply(sdk.ChatCompletion, data, call.where)
     data["metadata"] = metadata if metadata is not None else {}
     data = merge(data, rest)
-    check(ChatCompletion, data, call.where)
+    check(sdk.ChatCompletion, data, call.where)
     cid = data["id"]
     stored = [_store_message(cid, i, m, call.where) for i, m in enumerate(messages)]
     with call.state.lock:
@@ -186,7 +186,7 @@ def update(call) -> Any:
     with call.state.lock:
         cid, _ = _stored(call)
         obj = call.state.update(COLLECTION, cid, {"metadata": metadata if metadata is not None else {}})
-        return reply(ChatCompletion, obj, call.where)
+        return reply(sdk.ChatCompletion, obj, call.where)
 
 
 def delete(call) -> Any:
@@ -195,7 +195,7 @@ def delete(call) -> Any:
         if call.state.delete(COLLECTION, cid) is None:
             raise not_found(cid)
         call.state.drop(_MESSAGES + cid)
-    return reply(ChatCompletionDeleted, {"id": cid, "object": "chat.completion.deleted", "deleted": True}, call.where)
+    return reply(sdk.ChatCompletionDeleted, {"id": cid, "object": "chat.completion.deleted", "deleted": True}, call.where)
 
 
 def list_messages(call) -> Any:
@@ -223,7 +223,7 @@ def _store_message(cid: str, index: int, message: dict, where: str) -> dict:
             stored[key] = message[key]
     # The SDK type inherits `role: Literal["assistant"]` from ChatCompletionMessage, yet the API stores
     # every role: check everything else.
-    check(ChatCompletionStoreMessage, {**stored, "role": "assistant"}, where)
+    check(sdk.ChatCompletionStoreMessage, {**stored, "role": "assistant"}, where)
     return stored
 
 

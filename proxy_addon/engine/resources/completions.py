@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types import Completion
 
 from .. import errors, params, tokens
 from ..bodies import check, merge, reply, stable_id
 from ..streams import Event, Pace, choice_stream, sse
+from .. import sdk
 
 RULE = "completions"
 KNOBS = {"choices": list, "stream": object}
@@ -57,9 +57,9 @@ def create(call) -> Any:
     }
     data = merge(data, rest)
     if stream:
-        check(Completion, data, call.where)
+        check(sdk.Completion, data, call.where)
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
-    return reply(Completion, data, call.where)
+    return reply(sdk.Completion, data, call.where)
 
 
 def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:

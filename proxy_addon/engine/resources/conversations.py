@@ -24,12 +24,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types.conversations import Conversation, ConversationDeletedResource, ConversationItem
-from openai.types.responses import ResponseItem
 
 from .. import errors, pages, params
 from ..bodies import check, merge, problem
 from ..wire import Reply
+from .. import sdk
 
 RULE = "conversations"
 KNOBS: dict[str, type] = {}
@@ -111,7 +110,7 @@ def new_item(state, raw: Any, param: str) -> dict:
         item.setdefault("status", "completed")
     if not item.get("id"):
         item["id"] = state.new_id(PREFIX.get(kind, "item_"))
-    found = problem(ResponseItem, item)
+    found = problem(sdk.ResponseItem, item)
     if found is not None:
         raise errors.invalid_value(param, f"Invalid '{param}': {found}")
     return item
@@ -130,7 +129,7 @@ def new_items(state, raw: Any, param: str) -> list[dict]:
 def append(state, conversation_id: str, items: list[dict], where: str) -> None:
     """Add items to a conversation, in order."""
     for item in items:
-        check(ConversationItem, item, where)
+        check(sdk.ConversationItem, item, where)
     with state.lock:
         for item in items:
             state.put(items_collection(conversation_id), item)
@@ -156,7 +155,7 @@ def create(call) -> Any:
     custom = call.custom()
     if isinstance(custom, dict):
         conversation = merge(conversation, custom)
-    check(Conversation, conversation, call.where)
+    check(sdk.Conversation, conversation, call.where)
     with call.state.lock:
         call.state.put(COLLECTION, conversation)
         append(call.state, conversation["id"], items, call.where)
@@ -188,7 +187,7 @@ def delete(call) -> Any:
         call.state.delete(COLLECTION, cid)
         call.state.drop(items_collection(cid))
     data = {"id": cid, "object": "conversation.deleted", "deleted": True}
-    check(ConversationDeletedResource, data, call.where)
+    check(sdk.ConversationDeletedResource, data, call.where)
     return Reply.json(200, data)
 
 

@@ -16,11 +16,11 @@ import math
 from array import array
 from typing import Any
 
-from openai.types import CreateEmbeddingResponse
 
 from .. import errors, params, tokens
 from ..bodies import check, merge
 from ..wire import Reply
+from .. import sdk
 
 RULE = "embeddings"
 KNOBS = {"embedding": list}
@@ -63,7 +63,7 @@ def create(call) -> Any:
     out = {"object": "list", "data": data, "model": model, "usage": usage}
     if isinstance(custom, dict):
         out = merge(out, {k: v for k, v in custom.items() if k != "embedding"})
-    check(CreateEmbeddingResponse, out, call.where)
+    check(sdk.CreateEmbeddingResponse, out, call.where)
     if fmt == "base64":
         for item in out["data"]:
             item["embedding"] = _base64(item["embedding"])

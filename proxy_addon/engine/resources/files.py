@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types import FileObject
 
 from .. import errors, forms, pages
 from ..bodies import reply
 from ..wire import Reply
+from .. import sdk
 
 RULE = "files"
 KNOBS: dict[str, type] = {}
@@ -67,7 +67,7 @@ def create(call) -> Any:
     obj = store(call.state, filename=upload.filename or "file", purpose=purpose, content=upload.value)
     if isinstance(custom, dict):
         obj = call.state.update(COLLECTION, obj["id"], custom)
-    return reply(FileObject, obj, call.where)
+    return reply(sdk.FileObject, obj, call.where)
 
 
 def list_files(call) -> Any:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types.beta.threads import Message
 
 from .. import errors, pages, params
 from ..bodies import check
 from ..wire import Reply
+from .. import sdk
 
 RULE = "beta.threads.messages"
 KNOBS = {"validate_thread_exists": bool}
@@ -60,7 +60,7 @@ def build(state, where: str, thread_id: str, body: dict, param: str = "", **extr
         "incomplete_at": None, "incomplete_details": None,
     }
     message.update(extra)
-    check(Message, message, where)
+    check(sdk.Message, message, where)
     return message
 
 

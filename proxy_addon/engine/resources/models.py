@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai.types import Model
 
 from .. import errors
 from ..bodies import check
 from ..wire import Reply
+from .. import sdk
 
 RULE = "models"
 KNOBS = {"models": list}
@@ -38,7 +38,7 @@ def _catalogue(call) -> list[dict]:
         item.setdefault("object", "model")
         item.setdefault("created", _CREATED)
         item.setdefault("owned_by", "system" if not item["id"].startswith("ft:") else "user-openai-fake")
-        check(Model, item, call.where)
+        check(sdk.Model, item, call.where)
         out.append(item)
     return out
 

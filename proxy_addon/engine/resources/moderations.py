@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai.types import ModerationCreateResponse
 
 from .. import errors, params
 from ..bodies import merge, reply, stable_id
+from .. import sdk
 
 RULE = "moderations"
 KNOBS = {"flagged": list, "results": list}
@@ -53,4 +53,4 @@ def create(call) -> Any:
             result = merge(result, partials[min(i, len(partials) - 1)])
         results.append(result)
     data = {"id": stable_id("modr-", call.request.body), "model": model, "results": results}
-    return reply(ModerationCreateResponse, data, call.where)
+    return reply(sdk.ModerationCreateResponse, data, call.where)

@@ -48,10 +48,6 @@ import json
 import time
 from typing import Any, Callable
 
-from openai.types.responses import Response, ResponseTextConfig, Tool
-from openai.types.responses.input_token_count_response import InputTokenCountResponse
-from openai.types.responses.response import ToolChoice
-from openai.types.shared import Reasoning
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
@@ -60,6 +56,7 @@ from ..examples import example
 from ..streams import Event, sse
 from ..wire import Reply
 from . import conversations
+from .. import sdk
 
 RULE = "responses"
 KNOBS = {"output_text": str, "output": list, "tool_calls": list, "reasoning": (bool, str), "status": str, "stream": object}
@@ -78,7 +75,7 @@ _FINAL = {"completed": "response.completed", "incomplete": "response.incomplete"
 _TYPED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "parallel_tool_calls": bool,
           "temperature": float, "top_p": float, "top_logprobs": int, "truncation": str, "user": str,
           "tools": list, "tool_choice": (str, dict), "text": dict, "reasoning": dict}
-_SHAPED = {"text": ResponseTextConfig, "reasoning": Reasoning, "tool_choice": ToolChoice}
+_SHAPED = {"text": "ResponseTextConfig", "reasoning": "Reasoning", "tool_choice": "ToolChoice"}  # names in `sdk`
 # A delta's text, per content part type: (the part's text field, the event type's stem).
 _PART_TEXT = {"output_text": ("text", "response.output_text"), "refusal": ("refusal", "response.refusal")}
 
@@ -100,10 +97,10 @@ def _check_params(body: dict) -> None:
     for name, kind in _TYPED.items():
         params.optional(body, name, kind)
     for name, model in _SHAPED.items():
-        if body.get(name) is not None and (found := problem(model, body[name])) is not None:
+        if body.get(name) is not None and (found := problem(getattr(sdk, model), body[name])) is not None:
             raise errors.invalid_value(name, f"Invalid '{name}': {found}")
     for i, tool in enumerate(body.get("tools") or ()):
-        if (found := problem(Tool, tool)) is not None:
+        if (found := problem(sdk.Tool, tool)) is not None:
             raise errors.invalid_value(f"tools[{i}]", f"Invalid 'tools[{i}]': {found}")
 
 
@@ -351,7 +348,7 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
     if shaped:
         # Only a profile can make a response the SDK would reject; the defaults are valid by construction
         # (tests/test_engine_responses.py checks them), and checking costs more than building (bench/engine.py).
-        check(Response, data, call.where)
+        check(sdk.Response, data, call.where)
     return data
 
 
@@ -543,7 +540,7 @@ def cancel(call) -> Any:
             raise OpenAIError(400, "Cannot cancel a synchronous response.")
         if call.state.delete(_PENDING, response["id"]) is not None:  # still under way: stop it
             response = call.state.put(COLLECTION, {**response, "status": "cancelled"})
-        return reply(Response, response, call.where)  # a finished one stays as it is
+        return reply(sdk.Response, response, call.where)  # a finished one stays as it is
 
 
 def list_input_items(call) -> Any:
@@ -557,5 +554,5 @@ def input_tokens(call) -> Any:
     body = params.json_body(call.request)
     _check_params(body)
     _, _, context, _ = _context(call.state, body)
-    return reply(InputTokenCountResponse, {"object": "response.input_tokens",
+    return reply(sdk.InputTokenCountResponse, {"object": "response.input_tokens",
                                            "input_tokens": _input_tokens(context, body)}, call.where)

@@ -59,9 +59,6 @@ import time
 from typing import Any
 
 import pydantic
-from openai.types.beta import Thread
-from openai.types.beta.threads import Message, MessageDeltaEvent, Run
-from openai.types.beta.threads.runs import RunStep, RunStepDeltaEvent
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge
@@ -69,6 +66,7 @@ from ..errors import OpenAIError
 from ..streams import Event, sse
 from ..wire import Reply
 from . import assistants, messages, threads
+from .. import sdk
 
 RULE = "beta.threads.runs"
 KNOBS = {
@@ -137,7 +135,7 @@ def _step(call, run: dict, kind: str, details: dict, status: str, usage: dict | 
         "step_details": {"type": kind, kind: details}, "usage": usage, "last_error": None, "metadata": {},
         "cancelled_at": None, "completed_at": now if status == "completed" else None, "expired_at": None, "failed_at": None,
     }
-    check(RunStep, step, call.where)
+    check(sdk.RunStep, step, call.where)
     call.state.put(steps_collection(run["id"]), step)
     return step
 
@@ -226,7 +224,7 @@ def _sequence_entries(call, op: str) -> list:
 
 
 def _store(call, run: dict, progress: dict) -> None:
-    check(Run, run, call.where)
+    check(sdk.Run, run, call.where)
     with call.state.lock:
         call.state.put(collection(run["thread_id"]), run)
         call.state.put(_PROGRESS, progress)
@@ -255,17 +253,17 @@ def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content
 
 
 def _run_event(call, run: dict) -> Event:
-    return _event(call, f"thread.run.{run['status']}", Run, run)
+    return _event(call, f"thread.run.{run['status']}", sdk.Run, run)
 
 
 def _message_events(call, message: dict) -> list[Event]:
     """A stored message as a stream tells it: created and in progress with no content, its text in
     deltas cut by the pace, then the stored message itself."""
     view = dict(message, status="in_progress", content=[], completed_at=None, incomplete_at=None, incomplete_details=None)
-    out = [_event(call, "thread.message.created", Message, view), _event(call, "thread.message.in_progress", Message, view)]
+    out = [_event(call, "thread.message.created", sdk.Message, view), _event(call, "thread.message.in_progress", sdk.Message, view)]
 
     def delta(part: dict, content: bool) -> Event:
-        return _event(call, "thread.message.delta", MessageDeltaEvent, {
+        return _event(call, "thread.message.delta", sdk.MessageDeltaEvent, {
             "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content)
 
     for index, part in enumerate(message["content"]):
@@ -276,7 +274,7 @@ def _message_events(call, message: dict) -> list[Event]:
         else:
             out.append(delta({"index": index, **part}, False))
     final = message.get("status") if message.get("status") in ("completed", "incomplete") else "completed"
-    out.append(_event(call, f"thread.message.{final}", Message, message))
+    out.append(_event(call, f"thread.message.{final}", sdk.Message, message))
     return out
 
 
@@ -286,7 +284,7 @@ def _step_events(call, step: dict) -> list[Event]:
     view = dict(step, status="in_progress", completed_at=None, usage=None)
     if step["type"] == "tool_calls":
         view["step_details"] = {"type": "tool_calls", "tool_calls": []}  # the calls arrive as deltas
-    out = [_event(call, "thread.run.step.created", RunStep, view), _event(call, "thread.run.step.in_progress", RunStep, view)]
+    out = [_event(call, "thread.run.step.created", sdk.RunStep, view), _event(call, "thread.run.step.in_progress", sdk.RunStep, view)]
     if step["type"] == "message_creation":
         message_id = step["step_details"]["message_creation"]["message_id"]
         message = call.state.get(messages.collection(step["thread_id"]), message_id)
@@ -294,7 +292,7 @@ def _step_events(call, step: dict) -> list[Event]:
             out += _message_events(call, message)
     else:
         def delta(tool_call: dict, content: bool) -> Event:
-            return _event(call, "thread.run.step.delta", RunStepDeltaEvent, {
+            return _event(call, "thread.run.step.delta", sdk.RunStepDeltaEvent, {
                 "id": step["id"], "object": "thread.run.step.delta",
                 "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content)
 
@@ -305,7 +303,7 @@ def _step_events(call, step: dict) -> list[Event]:
             for piece in call.pace.split(fn.get("arguments") or ""):
                 out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True))
     if step["status"] != "in_progress":
-        out.append(_event(call, f"thread.run.step.{step['status']}", RunStep, step))
+        out.append(_event(call, f"thread.run.step.{step['status']}", sdk.RunStep, step))
     return out
 
 
@@ -401,8 +399,8 @@ def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Repl
     _sequence_step(call, run, progress, "create")
     if not stream:
         return _save(call, run, progress)
-    head = [("thread.created", Thread, thread)] if thread is not None else []
-    head.append(("thread.run.created", Run, run))
+    head = [("thread.created", sdk.Thread, thread)] if thread is not None else []
+    head.append(("thread.run.created", sdk.Run, run))
     return _stream(call, run, progress, head, set())
 
 
@@ -486,7 +484,7 @@ def submit_tool_outputs(call) -> Any:
     _sequence_step(call, run, progress, "submit_tool_outputs")
     if not stream:
         return _save(call, run, progress)
-    return _stream(call, run, progress, [("thread.run.step.completed", RunStep, step) for step in done], known)
+    return _stream(call, run, progress, [("thread.run.step.completed", sdk.RunStep, step) for step in done], known)
 
 
 def list_steps(call) -> Any:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from openai.types.beta import Thread
 
 from .. import params
 from ..bodies import check
 from ..wire import Reply
 from . import messages
+from .. import sdk
 
 RULE = "beta.threads"
 KNOBS: dict[str, type] = {}
@@ -22,7 +22,7 @@ def new_thread(call, body: dict) -> dict:
     initial = params.optional(body, "messages", list, [])
     thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
               "metadata": params.metadata(body.get("metadata")) or {}, "tool_resources": body.get("tool_resources")}
-    check(Thread, thread, call.where)
+    check(sdk.Thread, thread, call.where)
     built = [messages.build(call.state, call.where, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:
         call.state.put(COLLECTION, thread)
@@ -67,7 +67,7 @@ def preload(state, partial: dict) -> None:
     thread = {"id": partial.get("id") or state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
               "metadata": {}, "tool_resources": None}
     thread.update(partial)
-    check(Thread, thread, "profile state")
+    check(sdk.Thread, thread, "profile state")
     state.put(COLLECTION, thread)
     for i, m in enumerate(initial):
         state.put(messages.collection(thread["id"]), messages.build(state, "profile state", thread["id"], m, f"messages[{i}]"))

@@ -9,13 +9,12 @@ import hashlib
 import time
 from typing import Any
 
-from openai.types import Upload
-from openai.types.uploads import UploadPart
 
 from .. import errors, forms, params
 from ..bodies import reply
 from ..wire import Reply
 from . import files
+from .. import sdk
 
 RULE = "uploads"
 KNOBS: dict[str, type] = {}
@@ -50,7 +49,7 @@ def create(call) -> Any:
         "expires_at": now + 3600, "filename": filename, "purpose": purpose, "status": "pending", "file": None,
     }
     call.state.put(COLLECTION, obj)
-    return reply(Upload, obj, call.where)
+    return reply(sdk.Upload, obj, call.where)
 
 
 def add_part(call) -> Any:
@@ -63,7 +62,7 @@ def add_part(call) -> Any:
     with call.state.lock:
         call.state.put_blob(part["id"], fields["data"].value)
         call.state.put(_PARTS + upload["id"], part)
-    return reply(UploadPart, part, call.where)
+    return reply(sdk.UploadPart, part, call.where)
 
 
 def complete(call) -> Any:
@@ -89,7 +88,7 @@ def complete(call) -> Any:
             state.delete_blob(part_id["id"])
         state.drop(_PARTS + upload["id"])
         upload = state.update(COLLECTION, upload["id"], {"status": "completed", "file": file})
-    return reply(Upload, upload, call.where)
+    return reply(sdk.Upload, upload, call.where)
 
 
 def cancel(call) -> Any:

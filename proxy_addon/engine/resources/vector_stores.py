@@ -38,13 +38,12 @@ import time
 from collections import Counter
 from typing import Any
 
-from openai.types import VectorStore, VectorStoreDeleted, VectorStoreSearchResponse
-from openai.types.vector_stores import FileContentResponse, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileDeleted
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, merge, reply
 from ..wire import Reply
 from . import files
+from .. import sdk
 
 RULE = "vector_stores"
 KNOBS: dict[str, type] = {"processing_reads": int, "poll_after_ms": int}
@@ -228,7 +227,7 @@ def _attach(call, vs_id: str, file_id: str, attributes: dict, chunking: dict, cu
         obj["status"] = "completed"
     if obj["status"] == "completed" and not obj["usage_bytes"]:
         _complete(call.state, obj)
-    check(VectorStoreFile, obj, call.where)
+    check(sdk.VectorStoreFile, obj, call.where)
     call.state.put(_FILES + vs_id, obj)
     if obj["status"] == "in_progress":
         pending["files"][file_id] = max(1, reads if reads is not None else 1)
@@ -320,7 +319,7 @@ def create(call) -> Any:
     }
     if isinstance(custom, dict):
         obj = merge(obj, custom)
-    check(VectorStore, obj, call.where)
+    check(sdk.VectorStore, obj, call.where)
     with state.lock:
         state.put(COLLECTION, obj)
         pending = _pending(state, obj["id"])
@@ -328,7 +327,7 @@ def create(call) -> Any:
             _attach(call, obj["id"], file_id, {}, chunking, None, pending)
         _save_pending(state, pending)
         _refresh(state, obj["id"])
-        return reply(VectorStore, obj, call.where)
+        return reply(sdk.VectorStore, obj, call.where)
 
 
 def list_stores(call) -> Any:
@@ -344,7 +343,7 @@ def retrieve(call) -> Any:
     with call.state.lock:
         store = get(call.state, vs_id)
         _settle(call.state, vs_id)
-        return reply(VectorStore, store, call.where)
+        return reply(sdk.VectorStore, store, call.where)
 
 
 def update(call) -> Any:
@@ -362,7 +361,7 @@ def update(call) -> Any:
         get(state, vs_id)
         store = state.update(COLLECTION, vs_id, changes)
         _refresh(state, vs_id)
-        return reply(VectorStore, store, call.where)
+        return reply(sdk.VectorStore, store, call.where)
 
 
 def delete(call) -> Any:
@@ -374,7 +373,7 @@ def delete(call) -> Any:
         for prefix in (_FILES, _BATCHES, _MEMBERS):
             state.drop(prefix + vs_id)
         state.delete(_PENDING, vs_id)
-    return reply(VectorStoreDeleted, {"id": vs_id, "object": "vector_store.deleted", "deleted": True}, call.where)
+    return reply(sdk.VectorStoreDeleted, {"id": vs_id, "object": "vector_store.deleted", "deleted": True}, call.where)
 
 
 # -- vector store files -------------------------------------------------------------------
@@ -397,7 +396,7 @@ def create_file(call) -> Any:
         _save_pending(state, pending)
         state.update(COLLECTION, vs_id, {"last_active_at": int(time.time())})
         _refresh(state, vs_id)
-        return _poll_reply(call, VectorStoreFile, obj, obj["status"] == "in_progress")
+        return _poll_reply(call, sdk.VectorStoreFile, obj, obj["status"] == "in_progress")
 
 
 def list_files(call) -> Any:
@@ -415,7 +414,7 @@ def retrieve_file(call) -> Any:
         get(state, vs_id)
         _settle(state, vs_id)
         obj = _vs_file(state, vs_id, file_id)
-        return _poll_reply(call, VectorStoreFile, obj, obj["status"] == "in_progress")
+        return _poll_reply(call, sdk.VectorStoreFile, obj, obj["status"] == "in_progress")
 
 
 def update_file(call) -> Any:
@@ -429,7 +428,7 @@ def update_file(call) -> Any:
         get(state, vs_id)
         _vs_file(state, vs_id, file_id)
         obj = state.update(_FILES + vs_id, file_id, {"attributes": attributes})
-        return reply(VectorStoreFile, obj, call.where)
+        return reply(sdk.VectorStoreFile, obj, call.where)
 
 
 def delete_file(call) -> Any:
@@ -448,7 +447,7 @@ def delete_file(call) -> Any:
             pending["cancel"] = [b for b in pending["cancel"] if b in pending["batches"]]
             _save_pending(state, pending)
         _refresh(state, vs_id)
-    return reply(VectorStoreFileDeleted, {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}, call.where)
+    return reply(sdk.VectorStoreFileDeleted, {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}, call.where)
 
 
 def _text(state, file_id: str) -> str:
@@ -467,7 +466,7 @@ def file_content(call) -> Any:
         text = _text(state, file_id)
     data = [{"type": "text", "text": text}] if text else []
     for item in data:
-        check(FileContentResponse, item, call.where)
+        check(sdk.FileContentResponse, item, call.where)
     return Reply.json(200, {"object": "vector_store.file_content.page", "data": data, "has_more": False, "next_page": None})
 
 
@@ -524,7 +523,7 @@ def create_batch(call) -> Any:
         _save_pending(state, pending)
         state.update(COLLECTION, vs_id, {"last_active_at": int(time.time())})
         _refresh(state, vs_id)
-        return _poll_reply(call, VectorStoreFileBatch, batch, batch["status"] == "in_progress")
+        return _poll_reply(call, sdk.VectorStoreFileBatch, batch, batch["status"] == "in_progress")
 
 
 def retrieve_batch(call) -> Any:
@@ -534,7 +533,7 @@ def retrieve_batch(call) -> Any:
         get(state, vs_id)
         _settle(state, vs_id)
         batch = _batch(state, vs_id, batch_id)
-        return _poll_reply(call, VectorStoreFileBatch, batch, batch["status"] == "in_progress")
+        return _poll_reply(call, sdk.VectorStoreFileBatch, batch, batch["status"] == "in_progress")
 
 
 def cancel_batch(call) -> Any:
@@ -553,7 +552,7 @@ def cancel_batch(call) -> Any:
         if batch_id not in pending["cancel"]:
             pending["cancel"].append(batch_id)
             _save_pending(state, pending)
-        return _poll_reply(call, VectorStoreFileBatch, batch, True)
+        return _poll_reply(call, sdk.VectorStoreFileBatch, batch, True)
 
 
 def list_batch_files(call) -> Any:
@@ -739,6 +738,6 @@ def search(call) -> Any:
             for score, _, (fid, filename, attrs), text in rank(terms, passages) if score >= threshold
         ][:limit]
     for item in data:
-        check(VectorStoreSearchResponse, item, call.where)
+        check(sdk.VectorStoreSearchResponse, item, call.where)
     return Reply.json(200, {"object": "vector_store.search_results.page", "search_query": search_query,
                             "data": data, "has_more": False, "next_page": None})
