@@ -1,10 +1,16 @@
-"""The limit the fake is measured against: mitmproxy with the fake's own mode and options, answering a fixed body.
+"""The limit the fake is measured against: mitmproxy with the fake's own mode, options and addons, answering a fixed body.
 
-    python bench/bare_mitmproxy.py CONFDIR BODY_FILE
+    python bench/bare_mitmproxy.py CONFDIR BODY_FILE [--stock]
 
 It prints `listening http://127.0.0.1:PORT` once it listens, then serves until
 terminated. Every request (through the proxy to api.openai.com, or straight
 to the port, like the fake's base-URL face) gets the same precomputed 200.
+
+The master is `runner.make_master`, the very one the fake runs, so the only
+difference between the two is the fake's addon. With `--stock` the master
+carries mitmproxy's ~35 default addons (those of `DumpMaster` and mitmdump)
+instead of the fake's few: what a plain mitmproxy script gets, and what the
+fake ran before it trimmed its addons.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ import signal
 import sys
 from pathlib import Path
 
-from mitmproxy import http, options
-from mitmproxy.tools.dump import DumpMaster
+from mitmproxy import http
+from mitmproxy.addons import default_addons
 
-from proxy_addon.addon import ALLOW_HOSTS
+from proxy_addon.runner import make_master
 from proxy_addon.trust import ensure_ca, write_bundle
 
 
@@ -31,12 +37,10 @@ class FixedAnswer:
         flow.response = http.Response.make(200, self.body, {"content-type": "application/json"})
 
 
-async def main(confdir: str, body_file: str) -> None:
+async def main(confdir: str, body_file: str, stock: bool = False) -> None:
     ensure_ca(Path(confdir))  # the same CA and bundle as the fake's, so clients trust both alike
     write_bundle(Path(confdir))
-    opts = options.Options(listen_host="127.0.0.1", listen_port=0, mode=["regular"], confdir=confdir)
-    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.options.update(connection_strategy="lazy", allow_hosts=ALLOW_HOSTS)
+    master = make_master("127.0.0.1", 0, Path(confdir), addons=default_addons() if stock else None)
     master.addons.add(FixedAnswer(Path(body_file).read_bytes()))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -44,6 +48,9 @@ async def main(confdir: str, body_file: str) -> None:
     task = asyncio.ensure_future(master.run())
     proxyserver = master.addons.get("proxyserver")
     while not proxyserver.listen_addrs():
+        if task.done():
+            await task  # raises what stopped it, if anything did
+            raise RuntimeError("mitmproxy stopped before it listened")
         await asyncio.sleep(0.005)
     host, port = proxyserver.listen_addrs()[0][:2]
     print(f"listening http://{host}:{port}", flush=True)
@@ -51,4 +58,4 @@ async def main(confdir: str, body_file: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], stock="--stock" in sys.argv[3:]))

@@ -116,10 +116,7 @@ class Runner:
 
     async def serve(self, on_ready: Callable[["Runner"], None] | None = None, handle_signals: bool = False) -> None:
         """Run until `stop()` (or SIGINT/SIGTERM with `handle_signals`). Raises StartupError."""
-        from mitmproxy import options
-        from mitmproxy.tools.dump import DumpMaster
-
-        from .addon import ALLOW_HOSTS, OpenAIFake
+        from .addon import OpenAIFake
 
         from .relay import Relay
 
@@ -131,17 +128,7 @@ class Runner:
         mitm_logger.addHandler(self.errors)
         mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
 
-        opts = options.Options(listen_host=self.host, listen_port=self.port, mode=["regular"], confdir=str(self.confdir))
-        master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-        errorcheck = master.addons.get("errorcheck")
-        if errorcheck:  # it calls sys.exit on a start-up error; we report the error ourselves
-            errorcheck.finish()
-            master.addons.remove(errorcheck)
-        master.options.update(
-            # Never dial the real server at CONNECT time: intercepted traffic stays here.
-            connection_strategy="lazy",
-            allow_hosts=ALLOW_HOSTS,
-        )
+        master = make_master(self.host, self.port, self.confdir)
         master.addons.add(OpenAIFake(self.engine, self.journal, relay, self.control))
         self._master = master
         self._loop = asyncio.get_running_loop()
@@ -237,6 +224,39 @@ class Runner:
                 path.unlink()
         except (OSError, ValueError):
             pass
+
+
+def make_master(host: str, port: int, confdir: Path, addons: list | None = None):
+    """A mitmproxy master with the fake's mode and options and only the addons a fake needs (the caller
+    adds the fake's own). `bench/bare_mitmproxy.py` builds its reference with this same function;
+    its `--stock` variant passes mitmproxy's `default_addons()` as `addons` instead.
+
+    Not `DumpMaster`: each of its ~35 default addons (playback, map/modify, save, onboarding, ...)
+    receives every hook of every flow, and again as an update hook; that dispatch was about half
+    of a proxied call's CPU time (README, "Speed"). The kept addons say why below.
+    """
+    from mitmproxy import master, options
+    from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
+
+    from .addon import ALLOW_HOSTS
+
+    if addons is None:
+        addons = [
+            core.Core(),  # checks the options
+            block.Block(),  # refuses clients from public addresses when listening beyond loopback
+            proxyserver.Proxyserver(),  # the listening server, connection_strategy
+            next_layer.NextLayer(),  # allow_hosts: intercept OpenAI hosts, tunnel the rest
+            tlsconfig.TlsConfig(),  # certificates from the fake's CA
+            disable_h2c.DisableH2C(),  # plain HTTP passed through must not upgrade to h2c
+        ]
+    m = master.Master(options.Options(listen_host=host, listen_port=port, mode=["regular"], confdir=str(confdir)))
+    m.addons.add(*addons)
+    m.options.update(
+        # Never dial the real server at CONNECT time: intercepted traffic stays here.
+        connection_strategy="lazy",
+        allow_hosts=ALLOW_HOSTS,
+    )
+    return m
 
 
 def read_running_file(confdir: Path) -> dict | None:
