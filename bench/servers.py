@@ -2,7 +2,7 @@
 
     with fake_server(confdir) as server:        # `openai-fake run --port 0 --quiet`
         server.base_url, server.env(), server.cpu_seconds(), server.rss_bytes()
-    with bare_mitmproxy(confdir, body) as bare:  # the limit: same mitmproxy, fixed answer
+    with bare_mitmproxy(confdir, body) as bare:  # the limit: same mitmproxy and addons, fixed answer
         ...
 
 A server runs apart from the client so that the two do not share one GIL; on
@@ -74,7 +74,8 @@ def rss_bytes(pid: int) -> int:
 
 @contextlib.contextmanager
 def fake_server(confdir: Path, profile: str = "default", timeout: float = 30.0) -> Iterator[Server]:
-    """`openai-fake run` on a free loopback port, as a user starts it (journal file and all), quiet."""
+    """`openai-fake run` on a free loopback port, as a user starts it (journal file and all), quiet; yielded
+    once it is idle (it imports the SDK's types in a thread after it starts listening)."""
     confdir = Path(confdir)
     running = confdir / "running.json"
     running.unlink(missing_ok=True)
@@ -94,19 +95,34 @@ def fake_server(confdir: Path, profile: str = "default", timeout: float = 30.0) 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"openai-fake run did not start: {process.stderr.read().decode(errors='replace')}")
             time.sleep(0.01)
-        yield Server(process, info["proxy_url"], confdir)
+        server = Server(process, info["proxy_url"], confdir)
+        settle(server)
+        yield server
     finally:
         _stop(process)
 
 
+def settle(server: Server, timeout: float = 15.0) -> None:
+    """Wait until the fake is idle (what it does once it listens, such as importing the SDK types, is done)."""
+    deadline = time.monotonic() + timeout
+    cpu = server.cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        cpu, before = server.cpu_seconds(), cpu
+        if cpu - before < 0.02:  # a clock tick or two: the profile watcher's polling
+            return
+    raise RuntimeError(f"the fake was still busy {timeout} s after it started")
+
+
 @contextlib.contextmanager
-def bare_mitmproxy(confdir: Path, body: bytes, timeout: float = 30.0) -> Iterator[Server]:
-    """A bare mitmproxy (same version, mode and options as the fake) whose addon answers `body` to every request."""
+def bare_mitmproxy(confdir: Path, body: bytes, stock: bool = False, timeout: float = 30.0) -> Iterator[Server]:
+    """A bare mitmproxy (same version, master, mode and options as the fake) whose addon answers `body` to every
+    request; `stock`: with mitmproxy's default addons instead of the fake's few (see bench/bare_mitmproxy.py)."""
     confdir = Path(confdir)
     body_file = confdir / "bare-body.json"
     body_file.write_bytes(body)
     process = subprocess.Popen(
-        [sys.executable, str(BENCH / "bare_mitmproxy.py"), str(confdir), str(body_file)],
+        [sys.executable, str(BENCH / "bare_mitmproxy.py"), str(confdir), str(body_file), *(["--stock"] if stock else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, text=True,
     )
     try:
