@@ -84,6 +84,28 @@ def test_chat_default_is_deterministic_and_valid():
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
 
 
+@pytest.mark.parametrize("extra", [
+    {},
+    {"n": 3},
+    {"messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+                  {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
+                                                                         "function": {"name": "f", "arguments": "{}"}}]},
+                  {"role": "tool", "tool_call_id": "call_1", "content": "42"}]},
+    {"response_format": {"type": "json_object"}},
+    {"response_format": {"type": "json_schema", "json_schema": {"name": "A", "schema": {
+        "type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "number"}}}}}},
+    {"store": True, "metadata": {"k": "v"}},
+    {"user": "u1", "temperature": 0.2, "max_tokens": 5, "seed": 1},
+])
+def test_default_chat_answers_validate_by_construction(extra):
+    """The engine checks a chat answer against the SDK's type only when a profile or the request's tools
+    shaped it; every other kind of default answer must therefore be valid as built."""
+    reply = Engine().handle(Request("POST", "/v1/chat/completions", AUTH, json.dumps({**CHAT, **extra}).encode()))
+    assert reply.status == 200, reply.body
+    completion = ChatCompletion.model_validate(json.loads(reply.body))
+    assert len(completion.choices) == extra.get("n", 1)
+
+
 def test_usage_grows_with_the_prompt():
     engine = Engine()
     short = call(engine, "POST", "/v1/chat/completions", CHAT)[1]["usage"]["prompt_tokens"]
@@ -242,6 +264,18 @@ def test_models_list_retrieve_and_profile_catalogue():
     assert [m["id"] for m in listed["data"]] == ["my-model", "ft:gpt-4o:acme"]
     assert call(engine, "GET", "/v1/models/ft:gpt-4o:acme")[1]["owned_by"] == "acme"
     assert call(engine, "GET", "/v1/models/gpt-4o")[0] == 404
+
+
+def test_listed_model_ids_make_valid_models_and_a_bad_partial_is_a_named_500():
+    """Model ids are not checked against the SDK's type per call (they are valid as built); partial dicts are."""
+    from openai.types import Model
+
+    for model in call(Engine(), "GET", "/v1/models")[1]["data"] + [call(Engine(), "GET", "/v1/models/gpt-4o")[1]]:
+        Model.model_validate(model)
+    profile = Profile()
+    profile.models(models=[{"id": "broken", "created": "yesterday"}])
+    status, body, _ = call(Engine(profile), "GET", "/v1/models")
+    assert status == 500 and "does not validate" in body["error"]["message"]
 
 
 def test_moderations_flag_what_the_profile_says():

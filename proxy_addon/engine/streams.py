@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from .errors import OpenAIError
 from .wire import Reply, to_json
@@ -98,9 +98,11 @@ class Pace:
         return [text[i:i + n] for i in range(0, len(text), n)]
 
 
-@dataclass
-class Event:
-    """One encoded server-sent event; `content` marks a delta the pace spaces out."""
+class Event(NamedTuple):
+    """One encoded server-sent event; `content` marks a delta the pace spaces out.
+
+    A named tuple, not a dataclass: a stream has dozens, and a tuple is made in a
+    third of the time (bench/engine.py, the streamed response)."""
 
     data: bytes
     content: bool = False
@@ -109,8 +111,9 @@ class Event:
 def sse(data: Any, event: str | None = None) -> bytes:
     """A server-sent event: `event: <type>` when given, then `data: <json>`."""
     payload = data.encode() if isinstance(data, str) else to_json(data)
-    head = b"event: " + event.encode() + b"\n" if event else b""
-    return head + b"data: " + payload + b"\n\n"
+    if event:
+        return b"event: %b\ndata: %b\n\n" % (event.encode(), payload)
+    return b"data: %b\n\n" % payload
 
 
 #: The end of a chat or completions stream.

@@ -95,7 +95,8 @@ def _fail(where: str, message: str) -> OpenAIError:
 def _check_params(body: dict) -> None:
     """The 400s for parameters the response echoes back: their types, then their shapes."""
     for name, kind in _TYPED.items():
-        params.optional(body, name, kind)
+        if name in body:  # most are absent: no call for them
+            params.optional(body, name, kind)
     for name, model in _SHAPED.items():
         if body.get(name) is not None and (found := problem(getattr(sdk, model), body[name])) is not None:
             raise errors.invalid_value(name, f"Invalid '{name}': {found}")
@@ -296,8 +297,9 @@ def _item(partial: Any, index: int, response_id: str, body: dict, where: str) ->
 
 
 def _usage(context: list[dict], output: list[dict], body: dict) -> dict:
-    reasoning = sum(tokens.count(_text(i)) for i in output if i["type"] == "reasoning")
-    produced = sum(tokens.count(_text(i)) for i in output)
+    counts = [(i["type"], tokens.count(_text(i))) for i in output]
+    reasoning = sum(n for kind, n in counts if kind == "reasoning")
+    produced = sum(n for _, n in counts)
     used = _input_tokens(context, body)
     return {"input_tokens": used, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": produced, "output_tokens_details": {"reasoning_tokens": reasoning},
