@@ -94,16 +94,18 @@ class OpenAIFake:
         req = flow.request
         started = _arrival(req)
         headers = _headers(req)
-        host = req.pretty_host  # parsed from the Host header on every read: read it once
+        # Read once (mitmproxy decodes them on every read); shared, as the journal keeps 10,000 calls in memory.
+        method, target = _shared(req.method), _shared(req.path)
+        host = _shared(req.host)  # the target the request names (`pretty_host` re-parses the Host header: ~20 µs)
         body = b""
         try:
             body = req.get_content(strict=False) or b""
             request = Request(
-                method=req.method,
-                path=req.path.split("?", 1)[0],
+                method=method,
+                path=target.split("?", 1)[0],
                 headers=headers,
                 body=body,
-                query=dict(req.query) if "?" in req.path else {},
+                query=dict(req.query) if "?" in target else {},
                 host=host,
             )
             reply = self.engine.handle(request)
@@ -115,15 +117,16 @@ class OpenAIFake:
         wait = reply.delay - (time.time() - started)
         if wait > 0:
             await asyncio.sleep(wait)
+        model = request.model if request is not None else None
         entry = dict(
             request_id=reply.headers.get("x-request-id", ""),
-            method=req.method,
+            method=method,
             host=host,
-            path=req.path,
+            path=target,
             rule=reply.rule,
-            model=request.model if request is not None else None,
+            model=_shared(model) if isinstance(model, str) else model,
             face=face,
-            key=redact(headers.get("authorization")),
+            key=_shared(redact(headers.get("authorization")) or "") or None,
             body=body,
             prompt=_prompt(request),
         )
@@ -179,6 +182,15 @@ class OpenAIFake:
         token = flow.metadata.get(TOKEN_HEADER)
         if token and self.relay is not None:
             self.relay.withdraw(token)  # never fetched: do not keep it
+
+
+_SHARED: dict[str, str] = {}
+
+
+def _shared(text: str) -> str:
+    """One copy of a string that recurs from call to call (method, host, path, model, redacted key), so that
+    the journal's entries share it. A bounded table, not `sys.intern`: Python 3.12 never frees interned strings."""
+    return _SHARED.setdefault(text, text) if len(_SHARED) < 4096 else _SHARED.get(text, text)
 
 
 def _arrival(req: http.Request) -> float:

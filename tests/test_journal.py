@@ -55,6 +55,17 @@ def test_every_record_is_one_line_of_its_dict_and_the_file_is_private(tmp_path):
     assert journal.summary().startswith("openai-fake: 1 call (1×200)")
 
 
+def test_memory_keeps_the_last_calls_and_the_summary_counts_them_all():
+    journal = Journal(maxlen=3)
+    journal.record(started_notice("http://127.0.0.1:1", "default"))  # a notice is not a call
+    for n in range(5):
+        journal.record(call(n))
+    assert [e.request_id for e in journal.entries()] == [call(n).request_id for n in (2, 3, 4)]
+    assert journal.summary().startswith("openai-fake: 5 calls (5×200)")
+    journal.clear()
+    assert journal.entries() == [] and journal.summary() == "openai-fake: no calls"
+
+
 def test_an_existing_file_with_looser_rights_is_made_private(tmp_path):
     path = tmp_path / "journal.jsonl"
     path.write_text("")
