@@ -13,7 +13,7 @@ The fake is a real proxy (`Runner`) started once per process, the first time a
 test asks for it: mitmproxy allows one master per process, so under
 pytest-xdist each worker has its own. For each test the fixture gives the fake
 a clean state and a fresh profile, and points this process's environment at it
-(`HTTPS_PROXY`, `SSL_CERT_FILE`, ...), so every OpenAI client created during
+(`HTTPS_PROXY`, `SSL_CERT_DIR`, ...), so every OpenAI client created during
 the test, and every subprocess it starts, is answered by the fake whatever HTTP
 stack it uses. Registered through the `pytest11` entry point `openai_fake`.
 """
@@ -93,7 +93,11 @@ def openai_fake(openai_fake_runner: "Runner", request: pytest.FixtureRequest,
 
     for name in _STEERING:
         monkeypatch.delenv(name, raising=False)
-    env = runner.env(base_url=base_url, inherited=os.environ)
+    # Trust through SSL_CERT_DIR: a client's SSL context is then ready at once, where the bundle file
+    # is parsed whole for each (tens of ms per OpenAI(); see runner.client_env). httpx2 and httpx
+    # read SSL_CERT_FILE first, so an inherited one goes.
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    env = runner.env(base_url=base_url, inherited=os.environ, trust_dir=True)
     if not os.environ.get("OPENAI_API_KEY"):
         env["OPENAI_API_KEY"] = DUMMY_KEY
     for name, value in env.items():

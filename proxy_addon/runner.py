@@ -25,7 +25,7 @@ from .engine import Engine
 from .journal import Journal, journal_path, started_notice, stopped_notice
 from .profile import Profile, load
 from .state_file import StateFile
-from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle
+from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
 
 RUNNING_FILE = "running.json"
 
@@ -79,6 +79,7 @@ class Runner:
         self.address: tuple[str, int] | None = None
         self.errors = _ErrorLog()
         self._master = None
+        self._cert_dir: Path | None = None
         #: The stream relay, while serving.
         self.relay = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,9 +104,19 @@ class Runner:
     def bundle(self) -> Path:
         return self.confdir / "openai-fake-bundle.pem"
 
-    def env(self, base_url: bool = False, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The environment that sends a client's OpenAI traffic to this fake (see `client_env`)."""
-        return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None, inherited)
+    @property
+    def cert_dir(self) -> Path:
+        """The bundle as a hashed directory (`trust.write_cert_dir`), written on first use."""
+        if self._cert_dir is None:
+            self._cert_dir = write_cert_dir(self.confdir)
+        return self._cert_dir
+
+    def env(self, base_url: bool = False, inherited: Mapping[str, str] | None = None,
+            trust_dir: bool = False) -> dict[str, str]:
+        """The environment that sends a client's OpenAI traffic to this fake (see `client_env`);
+        `trust_dir`: trust it through `cert_dir` rather than the bundle file."""
+        return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None, inherited,
+                          cert_dir=self.cert_dir if trust_dir else None)
 
     def _require_address(self) -> tuple[str, int]:
         if self.address is None:
@@ -270,16 +281,23 @@ def read_running_file(confdir: Path) -> dict | None:
 
 
 def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None = None,
-               inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+               inherited: Mapping[str, str] | None = None, cert_dir: Path | None = None) -> dict[str, str]:
     """The one list of variables that point clients at the fake and make them trust its CA.
 
     When the `inherited` environment's NO_PROXY would send OpenAI hosts around
     the proxy (straight to the real API), the result overrides it without them.
+
+    With `cert_dir` (the bundle as a hashed directory, `trust.write_cert_dir`), Python's
+    clients trust the fake through `SSL_CERT_DIR`, which costs nothing per SSL context,
+    instead of `SSL_CERT_FILE`, which is parsed whole for every one. `SSL_CERT_FILE`
+    is then left out, and the caller must remove an inherited one: httpx2 and httpx
+    read it first. (For the pytest plugin, where every test builds clients.)
     """
+    trust = {"SSL_CERT_DIR": str(cert_dir)} if cert_dir is not None else {"SSL_CERT_FILE": str(bundle)}
     env = {
         "HTTPS_PROXY": proxy_url,
         "https_proxy": proxy_url,
-        "SSL_CERT_FILE": str(bundle),  # httpx2 (openai 3.x), httpx (openai 2.x), Python's ssl
+        **trust,  # httpx2 (openai 3.x), httpx (openai 2.x), Python's ssl
         "REQUESTS_CA_BUNDLE": str(bundle),  # requests
         "CURL_CA_BUNDLE": str(bundle),  # curl
         "NODE_EXTRA_CA_CERTS": str(ca_cert),  # Node adds it to its own store

@@ -3,22 +3,29 @@
 The conf directory holds mitmproxy's CA files (created on first use, the
 private key at mode 0600) and `openai-fake-bundle.pem`: the system CAs plus
 the fake CA, so a client told to trust it still verifies every other host.
+`openai-fake-certs/<digest>/` holds the same certificates as an OpenSSL hashed
+directory, which the pytest plugin trusts through `SSL_CERT_DIR` (see `write_cert_dir`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import re
 import shutil
 import ssl
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 CA_NAME = "openai-fake CA"
 _BASENAME = "mitmproxy"  # mitmproxy looks for <confdir>/mitmproxy-ca.pem
 BUNDLE_NAME = "openai-fake-bundle.pem"
+CERT_DIR_NAME = "openai-fake-certs"
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\s*", re.DOTALL)
 
 
 def default_confdir() -> Path:
@@ -82,6 +89,42 @@ def write_bundle(confdir: Path) -> Path:
     tmp = target.with_suffix(".tmp")
     tmp.write_text("".join(parts))
     os.replace(tmp, target)
+    return target
+
+
+def write_cert_dir(confdir: Path) -> Path:
+    """The bundle's certificates as an OpenSSL hashed directory (`<subject hash>.<n>` files), for
+    `SSL_CERT_DIR`; written once per bundle content (call `write_bundle` first). Returns its path.
+
+    The same trust as the bundle file, read differently: OpenSSL parses a bundle file whole each
+    time a client builds an SSL context (about 40 ms for ~150 CAs, and an `OpenAI()` behind a proxy
+    builds two), but looks a hashed directory up lazily, one certificate when a handshake needs it.
+    The folder is named by the bundle's digest and appears whole (renamed into place), so a client
+    never reads a half-written one; one left by an older bundle stays for any fake still using it.
+    """
+    from OpenSSL import crypto  # pyOpenSSL, which mitmproxy uses too: OpenSSL's own subject hash
+
+    bundle = bundle_file(confdir).read_bytes()
+    root = confdir / CERT_DIR_NAME
+    target = root / hashlib.sha256(bundle).hexdigest()[:16]
+    if target.is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
+    for pem in _PEM.findall(bundle):
+        try:
+            subject = crypto.load_certificate(crypto.FILETYPE_PEM, pem).subject_name_hash()
+        except crypto.Error:  # not a certificate OpenSSL reads; the bundle file skips it too
+            continue
+        n = 0
+        while (building / f"{subject:08x}.{n}").exists():  # CAs whose subjects hash alike: .0, .1, ...
+            n += 1
+        (building / f"{subject:08x}.{n}").write_bytes(pem)
+    building.chmod(0o755)  # mkdtemp makes it 0700; the certificates are public
+    try:
+        os.rename(building, target)
+    except OSError:  # another process put it there first: the same content
+        shutil.rmtree(building, ignore_errors=True)
     return target
 
 

@@ -15,6 +15,8 @@ import datetime
 import ipaddress
 import json
 import os
+import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import have, openai_fake_cmd, run_cli
+from proxy_addon.trust import write_bundle, write_cert_dir
 
 # Variables that could route a child's traffic around the proxy, neutralised for every child we start.
 NO_BYPASS = {"NO_PROXY": "", "no_proxy": "", "ALL_PROXY": "", "all_proxy": ""}
@@ -189,6 +192,37 @@ def test_a_non_openai_tls_host_is_tunnelled_with_its_own_certificate(fake, tls_s
     with pytest.raises(requests.exceptions.SSLError):
         get_through_proxy(fake, tls_server.url, verify=fake.ca_cert)
     assert tls_server.requests == requests_before + 1  # the failed handshake carried no request
+
+
+def test_the_hashed_trust_directory_trusts_what_the_bundle_trusts(fake, tls_server, tmp_path, monkeypatch):
+    """The pytest plugin trusts the fake through SSL_CERT_DIR (`trust.write_cert_dir`): the bundle's
+    certificates under their OpenSSL subject hashes. A CA from the environment's own SSL_CERT_FILE (here
+    the local server's) must stay trusted, and the fake CA must be too."""
+    for ca_file in fake.confdir.glob("mitmproxy-ca*"):  # the fake's CA, in a conf directory of this test's own
+        shutil.copy2(ca_file, tmp_path / ca_file.name)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_server.cert_file))  # the environment's CA comes first
+    bundle = write_bundle(tmp_path)
+    cert_dir = write_cert_dir(tmp_path)
+    assert write_cert_dir(tmp_path) == cert_dir  # once per bundle content
+
+    pems = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", bundle.read_bytes(), re.DOTALL)
+    files = sorted(cert_dir.iterdir())
+    assert len(files) == len(pems) > 10 and all(re.fullmatch(r"[0-9a-f]{8}\.\d", f.name) for f in files)
+
+    # Through the proxy: the local server is tunnelled (its own CA), api.openai.com is answered (the fake CA).
+    assert get_through_proxy(fake, tls_server.url, verify=cert_dir).content == TLSServer.BODY
+    with requests.Session() as session:
+        session.trust_env = False
+        models = session.get("https://api.openai.com/v1/models", proxies={"https": fake.proxy_url}, verify=str(cert_dir),
+                             headers={"Authorization": "Bearer sk-test-1234567890"}, timeout=10)
+    assert models.status_code == 200 and models.json()["object"] == "list"
+
+    # Negative control: an empty directory trusts neither.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for url in (tls_server.url, "https://api.openai.com/v1/models"):
+        with pytest.raises(requests.exceptions.SSLError):
+            get_through_proxy(fake, url, verify=empty)
 
 
 # -- 2. curl -------------------------------------------------------------------------------------------

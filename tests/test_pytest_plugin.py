@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from proxy_addon.trust import system_ca_files
 
 pytest_plugins = ["pytester"]
 
@@ -30,6 +31,11 @@ def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens: a leak would fail
     monkeypatch.setenv("OPENAI_API_BASE", "http://127.0.0.1:9/v1")  # langchain-openai's name for it
     monkeypatch.setenv("NO_PROXY", "localhost,api.openai.com")  # would send OpenAI traffic around the proxy
+    # A global SSL_CERT_FILE, as on many machines: httpx2 reads it first, so the fixture must set it aside.
+    system = system_ca_files()
+    if system:
+        monkeypatch.setenv("SSL_CERT_FILE", str(system[0]))
+    monkeypatch.setenv("OUTER_SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", ""))
 
     pytester.makeini(INI)
 
@@ -176,7 +182,9 @@ def test_a_subprocess_is_faked(openai_fake):
 
 def test_the_environment_is_pointed_at_the_fake(openai_fake):
     assert os.environ["HTTPS_PROXY"] == openai_fake.proxy_url
-    assert os.environ["SSL_CERT_FILE"] == str(openai_fake.runner.bundle)
+    # Trust through the hashed directory; an inherited SSL_CERT_FILE would win over it in httpx2.
+    assert "SSL_CERT_FILE" not in os.environ and os.environ["SSL_CERT_DIR"] == str(openai_fake.runner.cert_dir)
+    assert os.environ["REQUESTS_CA_BUNDLE"] == str(openai_fake.runner.bundle)
     assert "OPENAI_BASE_URL" not in os.environ and "OPENAI_API_BASE" not in os.environ
     assert os.environ["NO_PROXY"] == "localhost"
     assert os.environ["OPENAI_API_KEY"] == "sk-openai-fake-dummy-key"
@@ -184,6 +192,7 @@ def test_the_environment_is_pointed_at_the_fake(openai_fake):
 
 def test_and_restored_after_the_test():
     assert os.environ["OPENAI_BASE_URL"] == "http://127.0.0.1:9/v1"
+    assert os.environ.get("SSL_CERT_FILE", "") == os.environ["OUTER_SSL_CERT_FILE"]
     assert "HTTPS_PROXY" not in os.environ and "OPENAI_API_KEY" not in os.environ
 '''
 
