@@ -165,7 +165,10 @@ class OpenAIFake:
                 answer=answer_of_stream(reply.events, outcome.chunks), **entry,
             ))
 
-        token = self.relay.offer(reply, ended)
+        # The schedule counts from when the reply was due (arrival + latency), so the hop to the relay
+        # takes nothing from `ttft`: what the client sees is the pace asked for.
+        late = max(0.0, time.time() - started - reply.delay)
+        token = self.relay.offer(reply, ended, due=asyncio.get_running_loop().time() - late)
         self.journal.record(Entry(time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
                                   kind="stream", **entry))
         flow.metadata[TOKEN_HEADER] = token

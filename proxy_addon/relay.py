@@ -62,7 +62,7 @@ class Relay:
 
     def __init__(self) -> None:
         self.port: int | None = None
-        self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None]] = {}
+        self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None, float | None]] = {}
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
@@ -100,10 +100,15 @@ class Relay:
             await asyncio.gather(self._task, return_exceptions=True)
         self._pending.clear()
 
-    def offer(self, reply: StreamReply, on_end: Callable[[Outcome], None] | None = None) -> str:
-        """Keep `reply` for the request that brings the returned token; `on_end` hears how it ended."""
+    def offer(self, reply: StreamReply, on_end: Callable[[Outcome], None] | None = None,
+              due: float | None = None) -> str:
+        """Keep `reply` for the request that brings the returned token; `on_end` hears how it ended.
+
+        `due` (on the event loop's clock) is when the reply was due, which the schedule counts
+        from: the hop to the relay then takes nothing from the pace (`ttft` is from the reply's
+        due moment, as `latency` is from the request's arrival). None: from when it is fetched."""
         token = secrets.token_urlsafe(18)
-        self._pending[token] = (reply, on_end)
+        self._pending[token] = (reply, on_end, due)
         return token
 
     def withdraw(self, token: str) -> None:
@@ -122,11 +127,11 @@ class Relay:
             await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body})
             return
-        reply, on_end = offered
+        reply, on_end, due = offered
         progress = {"chunks": 0, "events": 0}
         self._active += 1
         try:
-            writer = asyncio.ensure_future(self._write(reply, send, progress))
+            writer = asyncio.ensure_future(self._write(reply, send, progress, due))
             hangup = asyncio.ensure_future(_hangup(receive))
             try:
                 await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
@@ -155,11 +160,11 @@ class Relay:
         if how == "cut":
             raise _Cut()  # uvicorn closes the connection mid-body
 
-    async def _write(self, reply: StreamReply, send, progress: dict) -> str:
+    async def _write(self, reply: StreamReply, send, progress: dict, due: float | None) -> str:
         headers = [(k.encode(), v.encode()) for k, v in reply.headers.items()]
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        due = min(due, loop.time()) if due is not None else loop.time()
         how = "completed"
         for wait, data, kind in schedule(reply):
             due += wait  # against the clock, so waits do not add up drift

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 
@@ -130,6 +132,22 @@ async def test_a_stream_is_handed_to_the_relay_and_its_response_streamed():
         assert f.response.stream is True
         addon.error(f)  # a flow that fails before the relay answers leaves nothing behind
         assert token not in relay._pending
+
+
+async def test_the_relay_schedule_counts_from_when_the_reply_was_due():
+    """A request that arrived 0.3 s ago is handed over as due 0.3 s ago (no latency): the relay's pace
+    counts from then, so the hop inside the fake takes nothing from `ttft`."""
+    from proxy_addon.relay import TOKEN_HEADER, Relay
+
+    relay = Relay()
+    relay.port = 45678  # not started: the hand-over is what is tested here
+    addon = OpenAIFake(relay=relay)
+    with taddons.context(addon):
+        f = flow("api.openai.com", "/v1/chat/completions", "POST", _STREAM_BODY)
+        f.request.timestamp_start = f.request.timestamp_end = time.time() - 0.3
+        await addon.request(f)
+        due = relay._pending[f.request.headers[TOKEN_HEADER]][2]
+        assert abs(asyncio.get_running_loop().time() - 0.3 - due) < 0.05
 
 
 async def test_without_a_relay_a_stream_is_sent_whole():

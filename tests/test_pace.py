@@ -88,3 +88,34 @@ def test_a_bad_stream_knob_in_a_profile_file_names_its_line(tmp_path):
     path.write_text('from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completions(stream={"ttft": "slow"})\n')
     with pytest.raises(ProfileError, match=r"bad.py:3: ValueError: stream ttft must be a number of seconds"):
         load(str(path))
+
+
+async def test_the_relay_counts_ttft_from_the_due_moment_it_is_given():
+    """A stream due 0.3 s ago with ttft 0.4 sends its first delta about 0.1 s after it is fetched;
+    without a due moment (the negative control), 0.4 s after."""
+    import asyncio
+    import time
+
+    import httpx2
+
+    from proxy_addon.relay import TOKEN_HEADER, Relay
+
+    relay = Relay()
+    await relay.start()
+    try:
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{relay.port}", trust_env=False) as client:
+            async def first_delta(due) -> float:
+                token = relay.offer(_reply(Pace(ttft=0.4)), due=due)
+                started = time.monotonic()
+                async with client.stream("GET", "/", headers={TOKEN_HEADER: token}) as response:
+                    async for chunk in response.aiter_bytes():
+                        if b"d0" in chunk:
+                            return time.monotonic() - started
+                raise AssertionError("no delta")
+
+            anchored = await first_delta(asyncio.get_running_loop().time() - 0.3)
+            unanchored = await first_delta(None)
+    finally:
+        await relay.stop()
+    assert 0.05 <= anchored <= 0.25, anchored
+    assert 0.35 <= unanchored <= 0.6, unanchored

@@ -27,8 +27,9 @@ _WORDS = re.compile(r"\s*\S+", re.UNICODE)
 class Pace:
     """How a stream is delivered. Every knob is optional; the default is as fast as possible.
 
-    ttft: seconds from the reply's headers to the first content delta. Events
-        that carry no content (`response.created`, a role chunk) go out at once.
+    ttft: seconds from the reply's headers (when they are due: the request's
+        arrival plus any latency) to the first content delta. Events that carry
+        no content (`response.created`, a role chunk) go out at once.
     chunk_delay: seconds between one content delta and the next.
     chunk: how text and arguments are cut into deltas: "word" (the default,
         each with its leading space, as tokens come), "char", or N characters.
