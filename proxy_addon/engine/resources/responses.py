@@ -234,11 +234,17 @@ def _default(body: dict, context: list[dict]) -> dict:
 
 
 _SHAPING_KNOBS = ("output", "output_text", "tool_calls", "reasoning")
+#: The request parameters a response echoes as they were sent, and what it says when one is left out.
+_ECHOED = {"instructions": None, "max_output_tokens": None, "max_tool_calls": None, "parallel_tool_calls": True,
+           "temperature": 1.0, "tool_choice": "auto", "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled",
+           "user": None, "prompt_cache_key": None, "safety_identifier": None}
 
 
 def _planned(call, body: dict, context: list[dict]) -> tuple[list[dict], dict, bool]:
     """The handler's or the knobs' answer as (partial output items, partial Response to merge, whether the
     profile shaped it)."""
+    if call.rule is None:  # no rule for responses in the profile: no handler, no knobs, the default answer
+        return [_default(body, context)], {}, False
     custom = call.custom()
     shaped = custom is not None or any(call.knob(k) is not None for k in _SHAPING_KNOBS)
     if isinstance(custom, str):
@@ -331,19 +337,15 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
     data = {
         "id": response_id, "object": "response", "created_at": int(time.time()), "status": status,
         "background": bool(body.get("background")), "completed_at": None, "error": None, "incomplete_details": None,
-        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": body.get("max_tool_calls"), "model": body["model"], "output": output,
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "model": body["model"], "output": output,
         "previous_response_id": previous["id"] if previous else None,
         "conversation": {"id": conversation} if conversation else None,
         "reasoning": merge({"effort": None, "summary": None}, body.get("reasoning") or {}),
-        "service_tier": "default", "store": body.get("store") is not False, "temperature": body.get("temperature", 1.0),
+        "service_tier": "default", "store": body.get("store") is not False,
         "text": merge({"format": {"type": "text"}, "verbosity": "medium"}, body.get("text") or {}),
-        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
-        "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
-        "truncation": body.get("truncation", "disabled"), "usage": _usage(context, output, body),
-        "user": body.get("user"), "metadata": params.metadata(body.get("metadata")) or {},
-        "prompt_cache_key": body.get("prompt_cache_key"), "safety_identifier": body.get("safety_identifier"),
+        "tools": body.get("tools") or [], "usage": _usage(context, output, body),
+        "metadata": params.metadata(body.get("metadata")) or {},
+        **_ECHOED, **{name: value for name, value in body.items() if name in _ECHOED},
     }
     data = merge(data, rest)
     _finish(data)
