@@ -1,6 +1,6 @@
 """The limit the fake is measured against: mitmproxy with the fake's own mode, options and addons, answering a fixed body.
 
-    python bench/bare_mitmproxy.py CONFDIR BODY_FILE [--stock]
+    python bench/bare_mitmproxy.py CONFDIR BODY_FILE [--stock] [--wait SECONDS]
 
 It prints `listening http://127.0.0.1:PORT` once it listens, then serves until
 terminated. Every request (through the proxy to api.openai.com, or straight
@@ -10,19 +10,22 @@ The master is `runner.make_master`, the very one the fake runs, so the only
 difference between the two is the fake's addon. With `--stock` the master
 carries mitmproxy's ~35 default addons (those of `DumpMaster` and mitmdump)
 instead of the fake's few: what a plain mitmproxy script gets, and what the
-fake ran before it trimmed its addons.
+fake ran before it trimmed its addons. With `--wait` each answer goes out that
+long after the request's arrival, counted as the fake counts its `latency`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
-import sys
+import time
 from pathlib import Path
 
 from mitmproxy import http
 from mitmproxy.addons import default_addons
 
+from proxy_addon.addon import _arrival  # when the request arrived, as the fake counts it
 from proxy_addon.runner import make_master
 from proxy_addon.trust import ensure_ca, write_bundle
 
@@ -37,11 +40,26 @@ class FixedAnswer:
         flow.response = http.Response.make(200, self.body, {"content-type": "application/json"})
 
 
-async def main(confdir: str, body_file: str, stock: bool = False) -> None:
+class WaitThenAnswer(FixedAnswer):
+    """The same answer, `wait` seconds after the request's arrival (the fake's own start of its latency)."""
+
+    def __init__(self, body: bytes, wait: float) -> None:
+        super().__init__(body)
+        self.wait = wait
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        left = self.wait - (time.time() - _arrival(flow.request))
+        if left > 0:
+            await asyncio.sleep(left)
+        super().request(flow)
+
+
+async def main(confdir: str, body_file: str, stock: bool = False, wait: float = 0.0) -> None:
     ensure_ca(Path(confdir))  # the same CA and bundle as the fake's, so clients trust both alike
     write_bundle(Path(confdir))
     master = make_master("127.0.0.1", 0, Path(confdir), addons=default_addons() if stock else None)
-    master.addons.add(FixedAnswer(Path(body_file).read_bytes()))
+    body = Path(body_file).read_bytes()
+    master.addons.add(WaitThenAnswer(body, wait) if wait > 0 else FixedAnswer(body))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -58,4 +76,10 @@ async def main(confdir: str, body_file: str, stock: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], stock="--stock" in sys.argv[3:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("confdir")
+    parser.add_argument("body_file")
+    parser.add_argument("--stock", action="store_true", help="mitmproxy's default addons, not the fake's few")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds from a request's arrival to its answer")
+    args = parser.parse_args()
+    asyncio.run(main(args.confdir, args.body_file, stock=args.stock, wait=args.wait))

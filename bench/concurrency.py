@@ -14,8 +14,8 @@ wall time is reported.
 The goals (wall time ≤ 1.2 s, p99 error ≤ 20 ms) are on a light client: one
 aiohttp `ClientSession` (C HTTP parser, 200 pooled connections) posting the
 SDK's JSON body. Two references, measured with the same client in the same
-run: the bare mitmproxy of bench/throughput.py (same version, mode and
-options as the fake) with only the wait added, which is the floor mitmproxy
+run: the bare mitmproxy of bench/throughput.py (same version, master,
+addons, mode and options as the fake) with only the wait added, which is the floor mitmproxy
 itself sets; and aimock (a Node mock server, `--chaos-latency 1000`), which
 shows what the client allows by itself. The openai SDK (`AsyncOpenAI`, its
 pool widened to 200) is measured as information (not with --quick): starting
@@ -29,24 +29,19 @@ after that arrival, and from the answer being ready to the client returning.
 With the CPU seconds each process spent during the batch, it tells whether
 the client, the server or the machine is the bottleneck.
 
-`python bench/concurrency.py --serve-waiting-mitmproxy CONFDIR BODY_FILE` is
-the reference server, run by the part itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import ssl
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, Iterator
+from typing import Awaitable, Callable
 
 import aiohttp
 import httpx2
@@ -55,7 +50,7 @@ import openai
 import report
 from proxy_addon.journal import journal_path, read_entries
 from proxy_addon.trust import ca_cert_file
-from servers import PROJECT, Server, _stop, fake_server  # _stop: the same way to end a server
+from servers import Server, bare_mitmproxy, fake_server
 from throughput import AIMOCK_VERSION, PeerUnavailable, aimock_server, environment
 
 LATENCY = 1.0
@@ -68,7 +63,6 @@ BODY = json.dumps({"model": MODEL, "messages": MESSAGES}).encode()  # what the S
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"  # reached only through a local proxy
 PROFILE = f"from proxy_addon import Profile\n\nprofile = Profile(latency={LATENCY})\n"
 FACES = ("base-URL", "proxy")
-SERVE = "--serve-waiting-mitmproxy"
 LIGHT, SDK = "aiohttp", "openai SDK"
 # Timed batches per client: the light client carries the goals; the SDK's figures are information.
 REPEATS = {LIGHT: 1} if report.quick() else {LIGHT: 3, SDK: 1}
@@ -230,43 +224,6 @@ async def measure(client_name: str, server: Server, face: str) -> Measured:
     return Measured(first, warm_up, batches[len(batches) // 2])
 
 
-# -- the reference server: the bare mitmproxy, waiting ----------------------------------------------
-
-
-def serve_waiting_mitmproxy(confdir: str, body_file: str) -> None:
-    """bench/bare_mitmproxy.py's server, its fixed answer sent LATENCY after the request's arrival (as the fake counts it)."""
-    import bare_mitmproxy
-    from proxy_addon.addon import _arrival  # the fake's own start of the wait, so both count it alike
-
-    class WaitThenAnswer(bare_mitmproxy.FixedAnswer):
-        async def request(self, flow) -> None:
-            wait = LATENCY - (time.time() - _arrival(flow.request))
-            if wait > 0:
-                await asyncio.sleep(wait)
-            super().request(flow)
-
-    bare_mitmproxy.FixedAnswer = WaitThenAnswer  # its main() builds the addon by this name
-    asyncio.run(bare_mitmproxy.main(confdir, body_file))
-
-
-@contextlib.contextmanager
-def waiting_mitmproxy(confdir: Path, body: bytes) -> Iterator[Server]:
-    """The reference server in its own process (this script with SERVE), answering `body` after LATENCY."""
-    confdir.mkdir(exist_ok=True)
-    body_file = confdir / "bare-body.json"
-    body_file.write_bytes(body)
-    process = subprocess.Popen([sys.executable, __file__, SERVE, str(confdir), str(body_file)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, text=True)
-    try:
-        line = process.stdout.readline()  # "listening http://127.0.0.1:PORT"
-        if not line.startswith("listening "):
-            process.kill()
-            raise RuntimeError(f"the waiting mitmproxy did not start: {line}{process.stderr.read()}")
-        yield Server(process, line.split()[1], confdir)
-    finally:
-        _stop(process)
-
-
 # -- the journal ----------------------------------------------------------------------------------
 
 
@@ -369,7 +326,7 @@ async def run(workdir: Path) -> list[report.Section]:
                       for (client_name, face), m in measured.items()]
     first = measured[LIGHT, "base-URL"].first
     tables[LIGHT].goals = [goal for face in FACES for goal in goals(face, measured[LIGHT, face].median)]
-    with waiting_mitmproxy(workdir / "bare", first.body) as bare:
+    with bare_mitmproxy(workdir / "bare", first.body, wait=LATENCY) as bare:
         await measure_rows("reference: bare mitmproxy + wait", bare, [LIGHT], FACES)
     try:
         with aimock_server(workdir, first.content, "--chaos-latency", str(round(LATENCY * 1000))) as aimock:
@@ -382,8 +339,8 @@ async def run(workdir: Path) -> list[report.Section]:
         f"One aiohttp {aiohttp.__version__} ClientSession posting the SDK's JSON body; the proxy face sends HTTPS "
         "to api.openai.com through the server's proxy, trusting its CA. Every answer is checked (status 200, a "
         "chat completion), and the fake's journal shows each batch on the face it was meant for.",
-        "Reference bare mitmproxy + wait: the bare mitmproxy of the throughput part (same version, mode and "
-        "options as the fake, one fixed answer: the fake's) with only the 1 s wait, counted from the arrival as "
+        "Reference bare mitmproxy + wait: the bare mitmproxy of the throughput part (same version, master, addons, "
+        "mode and options as the fake, one fixed answer: the fake's) with only the 1 s wait, counted from the arrival as "
         "the fake counts it: the floor mitmproxy itself sets for these goals on this machine.",
         aimock_note,
         *row_notes(LIGHT),
@@ -409,9 +366,6 @@ async def run(workdir: Path) -> list[report.Section]:
 
 
 def main() -> None:
-    if sys.argv[1:2] == [SERVE]:
-        serve_waiting_mitmproxy(*sys.argv[2:4])
-        return
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as workdir:
         report.emit(asyncio.run(run(Path(workdir))))
 

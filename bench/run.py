@@ -1,6 +1,6 @@
 """Run every benchmark part, print the tables, and write them with the machine's description to BENCHMARKS.md.
 
-    python bench/run.py            # everything, about ten minutes on 2 cores
+    python bench/run.py            # everything, about fifteen minutes on 2 cores
     python bench/run.py --quick    # smaller counts, same shape, a few minutes
     python bench/run.py --only engine,startup
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import report
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("engine", "pagination", "throughput", "concurrency", "stream_pace", "startup", "memory", "seed")
+PARTS = ("engine", "pagination", "throughput", "profile", "concurrency", "stream_pace", "startup", "memory", "seed")
 
 
 def run_part(name: str, quick: bool) -> tuple[list[report.Section], float, bool]:

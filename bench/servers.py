@@ -115,14 +115,18 @@ def settle(server: Server, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def bare_mitmproxy(confdir: Path, body: bytes, stock: bool = False, timeout: float = 30.0) -> Iterator[Server]:
-    """A bare mitmproxy (same version, master, mode and options as the fake) whose addon answers `body` to every
-    request; `stock`: with mitmproxy's default addons instead of the fake's few (see bench/bare_mitmproxy.py)."""
+def bare_mitmproxy(confdir: Path, body: bytes, stock: bool = False, wait: float = 0.0,
+                   timeout: float = 30.0) -> Iterator[Server]:
+    """A bare mitmproxy (same version, master, addons, mode and options as the fake) whose addon answers `body`
+    to every request, `wait` seconds after its arrival; `stock`: with mitmproxy's default addons instead of
+    the fake's few (see bench/bare_mitmproxy.py)."""
     confdir = Path(confdir)
+    confdir.mkdir(parents=True, exist_ok=True)
     body_file = confdir / "bare-body.json"
     body_file.write_bytes(body)
+    options = (["--stock"] if stock else []) + (["--wait", str(wait)] if wait else [])
     process = subprocess.Popen(
-        [sys.executable, str(BENCH / "bare_mitmproxy.py"), str(confdir), str(body_file), *(["--stock"] if stock else [])],
+        [sys.executable, str(BENCH / "bare_mitmproxy.py"), str(confdir), str(body_file), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, text=True,
     )
     try:
