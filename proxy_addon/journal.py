@@ -246,11 +246,10 @@ class JournalFile:
 
     def write(self, line: bytes) -> None:
         try:
-            fd = self._open()
-            size = os.fstat(fd).st_size
+            fd, size = self._open()
             if self.max_bytes and size and size + len(line) > self.max_bytes:
                 self._rotate()
-                fd = self._open()
+                fd, _ = self._open()
             os.write(fd, line)
             self._failed = False
         except OSError as e:
@@ -267,9 +266,15 @@ class JournalFile:
                 pass
         self._fd = self._id = None
 
-    def _open(self) -> int:
-        if self._fd is not None and _file_id(self.path) == self._id:
-            return self._fd
+    def _open(self) -> tuple[int, int]:
+        """The descriptor of `path` and the file's size now; one `stat` when it is still the file held."""
+        if self._fd is not None:
+            try:
+                info = os.stat(self.path)
+            except OSError:
+                info = None
+            if info is not None and (info.st_dev, info.st_ino) == self._id:
+                return self._fd, info.st_size
         self.close()  # never opened, or rotated or removed by someone else
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -284,7 +289,7 @@ class JournalFile:
             os.close(fd)
             raise
         self._fd, self._id = fd, (info.st_dev, info.st_ino)
-        return fd
+        return fd, info.st_size
 
     def _rotate(self) -> None:
         # Writers in other processes may want to rotate the same file at the same moment: the one

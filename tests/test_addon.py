@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from mitmproxy import connection, exceptions
+from mitmproxy import connection, exceptions, http
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.test import taddons, tflow, tutils
 
@@ -132,6 +132,23 @@ async def test_a_stream_is_handed_to_the_relay_and_its_response_streamed():
         assert f.response.stream is True
         addon.error(f)  # a flow that fails before the relay answers leaves nothing behind
         assert token not in relay._pending
+
+
+@pytest.mark.parametrize("status, body, headers", [
+    (200, b'{"ok": true}', {"content-type": "application/json", "x-request-id": "req_1", "openai-version": "2020-10-01"}),
+    (429, b'{"error": {}}', {"content-type": "application/json", "retry-after-ms": "10", "Content-Length": "999"}),
+    (599, b"", {}),
+])
+def test_a_whole_reply_makes_the_response_response_make_would(status, body, headers):
+    """The hook builds mitmproxy's response with its constructor (cheaper); it must be the one `make` builds."""
+    from proxy_addon.addon import _response
+
+    ours, theirs = _response(status, body, headers), http.Response.make(status, body, headers)
+    # The same fields (a Content-Length given is replaced by the body's own; names are case-insensitive).
+    assert sorted((k.lower(), v) for k, v in ours.headers.fields) == sorted((k.lower(), v) for k, v in theirs.headers.fields)
+    assert ours.headers["content-length"] == str(len(body))
+    assert (ours.status_code, ours.reason, ours.http_version, ours.content) == \
+        (theirs.status_code, theirs.reason, theirs.http_version, theirs.content)
 
 
 async def test_the_relay_schedule_counts_from_when_the_reply_was_due():
