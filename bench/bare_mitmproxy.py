@@ -1,10 +1,12 @@
 """The limit the fake is measured against: mitmproxy with the fake's own mode, options and addons, answering a fixed body.
 
-    python bench/bare_mitmproxy.py CONFDIR BODY_FILE [--stock] [--wait SECONDS]
+    python bench/bare_mitmproxy.py CONFDIR BODY_FILE [--headers JSON_FILE] [--stock] [--wait SECONDS]
 
 It prints `listening http://127.0.0.1:PORT` once it listens, then serves until
 terminated. Every request (through the proxy to api.openai.com, or straight
-to the port, like the fake's base-URL face) gets the same precomputed 200.
+to the port, like the fake's base-URL face) gets the same precomputed 200:
+the body, with the headers of `--headers` (a JSON object; the benchmark passes
+the fake's own, so that clients read the same bytes from both).
 
 The master is `runner.make_master`, the very one the fake runs, so the only
 difference between the two is the fake's addon. With `--stock` the master
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import time
 from pathlib import Path
@@ -31,20 +34,22 @@ from proxy_addon.trust import ensure_ca, write_bundle
 
 
 class FixedAnswer:
-    """Answers every request with one body, built once."""
+    """Answers every request with one body and one set of headers, built once."""
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.body = body
+        self.headers = http.Headers([(k.encode(), v.encode()) for k, v in
+                                     (headers or {"content-type": "application/json"}).items()])
 
     def request(self, flow: http.HTTPFlow) -> None:
-        flow.response = http.Response.make(200, self.body, {"content-type": "application/json"})
+        flow.response = http.Response.make(200, self.body, self.headers.copy())
 
 
 class WaitThenAnswer(FixedAnswer):
     """The same answer, `wait` seconds after the request's arrival (the fake's own start of its latency)."""
 
-    def __init__(self, body: bytes, wait: float) -> None:
-        super().__init__(body)
+    def __init__(self, body: bytes, headers: dict[str, str] | None, wait: float) -> None:
+        super().__init__(body, headers)
         self.wait = wait
 
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -54,12 +59,14 @@ class WaitThenAnswer(FixedAnswer):
         super().request(flow)
 
 
-async def main(confdir: str, body_file: str, stock: bool = False, wait: float = 0.0) -> None:
+async def main(confdir: str, body_file: str, headers_file: str | None = None, stock: bool = False,
+               wait: float = 0.0) -> None:
     ensure_ca(Path(confdir))  # the same CA and bundle as the fake's, so clients trust both alike
     write_bundle(Path(confdir))
     master = make_master("127.0.0.1", 0, Path(confdir), addons=default_addons() if stock else None)
     body = Path(body_file).read_bytes()
-    master.addons.add(WaitThenAnswer(body, wait) if wait > 0 else FixedAnswer(body))
+    headers = json.loads(Path(headers_file).read_text()) if headers_file else None
+    master.addons.add(WaitThenAnswer(body, headers, wait) if wait > 0 else FixedAnswer(body, headers))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
@@ -79,7 +86,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("confdir")
     parser.add_argument("body_file")
+    parser.add_argument("--headers", help="a JSON file of the answer's headers (content-length is set)")
     parser.add_argument("--stock", action="store_true", help="mitmproxy's default addons, not the fake's few")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     args = parser.parse_args()
-    asyncio.run(main(args.confdir, args.body_file, stock=args.stock, wait=args.wait))
+    asyncio.run(main(args.confdir, args.body_file, args.headers, stock=args.stock, wait=args.wait))

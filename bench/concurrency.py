@@ -73,6 +73,7 @@ class Reply:
     request_id: str
     content: str
     body: bytes | None = None  # the raw answer, when the client has it
+    headers: dict[str, str] | None = None  # and its headers
 
 
 @dataclass
@@ -150,7 +151,7 @@ def light_client(server: Server, face: str) -> Client:
             if response.status != 200:
                 raise RuntimeError(f"{url}: status {response.status}: {body[:200]!r}")
             content = json.loads(body)["choices"][0]["message"]["content"]  # a chat completion, or KeyError
-            return Reply(response.headers.get("x-request-id", ""), content, body)
+            return Reply(response.headers.get("x-request-id", ""), content, body, dict(response.headers))
 
     return Client(send, lambda: opened, session.close)
 
@@ -326,7 +327,7 @@ async def run(workdir: Path) -> list[report.Section]:
                       for (client_name, face), m in measured.items()]
     first = measured[LIGHT, "base-URL"].first
     tables[LIGHT].goals = [goal for face in FACES for goal in goals(face, measured[LIGHT, face].median)]
-    with bare_mitmproxy(workdir / "bare", first.body, wait=LATENCY) as bare:
+    with bare_mitmproxy(workdir / "bare", first.body, first.headers, wait=LATENCY) as bare:
         await measure_rows("reference: bare mitmproxy + wait", bare, [LIGHT], FACES)
     try:
         with aimock_server(workdir, first.content, "--chaos-latency", str(round(LATENCY * 1000))) as aimock:

@@ -115,16 +115,20 @@ def settle(server: Server, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def bare_mitmproxy(confdir: Path, body: bytes, stock: bool = False, wait: float = 0.0,
-                   timeout: float = 30.0) -> Iterator[Server]:
+def bare_mitmproxy(confdir: Path, body: bytes, headers: dict[str, str] | None = None, stock: bool = False,
+                   wait: float = 0.0, timeout: float = 30.0) -> Iterator[Server]:
     """A bare mitmproxy (same version, master, addons, mode and options as the fake) whose addon answers `body`
-    to every request, `wait` seconds after its arrival; `stock`: with mitmproxy's default addons instead of
-    the fake's few (see bench/bare_mitmproxy.py)."""
+    with `headers` to every request, `wait` seconds after its arrival; `stock`: with mitmproxy's default
+    addons instead of the fake's few (see bench/bare_mitmproxy.py)."""
     confdir = Path(confdir)
     confdir.mkdir(parents=True, exist_ok=True)
     body_file = confdir / "bare-body.json"
     body_file.write_bytes(body)
     options = (["--stock"] if stock else []) + (["--wait", str(wait)] if wait else [])
+    if headers:
+        headers_file = confdir / "bare-headers.json"
+        headers_file.write_text(json.dumps({k: v for k, v in headers.items() if k.lower() != "content-length"}))
+        options += ["--headers", str(headers_file)]
     process = subprocess.Popen(
         [sys.executable, str(BENCH / "bare_mitmproxy.py"), str(confdir), str(body_file), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=PROJECT, text=True,

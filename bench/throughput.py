@@ -4,8 +4,8 @@
 
 The reference is a bare mitmproxy (`bench/bare_mitmproxy.py`: the same
 version, master, addons, mode and options as the fake) whose addon answers one
-fixed body, taken once from the fake's own answer, so both send the same
-bytes. A stock mitmproxy (the same, with mitmproxy's default addons) shows
+fixed body and set of headers, taken once from the fake's own answer, so both
+send the same bytes (one request id). A stock mitmproxy (the same, with mitmproxy's default addons) shows
 what the fake's trimmed addon set is worth. The SDK
 calls `chat.completions.create` with one fixed small request, in two
 workloads: sequential calls from one `openai.OpenAI`, and 16 asyncio tasks
@@ -16,11 +16,13 @@ built) and the base-URL face (`base_url=server.base_url`).
 
 Every client is warmed up first (imports, connections, TLS), and again with a
 few untimed calls right before each timed batch, since the pool drops
-connections idle for 5 s. A round times one batch per server and face, in
-alternating order; three rounds, and each figure is the median of its three
-batches, so drift on a shared machine touches every server alike. Client and
-servers share two cores, so req/s mostly measures the client; the server's
-own cost is its CPU time per call (from /proc), read around each batch.
+connections idle for 5 s. A round times one short batch per server and face,
+in alternating order, and there are many rounds: the speed of a shared machine
+moves within seconds, so each figure is the median over the rounds, and a
+ratio is the median of the ratios within each round, between batches run a
+second apart. Client and servers share two cores, so req/s mostly measures the
+client; the server's own cost is its CPU time per call (from /proc), read
+around each batch.
 
 A peer, aimock 1.43.0 (a Node mock server, base-URL only), is measured in the
 same rounds when `node` and `npm` are available; it is installed once into
@@ -50,9 +52,9 @@ from proxy_addon.journal import journal_path, read_entries
 MODEL = "gpt-4o"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 CONCURRENCY = 16
-ROUNDS = 3 if report.quick() else 5
-SEQUENTIAL_CALLS = 80 if report.quick() else 400
-CONCURRENT_CALLS = CONCURRENCY * (6 if report.quick() else 30)
+ROUNDS = 6 if report.quick() else 20
+SEQUENTIAL_CALLS = 40 if report.quick() else 100
+CONCURRENT_CALLS = CONCURRENCY * (4 if report.quick() else 8)
 GOAL = 0.9  # issue 6: at least 0.9 of the bare proxy
 
 AIMOCK_PACKAGE = "@copilotkit/aimock"
@@ -263,7 +265,19 @@ class Figures:
                    report.median([b.client_ms for b in batches]))
 
 
-def sections(figures: dict[tuple[str, str], Figures], peer_note: str | None) -> list[report.Section]:
+def paired(batches: dict[tuple[str, str], list[Batch]], workload: str, name: str, reference: str,
+           measure: str = "rate") -> float:
+    """The median over the rounds of `name`'s figure over `reference`'s in the same round."""
+    pairs = zip(batches[(workload, name)], batches[(workload, reference)])
+    return report.median([getattr(a, measure) / getattr(b, measure) for a, b in pairs])
+
+
+def sections(batches: dict[tuple[str, str], list[Batch]], peer_note: str | None) -> list[report.Section]:
+    figures = {key: Figures.of(value) for key, value in batches.items()}
+
+    def ratio(workload: str, name: str, reference: str, measure: str = "rate") -> float:
+        return paired(batches, workload, name, reference, measure)
+
     throughput = report.Section(
         "throughput", "Throughput: the openai SDK through the fake against a bare mitmproxy (same bytes)",
         ["face / workload", "bare req/s", "fake req/s", "fake/bare", "bare CPU ms/call", "fake CPU ms/call",
@@ -275,20 +289,23 @@ def sections(figures: dict[tuple[str, str], Figures], peer_note: str | None) -> 
     for face in ("proxy", "base-URL"):
         for workload in WORKLOADS:
             bare, fake = figures[(workload, f"bare {face}")], figures[(workload, f"fake {face}")]
-            measured = report.ratio(fake.rate, bare.rate)
-            throughput.rows.append([f"{face}, {workload}", f"{bare.rate:.0f}", f"{fake.rate:.0f}", measured,
+            measured = ratio(workload, f"fake {face}", f"bare {face}")
+            throughput.rows.append([f"{face}, {workload}", f"{bare.rate:.0f}", f"{fake.rate:.0f}", f"{measured:.2f}",
                                     f"{bare.server_ms:.2f}", f"{fake.server_ms:.2f}",
-                                    report.ratio(fake.server_ms, bare.server_ms)])
-            throughput.goals.append(report.Goal(f"{face} face, {workload}: fake ≥ {GOAL} × bare mitmproxy", measured,
-                                                fake.rate >= GOAL * bare.rate))
+                                    f"{ratio(workload, f'fake {face}', f'bare {face}', 'server_ms'):.2f}"])
+            throughput.goals.append(report.Goal(f"{face} face, {workload}: fake ≥ {GOAL} × bare mitmproxy",
+                                                f"{measured:.2f}", measured >= GOAL))
     for workload in WORKLOADS:
         proxy, base = figures[(workload, "fake proxy")], figures[(workload, "fake base-URL")]
-        faces.rows.append([workload, f"{proxy.rate:.0f}", f"{base.rate:.0f}", report.ratio(base.rate, proxy.rate),
+        faces.rows.append([workload, f"{proxy.rate:.0f}", f"{base.rate:.0f}",
+                           f"{ratio(workload, 'fake base-URL', 'fake proxy'):.2f}",
                            f"{proxy.server_ms:.2f}", f"{base.server_ms:.2f}"])
     client_ms = sorted(f.client_ms for f in figures.values())
     throughput.notes += [
         f"req/s: median of {ROUNDS} alternating rounds of {SEQUENTIAL_CALLS} sequential calls (one openai.OpenAI) "
-        f"and {CONCURRENT_CALLS} calls from {CONCURRENCY} asyncio tasks on one openai.AsyncOpenAI.",
+        f"and {CONCURRENT_CALLS} calls from {CONCURRENCY} asyncio tasks on one openai.AsyncOpenAI. A ratio is the "
+        "median over the rounds of the ratio within each round (batches a second or so apart), so that the "
+        "machine's drift cancels out.",
         "CPU ms/call: the server process's own CPU time (user + system, /proc) per call, median of the rounds. "
         "Before timing, one call per client checks the face: the bare proxy's bytes came back, and the fake's "
         "journal recorded the call on the proxy or base-URL face as meant.",
@@ -307,7 +324,8 @@ def sections(figures: dict[tuple[str, str], Figures], peer_note: str | None) -> 
         for workload in WORKLOADS:
             old, bare, fake = (figures[(workload, f"{kind} {face}")] for kind in ("stock", "bare", "fake"))
             stock.rows.append([f"{face}, {workload}", f"{old.rate:.0f}", f"{bare.rate:.0f}", f"{fake.rate:.0f}",
-                               report.ratio(fake.rate, old.rate), f"{old.server_ms:.2f}", f"{bare.server_ms:.2f}",
+                               f"{ratio(workload, f'fake {face}', f'stock {face}'):.2f}", f"{old.server_ms:.2f}",
+                               f"{bare.server_ms:.2f}",
                                f"{fake.server_ms:.2f}"])
     peer = report.Section(
         "throughput-peer", f"Against a peer: aimock {AIMOCK_VERSION} (Node, base-URL face)",
@@ -318,9 +336,10 @@ def sections(figures: dict[tuple[str, str], Figures], peer_note: str | None) -> 
     else:
         for workload in WORKLOADS:
             aimock, fake = figures[(workload, "aimock base-URL")], figures[(workload, "fake base-URL")]
-            peer.rows.append([workload, f"{aimock.rate:.0f}", f"{fake.rate:.0f}", report.ratio(fake.rate, aimock.rate),
+            peer.rows.append([workload, f"{aimock.rate:.0f}", f"{fake.rate:.0f}",
+                              f"{ratio(workload, 'fake base-URL', 'aimock base-URL'):.2f}",
                               f"{aimock.server_ms:.2f}", f"{fake.server_ms:.2f}",
-                              report.ratio(fake.server_ms, aimock.server_ms)])
+                              f"{ratio(workload, 'fake base-URL', 'aimock base-URL', 'server_ms'):.2f}"])
         peer.notes.append("No goal: a comparison. Measured in the same rounds as the base-URL rows above; "
                           "aimock answers from a fixture with the fake's reply text. Lower CPU per call is better.")
     return [throughput, faces, stock, peer]
@@ -333,10 +352,11 @@ async def run(workdir: Path) -> list[report.Section]:
     with contextlib.ExitStack() as stack:
         fake = stack.enter_context(fake_server(fake_dir))
         fake_base = target("fake base-URL", fake, "base-URL")
-        body = raw_answer(fake_base.sync).content  # the bare proxy sends these very bytes to every call
+        answer = raw_answer(fake_base.sync)  # the bare proxies send these very bytes to every call
+        body, headers = answer.content, dict(answer.headers)
         content = json.loads(body)["choices"][0]["message"]["content"]
-        bare = stack.enter_context(bare_mitmproxy(bare_dir, body))
-        stock = stack.enter_context(bare_mitmproxy(stock_dir, body, stock=True))
+        bare = stack.enter_context(bare_mitmproxy(bare_dir, body, headers))
+        stock = stack.enter_context(bare_mitmproxy(stock_dir, body, headers, stock=True))
         targets = [target("bare proxy", bare, "proxy"), target("fake proxy", fake, "proxy"),
                    target("bare base-URL", bare, "base-URL"), fake_base,
                    target("stock proxy", stock, "proxy"), target("stock base-URL", stock, "base-URL")]
@@ -351,7 +371,7 @@ async def run(workdir: Path) -> list[report.Section]:
         except PeerUnavailable as error:
             peer_note = f"Not measured: {error}."
         batches = await measure_rounds(targets)
-    return sections({key: Figures.of(value) for key, value in batches.items()}, peer_note)
+    return sections(batches, peer_note)
 
 
 def main() -> None:
