@@ -65,7 +65,9 @@ def openai_fake_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterable["Ru
     from .profile import Profile
     from .runner import Runner
 
-    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=tmp_path_factory.mktemp("openai-fake"))
+    # Not warmed: in a test process the SDK types are imported by the tests that need them, where warming them
+    # all in a thread would hold the GIL for about a second that the tests need.
+    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=tmp_path_factory.mktemp("openai-fake"), warm=False)
     runner.start()
     yield runner
     runner.stop()

@@ -61,8 +61,13 @@ class Runner:
         confdir: Path | str | None = None,
         state_file: Path | str | None = None,
         allow_remote_control: bool = False,
+        warm: bool = True,
     ) -> None:
+        """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
+        the first call of each resource does not pause the fake (a process of its own wants that; a test
+        process, where the fake shares the GIL with the tests, imports only what its tests use)."""
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
+        self.warm = warm
         self.state_file: StateFile | None = None
         if state_file is not None:
             self.state_file = StateFile(self.engine.state, state_file)
@@ -165,7 +170,8 @@ class Runner:
             self.state_file.start()
         watching = asyncio.ensure_future(self.watcher.run())
         # Listening already: the SDK types the replies are checked against are imported meanwhile.
-        threading.Thread(target=_warm_sdk_types, name="openai-fake-warm", daemon=True).start()
+        if self.warm:
+            threading.Thread(target=_warm_sdk_types, name="openai-fake-warm", daemon=True).start()
         url = self.proxy_url
         self.journal.record(started_notice(url, self.engine.profile.name))
         try:
