@@ -28,7 +28,7 @@ from pathlib import Path
 from mitmproxy import http
 from mitmproxy.addons import default_addons
 
-from proxy_addon.addon import _arrival  # when the request arrived, as the fake counts it
+from proxy_addon.addon import _arrival, _response  # the fake's own clock and response making
 from proxy_addon.runner import make_master
 from proxy_addon.trust import ensure_ca, write_bundle
 
@@ -38,11 +38,10 @@ class FixedAnswer:
 
     def __init__(self, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.body = body
-        self.headers = http.Headers([(k.encode(), v.encode()) for k, v in
-                                     (headers or {"content-type": "application/json"}).items()])
+        self.headers = headers or {"content-type": "application/json"}
 
     def request(self, flow: http.HTTPFlow) -> None:
-        flow.response = http.Response.make(200, self.body, self.headers.copy())
+        flow.response = _response(200, self.body, self.headers)  # made the way the fake makes its own
 
 
 class WaitThenAnswer(FixedAnswer):

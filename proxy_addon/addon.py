@@ -119,6 +119,7 @@ class OpenAIFake:
         if wait > 0:
             await asyncio.sleep(wait)
         model = request.model if request is not None else None
+        key = redact(headers.get("authorization"))
         entry = dict(
             request_id=reply.headers.get("x-request-id", ""),
             method=method,
@@ -127,7 +128,7 @@ class OpenAIFake:
             rule=reply.rule,
             model=_shared(model) if isinstance(model, str) else model,
             face=face,
-            key=_shared(redact(headers.get("authorization")) or "") or None,
+            key=_shared(key) if key else None,
             body=body,
             prompt=_prompt(request),
         )

@@ -269,10 +269,7 @@ class JournalFile:
     def _open(self) -> tuple[int, int]:
         """The descriptor of `path` and the file's size now; one `stat` when it is still the file held."""
         if self._fd is not None:
-            try:
-                info = os.stat(self.path)
-            except OSError:
-                info = None
+            info = _stat(self.path)
             if info is not None and (info.st_dev, info.st_ino) == self._id:
                 return self._fd, info.st_size
         self.close()  # never opened, or rotated or removed by someone else
@@ -315,12 +312,16 @@ def _backup(path: Path, n: int) -> Path:
     return path.with_name(f"{path.name}.{n}")
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        info = os.stat(path)
+        return os.stat(path)
     except OSError:
         return None
-    return info.st_dev, info.st_ino
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    info = _stat(path)
+    return (info.st_dev, info.st_ino) if info is not None else None
 
 
 # -- reading ---------------------------------------------------------------------------------
