@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
 
 from proxy_addon.journal import Entry, encode, follow, is_lifecycle, journal_files, journal_path, read_entries
@@ -170,9 +170,9 @@ class LiveLines(Lines):
     """In a terminal: streams in progress stay at the bottom with their running time (rich Live),
     and each becomes its call line above them when it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console = out) -> None:
         self.streaming: dict[str, Entry] = {}
-        self.live = Live(get_renderable=self._render, console=out, refresh_per_second=4, transient=True,
+        self.live = Live(get_renderable=self._render, console=console, refresh_per_second=4, transient=True,
                          redirect_stdout=False, redirect_stderr=False)
 
     def __enter__(self) -> "LiveLines":
@@ -192,9 +192,13 @@ class LiveLines(Lines):
     def entry(self, entry: Entry) -> None:
         if entry.kind == "stream":
             self.streaming[entry.request_id] = entry
-        else:
-            self.streaming.pop(entry.request_id, None)
-            if is_lifecycle(entry):
-                self.streaming.clear()  # the fake stopped: those streams will not end
+            self.live.refresh()
+            return
+        self.streaming.pop(entry.request_id, None)
+        if is_lifecycle(entry):
+            self.streaming.clear()  # the fake stopped: those streams will not end
+        # Printing redraws the live region as last rendered, so an ended stream's line would show beside
+        # its call line until the next refresh. Refresh first, and send both in one write to the terminal.
+        with self.live.console:
+            self.live.refresh()
             self.live.console.print(call_line(entry))
-        self.live.refresh()

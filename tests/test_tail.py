@@ -369,3 +369,39 @@ def test_tail_follow_in_tmux_updates_the_stream_in_place(fake, use_profile, base
         assert rows[1].endswith('"Shown in tmux" → "Live from the fake, one word at a time"  (base-url)')
     finally:
         tmux("kill-server")
+
+
+class Writes:
+    """A terminal's input, one item per write: what rich sends and in which pieces."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.pieces.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_live_lines_never_redraw_an_ended_stream_after_its_call_line():
+    from rich.console import Console
+
+    from cli.tail import LiveLines
+    from proxy_addon.journal import Entry
+
+    writes = Writes()
+    console = Console(file=writes, force_terminal=True, width=200, height=30, color_system=None)
+    started = Entry(time=time.time(), request_id="req_1", kind="stream", method="POST", path="/v1/chat/completions",
+                    model="gpt-4o-mini", face="base-url", prompt="Hi")
+    ended = Entry(time=time.time(), request_id="req_1", method="POST", path="/v1/chat/completions", status=200,
+                  model="gpt-4o-mini", face="base-url", prompt="Hi", chunks=3, outcome="completed", duration_ms=1200)
+    with LiveLines(console) as show:
+        show.entry(started)
+        assert "⋯ streaming" in "".join(writes.pieces)
+        before = len(writes.pieces)
+        show.entry(ended)
+        assert len([w for w in writes.pieces[before:] if "3 chunks completed" in w]) == 1  # in one write
+        shown = "".join(writes.pieces[before:])
+        assert "⋯ streaming" not in shown[shown.index("3 chunks completed"):]  # nothing redraws the stream below it
