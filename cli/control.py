@@ -31,7 +31,12 @@ def _ask(confdir: Path | None, method: str, path: str, query: dict | None = None
     if query:
         url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    token = info.get("control_token")
+    if not isinstance(token, str) or not token:
+        fail(f"the run file of the fake at {info['proxy_url']} has no control token: it was started by an older "
+             "openai-fake; restart it")
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "content-type": "application/json", "authorization": f"Bearer {token}"})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # straight to the fake, never via a proxy
     try:
         with opener.open(request, timeout=30) as reply:

@@ -1,13 +1,22 @@
 """The mitmproxy face of the fake: flow -> engine -> flow.
 
 OpenAI hosts (`api.openai.com` and `*.api.openai.com`) are answered by the
-engine and never reach the real server: the request hook always sets a
-response, and `server_connect` refuses any upstream connection to them should
-one ever be attempted. Requests addressed to the proxy itself
-(`http://127.0.0.1:PORT/v1/...`) are the base-URL face and get the same
-engine; there, and only there, `/_fake/...` are the control endpoints
-(`control.py`). Everything else is left to mitmproxy, which tunnels it untouched
-because the runner sets `allow_hosts` to the OpenAI hosts only.
+engine and never reach the real server. A request is OpenAI's when its CONNECT
+target, its TLS SNI or its `Host` names an OpenAI host (`access.is_openai`); the
+request hook then always sets a response, and `server_connect` refuses any
+upstream connection to them should one ever be attempted. Requests addressed
+to the proxy itself (`http://127.0.0.1:PORT/v1/...`) are the base-URL face and
+get the same engine; there, and only there, `/_fake/...` are the control
+endpoints (`control.py`). A plain request to the proxy's port whose `Host` is
+not one of the fake's own addresses is refused with a 421 (`access.own_host`).
+Everything else is left to mitmproxy, which tunnels it untouched because the
+runner sets `allow_hosts` to the OpenAI hosts only; `server_connect` keeps those
+tunnels off the fake itself and, for clients from other machines, off this
+machine's loopback and private addresses (`access.upstream_refusal`).
+
+Bodies are bounded: a request to the fake over `max_request_size` bytes is
+answered with the API's 413, its body streamed to the relay and dropped there,
+never buffered (`relay.py`).
 
 A streamed reply goes through the relay (see `relay.py`): the flow is pointed
 at the relay's loopback port and its response is streamed. Without a relay
@@ -20,39 +29,47 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import time
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import status_codes
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
+from . import access
+from .access import ALLOW_HOSTS, OPENAI_HOST, is_openai  # noqa: F401  (ALLOW_HOSTS, OPENAI_HOST: public names)
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
-from .engine.streams import StreamReply
-from .journal import Entry, Journal, redact
+from .engine.streams import Event, StreamReply
+from .journal import Entry, Journal, redact, redact_target
 from .profile import ProfileError, load
 from .relay import TOKEN_HEADER, Outcome, Relay
 from .summaries import answer_of, answer_of_stream, prompt_of
 
 logger = logging.getLogger(__name__)
 
-# A trailing dot (the fully qualified `api.openai.com.`) is the same host and must not slip through.
-OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?$", re.IGNORECASE)
-#: For mitmproxy's `allow_hosts`: intercept these, tunnel the rest.
-ALLOW_HOSTS = [r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?(?::\d+)?$"]
-_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "::"}
+#: Requests to the fake larger than this get the API's 413 (`run --max-request-size`).
+MAX_REQUEST_SIZE = 64 * 1024 * 1024
+#: The faces: the proxy face answers OpenAI hosts, the base-URL face the fake's own address; a plain
+#: request to the fake's port naming another host is refused ("misdirected").
+PROXY, BASE_URL, MISDIRECTED = "proxy", "base-url", "misdirected"
 
 
 class OpenAIFake:
     """Answers OpenAI API requests from the engine, after the profile's latency."""
 
     def __init__(self, engine: Engine | None = None, journal: Journal | None = None, relay: Relay | None = None,
-                 control: Control | None = None) -> None:
+                 control: Control | None = None, *, max_request_size: int = MAX_REQUEST_SIZE,
+                 own_names: frozenset[str] = frozenset()) -> None:
         self.engine = engine or Engine()
         self.journal = journal or Journal()
         self.relay = relay
         #: Answers `/_fake/...` on the base-URL face (loopback clients only unless it allows remote ones).
         self.control = control or Control(self.engine, self.journal)
+        #: Bodies over this many bytes get the API's 413 without being read into memory.
+        self.max_request_size = max_request_size
+        #: Names besides the loopback ones that a `Host` may give for the fake itself (`access.own_host`).
+        self.own_names = own_names
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -68,28 +85,86 @@ class OpenAIFake:
             except ProfileError as e:
                 raise exceptions.OptionsError(str(e)) from e
 
-    def server_connect(self, data: ServerConnectionHookData) -> None:
+    async def server_connect(self, data: ServerConnectionHookData) -> None:
+        """Refuse upstream connections to OpenAI, to the fake itself, and (for clients from other machines)
+        to addresses that are not public; pin an allowed name to the address checked, so that a DNS answer
+        that changes in between (rebinding) cannot take the connection elsewhere."""
         address = data.server.address
-        if address and OPENAI_HOST.match(address[0]):
+        if not address:
+            return
+        host, port = address[0], address[1]
+        if is_openai(host) or is_openai(data.server.sni):
             data.server.error = "openai-fake never connects to the real OpenAI API"
+            return
+        peer = data.client.peername
+        local = access.is_loopback(peer[0] if peer else None)
+        sockname = data.client.sockname
+        listen_port = sockname[1] if sockname else None
+        relay_port = self.relay.port if self.relay is not None else None
+        addresses: list[str] = []
+        if access._ip(host) is None and (not local or port == listen_port):
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError:
+                infos = []  # mitmproxy reports the failure to resolve in its own way
+            addresses = [info[4][0] for info in infos]
+        why = access.upstream_refusal(host, port, addresses, listen_port=listen_port, client_is_local=local,
+                                      relay_port=relay_port)
+        if why:
+            data.server.error = why
+        elif addresses and not local:
+            data.server.address = (addresses[0], port)
 
     def _face(self, flow: http.HTTPFlow) -> str | None:
-        """"proxy" for an OpenAI host, "base-url" for the proxy's own address, None for anything else."""
-        host = flow.request.host
-        if OPENAI_HOST.match(host):
-            return "proxy"
-        sockname = flow.client_conn.sockname
-        if sockname and flow.request.port == sockname[1] and (host in _LOOPBACK_NAMES or host == sockname[0]):
-            return "base-url"
-        return None
+        """PROXY for an OpenAI host (by CONNECT target, SNI or `Host`), BASE_URL for the proxy's own address,
+        MISDIRECTED for a plain request to the proxy's port that names another host, None for anything else."""
+        req, client = flow.request, flow.client_conn
+        host = req.host
+        if is_openai(host) or is_openai(client.sni) or is_openai(access.hostname(req.host_header)):
+            return PROXY
+        sockname = client.sockname
+        if client.tls or not sockname or req.port != sockname[1]:
+            return None
+        if access.own_host(host, req.port, sockname[1], sockname[0], self.own_names):
+            return BASE_URL
+        return MISDIRECTED
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A body over the size limit is refused before it is read: streamed to the relay, which drops it
+        and answers the API's 413 (without a relay, in unit tests: once read, in `request`)."""
+        if flow.response or flow.error or self._face(flow) not in (PROXY, BASE_URL):
+            return
+        size = _content_length(flow.request)
+        if size is None or size <= self.max_request_size or self.relay is None or self.relay.port is None:
+            return
+        req = flow.request
+        started = time.time()
+        reply = _too_large(size, self.max_request_size).reply()
+        entry = self._entry(flow, reply, b"", None)
+
+        def ended(outcome: Outcome) -> None:
+            self.journal.record(Entry(time=time.time(), status=reply.status,
+                                      duration_ms=(time.time() - started) * 1000,
+                                      error=_error_message(reply) if outcome.how != "aborted" else "client hung up",
+                                      **entry))
+
+        whole = StreamReply(reply.status, b"", reply.headers, events=[Event(reply.body)])
+        token = self.relay.offer(whole, ended, drain=True)
+        flow.metadata[TOKEN_HEADER] = token
+        req.scheme, req.host, req.port = "http", "127.0.0.1", self.relay.port
+        req.headers[TOKEN_HEADER] = token
+        req.stream = True
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error or not flow.live:
+        if flow.response or flow.error or not flow.live or TOKEN_HEADER in flow.metadata:
             return
         face = self._face(flow)
         if face is None:
             return
-        if face == "base-url" and flow.request.path.split("?", 1)[0].startswith(CONTROL_PREFIX):
+        if face == MISDIRECTED:
+            self._misdirected(flow)
+            return
+        if face == BASE_URL and flow.request.path.split("?", 1)[0].startswith(CONTROL_PREFIX):
             self._control(flow)  # not an API call: not journaled as one
             return
         req = flow.request
@@ -99,39 +174,31 @@ class OpenAIFake:
         method, target = _shared(req.method), _shared(req.path)
         host = _shared(req.host)  # the target the request names (`pretty_host` re-parses the Host header: ~20 µs)
         body = b""
+        request = None
         try:
             body = req.get_content(strict=False) or b""
-            request = Request(
-                method=method,
-                path=target.split("?", 1)[0],
-                headers=headers,
-                body=body,
-                query=dict(req.query) if "?" in target else {},
-                host=host,
-            )
-            reply = self.engine.handle(request)
+            if len(body) > self.max_request_size:  # a chunked body (no length given), or no relay to drain to
+                reply = _too_large(len(body), self.max_request_size).reply()
+                body = b""
+            else:
+                request = Request(
+                    method=method,
+                    path=target.split("?", 1)[0],
+                    headers=headers,
+                    body=body,
+                    query=dict(req.query) if "?" in target else {},
+                    host=host,
+                )
+                reply = self.engine.handle(request)
         except Exception as e:  # the engine never raises; this guards the conversion itself
-            logger.exception("openai-fake could not answer %s %s", req.method, req.path)
+            logger.exception("openai-fake could not answer %s %s", req.method, redact_target(req.path))
             request = None
             reply = OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error").reply()
         # Latency counts from the request's arrival: time spent queued behind other calls is part of it.
         wait = reply.delay - (time.time() - started)
         if wait > 0:
             await asyncio.sleep(wait)
-        model = request.model if request is not None else None
-        key = redact(headers.get("authorization"))
-        entry = dict(
-            request_id=reply.headers.get("x-request-id", ""),
-            method=method,
-            host=host,
-            path=target,
-            rule=reply.rule,
-            model=_shared(model) if isinstance(model, str) else model,
-            face=face,
-            key=_shared(key) if key else None,
-            body=body,
-            prompt=_prompt(request),
-        )
+        entry = self._entry(flow, reply, body, request, face=face, headers=headers)
         if isinstance(reply, StreamReply):
             if self.relay is not None and self.relay.port is not None and flow.live:
                 self._relay(flow, reply, entry, started)
@@ -144,6 +211,42 @@ class OpenAIFake:
             answer=answer_of(reply.body, reply.headers.get("content-type", ""), reply.payload) if reply.status < 400 else None,
             **entry,
         ))
+
+    def _entry(self, flow: http.HTTPFlow, reply, body: bytes, request: Request | None, *,
+               face: str | None = None, headers: dict[str, str] | None = None) -> dict:
+        """The fields of a call's journal entry that are known once it is answered; keys redacted, in the
+        headers (`Authorization`, Azure's `api-key`) and in the query (`?api_key=...`)."""
+        req = flow.request
+        headers = headers if headers is not None else _headers(req)
+        model = request.model if request is not None else None
+        key = redact(headers.get("authorization") or headers.get("api-key") or _query_key(req.path))
+        return dict(
+            request_id=reply.headers.get("x-request-id", ""),
+            method=_shared(req.method),
+            host=_shared(req.host),
+            path=_shared(redact_target(req.path)),
+            rule=reply.rule,
+            model=_shared(model) if isinstance(model, str) else model,
+            face=face or self._face(flow) or "",
+            key=_shared(key) if key else None,
+            body=body,
+            prompt=_prompt(request),
+        )
+
+    def _misdirected(self, flow: http.HTTPFlow) -> None:
+        """A plain request to the fake's port whose `Host` is not the fake: refused, never forwarded (forwarding
+        it made the fake proxy to itself in a loop; a DNS-rebinding page sends exactly this)."""
+        req = flow.request
+        sockname = flow.client_conn.sockname
+        reply = OpenAIError(
+            421, f"openai-fake: this port serves the fake itself, and Host {req.host_header!r} is not one of its "
+                 f"addresses; use http://127.0.0.1:{sockname[1] if sockname else req.port}/v1 (or localhost, [::1]), "
+                 f"or send the request through the proxy to an OpenAI host",
+            code="misdirected_request", headers={"x-should-retry": "false"},
+        ).reply()
+        flow.response = _response(reply.status, reply.body, reply.headers)
+        self.journal.record(Entry(time=time.time(), status=reply.status, error=_error_message(reply),
+                                  **self._entry(flow, reply, b"", None, face=MISDIRECTED)))
 
     def _control(self, flow: http.HTTPFlow) -> None:
         """Answer a control request (see `control.py`); the proxy face never gets here."""
@@ -174,13 +277,14 @@ class OpenAIFake:
         self.journal.record(Entry(time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
                                   kind="stream", **entry))
         flow.metadata[TOKEN_HEADER] = token
+        flow.metadata[_STREAMED] = True
         req = flow.request
         req.scheme, req.host, req.port = "http", "127.0.0.1", self.relay.port
         req.headers[TOKEN_HEADER] = token
         req.content = b""  # the relay needs only the token
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if TOKEN_HEADER in flow.metadata:
+        if flow.metadata.get(_STREAMED):
             flow.response.stream = True
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -203,6 +307,28 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> http.Respons
 
 
 _REASONS = {status: reason.encode() for status, reason in status_codes.RESPONSES.items()}
+_STREAMED = "openai-fake-streamed"
+_QUERY_KEY = re.compile(r"[?&](?:api[-_]?key|key)=([^&#]*)", re.IGNORECASE)
+
+
+def _query_key(target: str) -> str | None:
+    found = _QUERY_KEY.search(target) if "?" in target else None
+    return found.group(1) if found else None
+
+
+def _content_length(req: http.Request) -> int | None:
+    try:
+        return int(req.headers.get("content-length", ""))
+    except ValueError:
+        return None
+
+
+def _too_large(size: int, limit: int) -> OpenAIError:
+    return OpenAIError(
+        413, f"Request too large: the body is {size} bytes, over openai-fake's limit of {limit} bytes "
+             f"(`openai-fake run --max-request-size`).",
+        code="request_too_large", headers={"x-should-retry": "false"},
+    )
 _SHARED: dict[str, str] = {}
 
 

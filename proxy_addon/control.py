@@ -9,10 +9,18 @@ face, where `https://api.openai.com/_fake/...` is the real API's 404):
     POST /_fake/profile   {"profile": "<shipped name | file.py | dotted.module>"}: load it and answer with it
     GET  /_fake/state     everything stored, as JSON, with the call counts
 
-It is a function of (method, path, query, body, client address) to an engine
-`Reply`, so it is tested without sockets. Loading a profile runs Python from
-the fake's disk, so only loopback clients are answered unless the user opts in
-(`run --allow-remote-control`), and browsers' cross-site requests are refused.
+It is a function of (method, path, query, body, client address, headers) to an
+engine `Reply`, so it is tested without sockets. Loading a profile runs Python
+from the fake's disk, and `state` hands out uploaded files, so every request
+must bring the run's secret token (made afresh at each start, kept in the conf
+directory's run file at mode 0600, as mitmweb does) as `Authorization: Bearer
+TOKEN` or `X-OpenAI-Fake-Token: TOKEN`; without it: 401. Loopback is not a user
+boundary: the token is what tells the fake's user from the machine's others.
+Besides, only loopback clients are answered unless the user opts in
+(`run --allow-remote-control`, which still needs the token), and a browser's
+request is refused unless it is same-origin (an `Origin` other than the fake's
+own address, a dev server on `localhost:3000` included, or a `Sec-Fetch-Site`
+other than `same-origin`/`none`), with or without that flag.
 
 `ProfileWatcher` reloads the active profile when its file changes, by polling
 in the fake's event loop (one `stat` per tick: no dependency, no threads but
@@ -22,37 +30,34 @@ the one that loads the new version).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import importlib.util
-import ipaddress
 import json
 import os
+import secrets
 import time
 import weakref
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .access import is_loopback
 from .engine import Engine, OpenAIError, Reply
 from .engine.errors import invalid_url, missing_param, unparsable_json
 from .journal import Entry, Journal
-from .profile import Profile, ProfileError, load, resolve, shipped_dir
+from .profile import Profile, ProfileError, is_real_interrupt, load, resolve, shipped_dir
 
-__all__ = ["PREFIX", "Control", "ProfileWatcher", "is_loopback", "load_fresh"]
+__all__ = ["PREFIX", "TOKEN_HEADER", "Control", "ProfileWatcher", "is_loopback", "load_fresh", "new_token"]
 
 #: Paths under this prefix, on the base-URL face, are control requests.
 PREFIX = "/_fake/"
+#: The fake's own header for the control token (`Authorization: Bearer TOKEN` works too).
+TOKEN_HEADER = "x-openai-fake-token"
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether a client address is this machine (IPv4-mapped `::ffff:127.0.0.1` included)."""
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return host == "localhost"
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+def new_token() -> str:
+    """A fresh control token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
 
 
 def load_fresh(spec: str) -> Profile:
@@ -90,9 +95,12 @@ class Control:
     """Answers the control endpoints from the runner's engine and journal."""
 
     def __init__(self, engine: Engine, journal: Journal, *, allow_remote: bool = False,
-                 watcher: "ProfileWatcher | None" = None) -> None:
+                 watcher: "ProfileWatcher | None" = None, token: str | None = None) -> None:
         self.engine = engine
         self.journal = journal
+        #: The secret every control request must bring; one of its own when none is given, so a
+        #: control API is never open.
+        self.token = token or new_token()
         #: Answer clients that are not on this machine (`run --allow-remote-control`).
         self.allow_remote = allow_remote
         #: Reports the last failed reload in `GET /_fake/profile`, when there is one.
@@ -114,7 +122,9 @@ class Control:
             return endpoint(self, query, body, headers)
         except OpenAIError as e:
             return e.reply()
-        except Exception as e:  # a bug here must not take the proxy down
+        except BaseException as e:  # a bug here (or a module's SystemExit) must not take the proxy down
+            if is_real_interrupt(e):
+                raise
             return OpenAIError(500, f"openai-fake control error: {type(e).__name__}: {e}", type="server_error").reply()
 
     def _check_client(self, client: str | None, headers: Mapping[str, str]) -> None:
@@ -124,14 +134,26 @@ class Control:
                      "start the fake with `openai-fake run --allow-remote-control` to allow others",
                 code="control_forbidden",
             )
-        # A web page open in the user's browser may send requests to 127.0.0.1; it must not steer the fake.
-        # (Browsers send `Origin` on every cross-origin POST; "null" from sandboxed frames and files.)
+        # A web page open in the user's browser may send requests to 127.0.0.1; it must not steer the fake,
+        # nor read its state. Browsers send `Origin` on every cross-origin request ("null" from sandboxed
+        # frames and files) and `Sec-Fetch-Site` on every request; only the fake's own origin is trusted.
         origin = headers.get("origin")
-        if origin and not is_loopback(urlsplit(origin).hostname) and not self.allow_remote:
-            raise OpenAIError(403, f"openai-fake: control endpoints refuse cross-site browser requests (Origin: {origin})",
+        if origin is not None and origin.lower().rstrip("/") != f"http://{headers.get('host', '')}".lower():
+            raise OpenAIError(403, f"openai-fake: control endpoints refuse cross-origin browser requests (Origin: {origin})",
                               code="control_forbidden")
-        if headers.get("sec-fetch-site") == "cross-site" and not self.allow_remote:
-            raise OpenAIError(403, "openai-fake: control endpoints refuse cross-site browser requests", code="control_forbidden")
+        site = headers.get("sec-fetch-site")
+        if site is not None and site.lower() not in ("same-origin", "none"):
+            raise OpenAIError(403, f"openai-fake: control endpoints refuse cross-site browser requests (Sec-Fetch-Site: {site})",
+                              code="control_forbidden")
+        if not hmac.compare_digest(_token_of(headers).encode(), self.token.encode()):
+            given = "a wrong" if _token_of(headers) else "no"
+            raise OpenAIError(
+                401, f"openai-fake: {given} control token. Control requests need the token of this run, as "
+                     f"`Authorization: Bearer TOKEN` or `X-OpenAI-Fake-Token: TOKEN`; the CLI reads it from the run "
+                     f"file in the conf directory (`running.json`, mode 0600), the pytest fixture has it as "
+                     f"`openai_fake.control_token`",
+                type="invalid_request_error", code="invalid_control_token",
+            )
 
     # -- endpoints -----------------------------------------------------------------
 
@@ -213,6 +235,15 @@ _ENDPOINTS = {
     ("POST", "/_fake/profile"): Control.set_profile,
     ("GET", "/_fake/state"): Control.state,
 }
+
+
+def _token_of(headers: Mapping[str, str]) -> str:
+    """The control token a request brings, or ""."""
+    token = headers.get(TOKEN_HEADER)
+    if token:
+        return token.strip()
+    authorization = headers.get("authorization", "")
+    return authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
 
 
 def _json_body(body: bytes) -> dict | None:
@@ -320,7 +351,9 @@ class ProfileWatcher:
                 await self.check()
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # never let the watcher die silently; say so once
+            except BaseException as e:  # never let the watcher die silently (nor end the fake); say so once
+                if is_real_interrupt(e):
+                    raise
                 message = f"{type(e).__name__}: {e}"
                 if message != self._crash:
                     self._crash = message

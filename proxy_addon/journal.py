@@ -24,12 +24,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import unquote
 
 from .codec import to_json
 
@@ -45,6 +47,9 @@ JOURNAL_FILE = "journal.jsonl"
 MAX_BYTES = 5 * 1024 * 1024
 #: Old files kept: `journal.jsonl.1` (newest) ... `journal.jsonl.3`.
 BACKUPS = 3
+#: Bytes of request bodies kept in memory (`run --journal-bodies`): past it, the oldest kept bodies
+#: are dropped (their entries stay, with `body_size` saying what was there).
+BODY_BUDGET = 32 * 1024 * 1024
 
 
 def journal_path(confdir: Path | str) -> Path:
@@ -58,6 +63,18 @@ def redact(authorization: str | None) -> str | None:
         return None
     key = authorization.split(None, 1)[-1].strip()
     return f"{key[:3]}...{key[-4:]}" if len(key) > 12 else "***"
+
+
+#: Query parameters that carry a key: `?api_key=` (some clients), `?api-key=`, `?key=`, `?token=`.
+_SECRET_PARAM = re.compile(r"([?&](?:api[-_]?key|key|token|access[-_]token)=)([^&#]*)", re.IGNORECASE)
+
+
+def redact_target(target: str) -> str:
+    """A request target with the values of key-carrying query parameters redacted as `redact` does
+    (`/v1/models?api_key=sk-proj-...wxyz` -> `/v1/models?api_key=sk-...wxyz`)."""
+    if "?" not in target:
+        return target
+    return _SECRET_PARAM.sub(lambda m: m.group(1) + (redact(unquote(m.group(2))) or ""), target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +108,20 @@ class Entry:
     prompt: str | None = None
     answer: str | None = None
     note: str | None = None
-    #: The request body, kept in memory for assertions and never written anywhere.
+    #: The request body's size in bytes, kept or not.
+    body_size: int = 0
+    #: The request body, kept in memory for assertions and never written anywhere; b"" once the
+    #: journal's body budget made it drop it (`body_dropped`).
     body: bytes = field(default=b"", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.body and not self.body_size:
+            object.__setattr__(self, "body_size", len(self.body))
+
+    @property
+    def body_dropped(self) -> bool:
+        """Whether the body was dropped to keep the journal within its memory budget."""
+        return self.body_size > 0 and not self.body
 
     def to_dict(self) -> dict:
         """The record as written to the journal file: every field but `body`."""
@@ -117,7 +146,11 @@ class Entry:
 
     @property
     def request_json(self) -> Any:
-        """The request body parsed as JSON, or None."""
+        """The request body parsed as JSON, or None. Raises LookupError for a body the journal dropped
+        (over its memory budget), rather than answer None for a body that was there."""
+        if self.body_dropped:
+            raise LookupError(f"the body of {self.method} {self.path} ({self.body_size} bytes) was dropped: the "
+                              f"journal keeps at most {BODY_BUDGET} bytes of bodies by default (`--journal-bodies`)")
         try:
             return json.loads(self.body) if self.body else None
         except ValueError:
@@ -149,7 +182,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "time": (int, float), "request_id": (str,), "method": (str,), "host": (str,), "path": (str,),
     "status": (int,), "duration_ms": (int, float), "rule": (str,), "model": (str, _NONE), "face": (str,),
     "key": (str, _NONE), "error": (str, _NONE), "chunks": (int, _NONE), "outcome": (str, _NONE), "kind": (str,),
-    "prompt": (str, _NONE), "answer": (str, _NONE), "note": (str, _NONE),
+    "prompt": (str, _NONE), "answer": (str, _NONE), "note": (str, _NONE), "body_size": (int,),
 }
 
 
@@ -161,12 +194,16 @@ def encode(entry: Entry) -> bytes:
 class Journal:
     """A bounded, thread-safe list of entries with listeners, also appended to `path` when given.
 
-    Memory keeps the last `maxlen` entries; the counts that `summary()` gives cover every call since
-    the start (or the last `clear()`), however many."""
+    Memory keeps the last `maxlen` entries, and of their request bodies at most `body_budget`
+    bytes, the newest (a body larger than the budget is not kept at all); the counts that
+    `summary()` gives cover every call since the start (or the last `clear()`), however many."""
 
     def __init__(self, path: Path | str | None = None, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS,
-                 maxlen: int = 10_000) -> None:
+                 maxlen: int = 10_000, body_budget: int = BODY_BUDGET) -> None:
         self._entries: deque[Entry] = deque(maxlen=maxlen)
+        self.body_budget = body_budget
+        self._bodied: deque[Entry] = deque()  # the entries that still hold a body, oldest first
+        self._body_bytes = 0
         self._statuses: Counter[int] = Counter()
         self._rules: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -185,7 +222,11 @@ class Journal:
     def record(self, entry: Entry) -> None:
         line = encode(entry) if self.file is not None else b""
         with self._lock:
+            if len(self._entries) == self._entries.maxlen and self._bodied and self._entries[0] is self._bodied[0]:
+                self._body_bytes -= len(self._bodied.popleft().body)  # about to fall out of the window
             self._entries.append(entry)
+            if entry.body:
+                self._keep_body(entry)
             if entry.kind == "call":
                 self._statuses[entry.status] += 1
                 self._rules[entry.rule or "(no route)"] += 1
@@ -193,6 +234,22 @@ class Journal:
                 self.file.write(line)
         for listener in self._listeners:
             listener(entry)
+
+    def _keep_body(self, entry: Entry) -> None:
+        """Count `entry`'s body against the budget, dropping the oldest kept bodies past it. Entries are
+        frozen for everyone else; the journal alone may empty a body it holds."""
+        self._bodied.append(entry)
+        self._body_bytes += len(entry.body)
+        while self._body_bytes > self.body_budget and self._bodied:
+            old = self._bodied.popleft()
+            self._body_bytes -= len(old.body)
+            object.__setattr__(old, "body", b"")
+
+    @property
+    def body_bytes(self) -> int:
+        """Bytes of request bodies held in memory now."""
+        with self._lock:
+            return self._body_bytes
 
     def entries(self, kind: str | None = "call") -> list[Entry]:
         """The answered calls, oldest first; `kind=None` for every record (stream starts and notices too)."""
@@ -203,6 +260,8 @@ class Journal:
         """Forget the entries kept in memory, and the counts (the file keeps them)."""
         with self._lock:
             self._entries.clear()
+            self._bodied.clear()
+            self._body_bytes = 0
             self._statuses.clear()
             self._rules.clear()
 

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from .engine.routes import PRELOADERS, RULES
 from .engine.state import State
 from .engine.streams import Pace
 
-__all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir"]
+__all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir", "is_real_interrupt"]
 
 
 class ProfileError(Exception):
@@ -235,11 +237,30 @@ def resolve(spec: str) -> tuple[str, Path | None]:
     return spec, Path(found.origin) if found.origin else None
 
 
+def is_real_interrupt(error: BaseException) -> bool:
+    """Whether `error` is the user's Ctrl-C, which may end the process; anything else that user code
+    raises (`SystemExit`, `KeyboardInterrupt` raised by hand, `GeneratorExit`...) is an error to report.
+
+    Only the main thread gets signals, and where an event loop runs there (`openai-fake run`), SIGINT
+    is the loop's own handler, which stops the fake without raising: a `KeyboardInterrupt` raised
+    there, or in any other thread, came from the code that ran.
+    """
+    if not isinstance(error, KeyboardInterrupt) or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
+
+
 def load(spec: str) -> Profile:
     """Load the profile a module defines as `profile = Profile(...)`.
 
     Raises `ProfileError` naming the file and the line for a syntax error, a bad
-    argument, an unknown route name, or a module without a `profile`.
+    argument, an unknown route name, a module without a `profile`, or anything the
+    module raises while it runs, `SystemExit` included: loading a profile never ends
+    the process (only a real Ctrl-C does, see `is_real_interrupt`).
     """
     name, path = resolve(spec)
     module_name = f"openai_fake_profile_{abs(hash(str(path)))}" if path else spec
@@ -252,7 +273,9 @@ def load(spec: str) -> Profile:
             module = importlib.import_module(spec)
     except SyntaxError as e:
         raise ProfileError(f"{e.filename}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:
+    except BaseException as e:  # SystemExit from a module's own `sys.exit()` must not end the fake
+        if is_real_interrupt(e):
+            raise
         raise ProfileError(f"{_where(e, path)}: {type(e).__name__}: {e}") from None
     profile = getattr(module, "profile", None)
     if not isinstance(profile, Profile):

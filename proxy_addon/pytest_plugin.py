@@ -194,6 +194,16 @@ class FakeOpenAI:
     def port(self) -> int:
         return self.runner.address[1]
 
+    @property
+    def control_token(self) -> str:
+        """The token the control endpoints (`/_fake/...`) want, as `Authorization: Bearer TOKEN`."""
+        return self.runner.control_token
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The headers that authorize a control request: `requests.get(url, headers=openai_fake.control_headers)`."""
+        return {"authorization": f"Bearer {self.runner.control_token}"}
+
     # -- rules -------------------------------------------------------------------------------
 
     def __getattr__(self, attr: str) -> "RouteRef":

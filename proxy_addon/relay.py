@@ -9,6 +9,11 @@ schedule the profile's pace gives (`engine.streams.schedule`).
 
 The relay listens on 127.0.0.1 on a free port and answers only tokens the
 addon handed it, so nothing else can use it.
+
+It also refuses request bodies over the fake's size limit (`offer(..., drain=True)`):
+the addon streams such a body here instead of buffering it, and the relay reads
+and discards it before answering the API's 413, so memory stays bounded and the
+client, which sends its whole body before it reads, gets the answer.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ class Relay:
 
     def __init__(self) -> None:
         self.port: int | None = None
-        self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None, float | None]] = {}
+        self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None, float | None, bool]] = {}
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
@@ -101,14 +106,16 @@ class Relay:
         self._pending.clear()
 
     def offer(self, reply: StreamReply, on_end: Callable[[Outcome], None] | None = None,
-              due: float | None = None) -> str:
+              due: float | None = None, drain: bool = False) -> str:
         """Keep `reply` for the request that brings the returned token; `on_end` hears how it ended.
+
+        `drain`: read (and discard) the request's whole body before answering.
 
         `due` (on the event loop's clock) is when the reply was due, which the schedule counts
         from: the hop to the relay then takes nothing from the pace (`ttft` is from the reply's
         due moment, as `latency` is from the request's arrival). None: from when it is fetched."""
         token = secrets.token_urlsafe(18)
-        self._pending[token] = (reply, on_end, due)
+        self._pending[token] = (reply, on_end, due, drain)
         return token
 
     def withdraw(self, token: str) -> None:
@@ -127,7 +134,10 @@ class Relay:
             await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body})
             return
-        reply, on_end, due = offered
+        reply, on_end, due, drain = offered
+        if drain and not await _drained(receive):
+            self._finish_quietly(on_end)
+            return
         progress = {"chunks": 0, "events": 0}
         self._active += 1
         try:
@@ -143,6 +153,13 @@ class Relay:
             self._finish(writer, on_end, progress)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
+
+    def _finish_quietly(self, on_end) -> None:
+        if on_end is not None:
+            try:
+                on_end(Outcome("aborted", 0, 0))
+            except Exception:
+                logger.exception("openai-fake: recording a stream's end failed")
 
     def _finish(self, writer: asyncio.Future, on_end, progress: dict) -> None:
         if writer.cancelled():
@@ -181,6 +198,16 @@ class Relay:
                 how = "error"
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return how
+
+
+async def _drained(receive) -> bool:
+    """Read the request body to its end, keeping none of it; False when the client went away first."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            return True
 
 
 async def _hangup(receive) -> None:

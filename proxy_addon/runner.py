@@ -20,9 +20,10 @@ import threading
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .control import Control, ProfileWatcher
+from .control import Control, ProfileWatcher, new_token
+from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
 from .engine import Engine
-from .journal import Journal, journal_path, started_notice, stopped_notice
+from .journal import BODY_BUDGET, Journal, journal_path, started_notice, stopped_notice
 from .profile import Profile, load
 from .state_file import StateFile
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
@@ -62,10 +63,24 @@ class Runner:
         state_file: Path | str | None = None,
         allow_remote_control: bool = False,
         warm: bool = True,
+        max_request_size: int | None = None,
+        journal_bodies: int = BODY_BUDGET,
+        header_timeout: float = HEADER_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
         the first call of each resource does not pause the fake (a process of its own wants that; a test
-        process, where the fake shares the GIL with the tests, imports only what its tests use)."""
+        process, where the fake shares the GIL with the tests, imports only what its tests use).
+
+        The bounds (README, "Security model"): `max_request_size` bytes of request body (larger ones get
+        the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
+        memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`)."""
+        from .addon import MAX_REQUEST_SIZE
+
+        self.max_request_size = MAX_REQUEST_SIZE if max_request_size is None else max_request_size
+        self.header_timeout, self.idle_timeout = header_timeout, idle_timeout
+        if self.max_request_size < 1 or journal_bodies < 0 or header_timeout <= 0 or idle_timeout <= 0:
+            raise ValueError("max_request_size must be >= 1, journal_bodies >= 0, and the timeouts > 0")
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
         self.warm = warm
         self.state_file: StateFile | None = None
@@ -74,11 +89,14 @@ class Runner:
             self.state_file.load()  # raises StateFileError; a saved state replaces the profile's preloads
         self.confdir = Path(confdir) if confdir else default_confdir()
         #: Every call, in memory and in `<confdir>/journal.jsonl` for `openai-fake tail`.
-        self.journal = Journal(journal_path(self.confdir))
+        self.journal = Journal(journal_path(self.confdir), body_budget=journal_bodies)
         #: Reloads the active profile when its file is saved (runs in the serving loop).
         self.watcher = ProfileWatcher(self.engine, self.journal)
-        #: The `/_fake/...` endpoints; only loopback clients unless `allow_remote_control`.
-        self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher)
+        #: The secret every control request must bring (made afresh for each Runner; in the run file).
+        self.control_token = new_token()
+        #: The `/_fake/...` endpoints; the token, and only loopback clients unless `allow_remote_control`.
+        self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher,
+                               token=self.control_token)
         self.host = host
         self.port = port
         self.address: tuple[str, int] | None = None
@@ -144,8 +162,16 @@ class Runner:
         mitm_logger.addHandler(self.errors)
         mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
 
-        master = make_master(self.host, self.port, self.confdir)
-        master.addons.add(OpenAIFake(self.engine, self.journal, relay, self.control))
+        from .access import local_names
+        from .deadlines import Deadlines
+
+        master = make_master(self.host, self.port, self.confdir, max_request_size=self.max_request_size)
+        own = {self.host.lower()} if self.host not in ("0.0.0.0", "::", "") else set()
+        if not is_loopback_host(self.host):
+            own |= local_names()  # `Host: myhost:PORT` from the network
+        master.addons.add(Deadlines(self.header_timeout, self.idle_timeout),
+                          OpenAIFake(self.engine, self.journal, relay, self.control,
+                                     max_request_size=self.max_request_size, own_names=frozenset(own)))
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -226,11 +252,18 @@ class Runner:
     # -- the running file, for `openai-fake env` -------------------------------------
 
     def write_running_file(self) -> Path:
+        """Write `<confdir>/running.json` (mode 0600: it holds the control token) for the CLI's wrappers."""
         path = self.confdir / RUNNING_FILE
         info = {"pid": os.getpid(), "proxy_url": self.proxy_url, "base_url": self.base_url,
-                "ca_cert": str(self.ca_cert), "bundle": str(self.bundle), "profile": self.engine.profile.name}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2))
+                "ca_cert": str(self.ca_cert), "bundle": str(self.bundle), "profile": self.engine.profile.name,
+                "control_token": self.control_token}
+        tmp = path.with_name(f".{RUNNING_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a leftover with looser rights
+            os.write(fd, json.dumps(info, indent=2).encode())
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         return path
 
@@ -243,7 +276,7 @@ class Runner:
             pass
 
 
-def make_master(host: str, port: int, confdir: Path, addons: list | None = None):
+def make_master(host: str, port: int, confdir: Path, addons: list | None = None, max_request_size: int | None = None):
     """A mitmproxy master with the fake's mode and options and only the addons a fake needs (the caller
     adds the fake's own). `bench/bare_mitmproxy.py` builds its reference with this same function;
     its `--stock` variant passes mitmproxy's `default_addons()` as `addons` instead.
@@ -273,6 +306,12 @@ def make_master(host: str, port: int, confdir: Path, addons: list | None = None)
         connection_strategy="lazy",
         allow_hosts=ALLOW_HOSTS,
     )
+    if max_request_size is not None:
+        # The fake answers bodies over its limit with the API's 413 without reading them when their length
+        # is given (addon.requestheaders); a chunked one is read, up to this hard ceiling, before the 413.
+        # Past the ceiling mitmproxy refuses it itself (its own 413 page). 8x: 512 MiB at the default
+        # limit, the real Files API's largest file.
+        m.options.update(body_size_limit=str(8 * max_request_size))
     return m
 
 
@@ -339,6 +378,13 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None
     if isinstance(context.get("exception"), asyncio.CancelledError):
         return
     loop.default_exception_handler(context)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listen address keeps the fake on this machine."""
+    from .access import is_loopback
+
+    return is_loopback(host)
 
 
 def _url_host(host: str) -> str:

@@ -68,13 +68,39 @@ async def test_flows_already_answered_are_skipped():
         assert f.response.status_code == 204
 
 
-def test_no_upstream_connection_to_openai_hosts():
+async def test_no_upstream_connection_to_openai_hosts():
     addon = OpenAIFake()
     with taddons.context(addon):
-        for host, refused in [("api.openai.com", True), ("eu.api.openai.com", True), ("api.openai.com.", True), ("example.com", False)]:
-            server = connection.Server(address=(host, 443))
-            addon.server_connect(ServerConnectionHookData(server=server, client=tflow.tclient_conn()))
-            assert bool(server.error) is refused
+        for host, sni, refused in [("api.openai.com", None, True), ("eu.api.openai.com", None, True),
+                                   ("api.openai.com.", None, True), ("203.0.113.7", "api.openai.com", True),
+                                   ("example.com", None, False), ("203.0.113.7", "example.com", False)]:
+            server = connection.Server(address=(host, 443), sni=sni)
+            client = tflow.tclient_conn()
+            client.peername, client.sockname = ("127.0.0.1", 50000), ("127.0.0.1", 8080)
+            await addon.server_connect(ServerConnectionHookData(server=server, client=client))
+            assert bool(server.error) is refused, (host, sni)
+
+
+@pytest.mark.parametrize("host, port, peer, refused", [
+    ("127.0.0.1", 8080, "127.0.0.1", True),  # the fake itself: a loop
+    ("127.1", 8080, "127.0.0.1", True),
+    ("0.0.0.0", 8080, "127.0.0.1", True),
+    ("127.0.0.1", 5432, "127.0.0.1", False),  # a local client may reach local services (it can anyway)
+    ("127.0.0.1", 5432, "192.168.1.20", True),  # a client from the network may not
+    ("10.0.0.3", 80, "192.168.1.20", True),
+    ("169.254.169.254", 80, "192.168.1.20", True),
+    ("0x7f.1", 22, "192.168.1.20", True),
+    ("203.0.113.7", 443, "192.168.1.20", True),  # documentation range: not public either
+    ("8.8.8.8", 443, "192.168.1.20", False),
+])
+async def test_upstream_connections_are_kept_off_the_fake_and_off_private_addresses(host, port, peer, refused):
+    addon = OpenAIFake()
+    with taddons.context(addon):
+        server = connection.Server(address=(host, port))
+        client = tflow.tclient_conn()
+        client.peername, client.sockname = (peer, 50000), ("0.0.0.0", 8080)
+        await addon.server_connect(ServerConnectionHookData(server=server, client=client))
+        assert bool(server.error) is refused, server.error
 
 
 async def test_the_profile_option_loads_and_bad_profiles_fail_configuration(tmp_path):

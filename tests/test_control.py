@@ -30,14 +30,19 @@ def ask(fake, method: str, path: str, body: dict | None = None, **params) -> req
     """A control request to the session fake, straight to its base-URL face (never through a proxy)."""
     with requests.Session() as session:
         session.trust_env = False
-        return session.request(method, fake.proxy_url + path, json=body, params=params, timeout=10)
+        return session.request(method, fake.proxy_url + path, json=body, params=params, timeout=10,
+                               headers={"authorization": f"Bearer {fake.control_token}"})
 
 
 # -- the pure control function ---------------------------------------------------------
 
 
+TOKEN = "test-control-token"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
 def control(allow_remote: bool = False, profile: Profile | None = None) -> Control:
-    return Control(Engine(profile or Profile()), Journal(), allow_remote=allow_remote)
+    return Control(Engine(profile or Profile()), Journal(), allow_remote=allow_remote, token=TOKEN)
 
 
 @pytest.mark.parametrize("client, allowed", [
@@ -46,52 +51,86 @@ def control(allow_remote: bool = False, profile: Profile | None = None) -> Contr
 ])
 def test_only_loopback_clients_are_answered_unless_remote_control_is_allowed(client, allowed):
     assert is_loopback(client) is allowed
-    reply = control().handle("GET", "/_fake/profile", client=client)
+    reply = control().handle("GET", "/_fake/profile", client=client, headers=AUTH)
     assert reply.status == (200 if allowed else 403)
     if not allowed:
         error = json.loads(reply.body)["error"]
         assert "--allow-remote-control" in error["message"] and error["code"] == "control_forbidden"
         assert set(error) == {"message", "type", "param", "code"}
-    assert control(allow_remote=True).handle("GET", "/_fake/profile", client=client).status == 200
+    assert control(allow_remote=True).handle("GET", "/_fake/profile", client=client, headers=AUTH).status == 200
 
 
-def test_cross_site_browser_requests_are_refused():
+@pytest.mark.parametrize("headers, status", [
+    ({"origin": "https://evil.example"}, 403),
+    ({"origin": "null"}, 403),  # a sandboxed frame or a file
+    ({"origin": "http://localhost:3000"}, 403),  # a dev server on this machine, another port
+    ({"origin": "http://127.0.0.1:9999"}, 403),
+    ({"sec-fetch-site": "cross-site"}, 403),
+    ({"sec-fetch-site": "same-site"}, 403),  # localhost:3000 -> localhost:8080 is "same-site"
+    ({"origin": "http://127.0.0.1:8080"}, 200),  # the fake's own page
+    ({"sec-fetch-site": "same-origin"}, 200),
+    ({"sec-fetch-site": "none"}, 200),  # typed into the address bar
+    ({}, 200),  # not a browser
+])
+@pytest.mark.parametrize("allow_remote", [False, True])
+def test_only_same_origin_browser_requests_are_trusted_with_or_without_remote_control(headers, status, allow_remote):
+    c = control(allow_remote=allow_remote)
+    reply = c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={**AUTH, "host": "127.0.0.1:8080", **headers})
+    assert reply.status == status, reply.body
+    if status == 403:
+        assert json.loads(reply.body)["error"]["code"] == "control_forbidden"
+
+
+@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": "Basic " + TOKEN},
+                                     {"x-openai-fake-token": TOKEN[:-1]}, {"authorization": "Bearer "}])
+@pytest.mark.parametrize("method, path", [("GET", "/_fake/calls"), ("POST", "/_fake/reset"), ("GET", "/_fake/profile"),
+                                          ("POST", "/_fake/profile"), ("GET", "/_fake/state")])
+def test_every_control_endpoint_needs_the_token(headers, method, path):
+    c = control(allow_remote=True)
+    reply = c.handle(method, path, body=b'{"profile": "flaky"}', client="127.0.0.1", headers=headers)
+    assert reply.status == 401
+    error = json.loads(reply.body)["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["code"] == "invalid_control_token"
+    assert "running.json" in error["message"]
+    assert c.engine.profile.name == "inline"  # nothing was loaded
+
+
+def test_the_token_is_taken_from_bearer_or_the_fakes_own_header():
     c = control()
-    refused = c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "https://evil.example"})
-    assert refused.status == 403 and "cross-site" in json.loads(refused.body)["error"]["message"]
-    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"sec-fetch-site": "cross-site"}).status == 403
-    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "null"}).status == 403  # a sandboxed frame
-    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers={"origin": "http://127.0.0.1:8080"}).status == 200
+    assert c.handle("GET", "/_fake/profile", client="127.0.0.1", headers={"authorization": f"Bearer {TOKEN}"}).status == 200
+    assert c.handle("GET", "/_fake/profile", client="127.0.0.1", headers={"x-openai-fake-token": TOKEN}).status == 200
+    assert Control(Engine(), Journal()).token  # never open: a Control made without one has its own
+    assert Control(Engine(), Journal()).token != Control(Engine(), Journal()).token
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/_fake/nope"), ("DELETE", "/_fake/calls"), ("GET", "/_fake/reset")])
 def test_unknown_control_paths_are_the_apis_404(method, path):
-    reply = control().handle(method, path, client="127.0.0.1")
+    reply = control().handle(method, path, client="127.0.0.1", headers=AUTH)
     assert reply.status == 404
     assert json.loads(reply.body)["error"]["message"] == f"Invalid URL ({method} {path})"
 
 
 def test_profile_errors_are_4xx_naming_the_problem(tmp_path):
     c = control()
-    unknown = c.handle("POST", "/_fake/profile", body=b'{"profile": "no_such_profile"}', client="127.0.0.1")
+    unknown = c.handle("POST", "/_fake/profile", body=b'{"profile": "no_such_profile"}', client="127.0.0.1", headers=AUTH)
     error = json.loads(unknown.body)["error"]
     assert unknown.status == 404 and "no_such_profile" in error["message"] and error["code"] == "profile_not_found"
     assert error["param"] == "profile"
     missing_file = c.handle("POST", "/_fake/profile", body=json.dumps({"profile": str(tmp_path / "gone.py")}).encode(),
-                            client="127.0.0.1")
+                            client="127.0.0.1", headers=AUTH)
     assert missing_file.status == 404 and "gone.py: no such profile file" in json.loads(missing_file.body)["error"]["message"]
     broken = tmp_path / "broken.py"
     broken.write_text(BROKEN)
-    failed = c.handle("POST", "/_fake/profile", body=json.dumps({"profile": str(broken)}).encode(), client="127.0.0.1")
+    failed = c.handle("POST", "/_fake/profile", body=json.dumps({"profile": str(broken)}).encode(), client="127.0.0.1", headers=AUTH)
     error = json.loads(failed.body)["error"]
     assert failed.status == 422 and f"{broken}:4" in error["message"] and "colour" in error["message"]
     assert error["code"] == "profile_error"
     assert c.engine.profile.name == "inline"  # nothing changed
     for body, param in [(b"", "profile"), (b"{}", "profile"), (b'{"profile": 3}', "profile"),
                         (b'{"profile": "flaky", "keep_state": "yes"}', "keep_state")]:
-        reply = c.handle("POST", "/_fake/profile", body=body, client="127.0.0.1")
+        reply = c.handle("POST", "/_fake/profile", body=body, client="127.0.0.1", headers=AUTH)
         assert reply.status == 400 and json.loads(reply.body)["error"]["param"] == param, body
-    assert c.handle("POST", "/_fake/profile", body=b"{not json", client="127.0.0.1").status == 400
+    assert c.handle("POST", "/_fake/profile", body=b"{not json", client="127.0.0.1", headers=AUTH).status == 400
 
 
 def test_calls_filters():
@@ -102,7 +141,7 @@ def test_calls_filters():
     c.journal.record(Entry(time=time.time(), kind="notice", note="profile reloaded: x.py"))
 
     def paths(**query):
-        reply = c.handle("GET", "/_fake/calls", query={k: str(v) for k, v in query.items()}, client="127.0.0.1")
+        reply = c.handle("GET", "/_fake/calls", query={k: str(v) for k, v in query.items()}, client="127.0.0.1", headers=AUTH)
         assert reply.status == 200, reply.body
         return [(e["status"], e["path"]) for e in json.loads(reply.body)["data"]]
 
@@ -115,7 +154,7 @@ def test_calls_filters():
     assert paths(kind="notice") == [(0, "")]
     assert len(paths(kind="all")) == 5
     for query, param in [({"limit": "x"}, "limit"), ({"limit": "-1"}, "limit"), ({"status": "okay"}, "status")]:
-        reply = c.handle("GET", "/_fake/calls", query=query, client="127.0.0.1")
+        reply = c.handle("GET", "/_fake/calls", query=query, client="127.0.0.1", headers=AUTH)
         assert reply.status == 400 and json.loads(reply.body)["error"]["param"] == param
 
 
@@ -123,9 +162,9 @@ def test_reset_keeps_or_clears_the_calls():
     c = control()
     c.journal.record(Entry(time=time.time(), status=200, path="/v1/models"))
     c.engine.state.count_call("models")
-    assert c.handle("POST", "/_fake/reset", client="127.0.0.1").status == 200
+    assert c.handle("POST", "/_fake/reset", client="127.0.0.1", headers=AUTH).status == 200
     assert c.engine.state.counts() == {} and [e.kind for e in c.journal.entries(kind=None)] == ["call", "notice"]
-    reply = c.handle("POST", "/_fake/reset", body=b'{"calls": true}', client="127.0.0.1")
+    reply = c.handle("POST", "/_fake/reset", body=b'{"calls": true}', client="127.0.0.1", headers=AUTH)
     assert json.loads(reply.body) == {"reset": True, "calls_cleared": True}
     assert [e.note for e in c.journal.entries(kind=None)] == ["state and call counts reset, calls cleared"]
 
@@ -139,6 +178,7 @@ async def test_the_addon_serves_control_on_the_base_url_face_only():
     addon = OpenAIFake()
     base = flow("127.0.0.1", "/_fake/calls?limit=5", port=8080, scheme="http")
     base.client_conn.sockname = ("127.0.0.1", 8080)
+    base.request.headers["authorization"] = f"Bearer {addon.control.token}"
     await addon.request(base)
     assert base.response.status_code == 200 and json.loads(base.response.content) == {"object": "list", "data": []}
     assert addon.journal.entries(kind=None) == []  # not an API call

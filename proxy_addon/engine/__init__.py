@@ -82,7 +82,9 @@ class Call:
             result = handler(self.request, self.state)
         except OpenAIError:
             raise
-        except Exception as e:
+        except BaseException as e:  # `sys.exit()` in a handler included: it must not end the fake
+            if _is_real_interrupt(e):
+                raise
             code = getattr(handler, "__code__", None)
             at = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
             raise OpenAIError(
@@ -172,7 +174,9 @@ class Engine:
             reply = route.handler(Call(request, rule, self.state, profile, n))
         except OpenAIError as e:
             reply = e.reply()
-        except Exception as e:  # a bug in the fake itself: say so, keep serving
+        except BaseException as e:  # a bug in the fake itself, or user code's SystemExit: say so, keep serving
+            if _is_real_interrupt(e):
+                raise
             reply = OpenAIError(
                 500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error",
                 headers={"x-should-retry": "false"},
@@ -182,6 +186,12 @@ class Engine:
         reply.delay = delay
         reply.rule = rule_name
         return reply
+
+
+def _is_real_interrupt(error: BaseException) -> bool:
+    from ..profile import is_real_interrupt
+
+    return is_real_interrupt(error)
 
 
 def _has_bearer(headers: Any) -> bool:
