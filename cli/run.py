@@ -33,13 +33,31 @@ def run(
         Optional[Path], typer.Option("--state", help="Load the fake's state from FILE at start and keep FILE current.")
     ] = None,
     allow_remote_control: Annotated[
-        bool, typer.Option("--allow-remote-control", help="Answer /_fake/ control requests from other machines too.")
+        bool, typer.Option("--allow-remote-control",
+                           help="Answer /_fake/ control requests from other machines too (they still need the token).")
     ] = False,
+    max_request_size: Annotated[
+        int, typer.Option("--max-request-size", metavar="BYTES", min=1,
+                          help="Larger request bodies get the API's 413 without being read.")
+    ] = 64 * 1024 * 1024,
+    journal_bodies: Annotated[
+        int, typer.Option("--journal-bodies", metavar="BYTES", min=0,
+                          help="Bytes of request bodies kept in memory for /_fake/calls and tests; the oldest go first.")
+    ] = 32 * 1024 * 1024,
+    header_timeout: Annotated[
+        float, typer.Option("--header-timeout", metavar="SECONDS", min=0.01,
+                            help="Close a connection that sends no request headers within this time.")
+    ] = 10.0,
+    idle_timeout: Annotated[
+        float, typer.Option("--idle-timeout", metavar="SECONDS", min=0.01,
+                            help="Close a kept-alive connection idle between requests for this long.")
+    ] = 60.0,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts and a base-URL face, on one port."""
     try:
         runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state,
-                        allow_remote_control=allow_remote_control)
+                        allow_remote_control=allow_remote_control, max_request_size=max_request_size,
+                        journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout)
     except ProfileError as e:
         fail(f"profile: {e}", 2)
     except StateFileError as e:
@@ -47,7 +65,8 @@ def run(
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
         if allow_remote_control:
-            err.print("[yellow]warning:[/] --allow-remote-control: they can also reset it and make it load profile files.")
+            err.print("[yellow]warning:[/] --allow-remote-control: with the control token (in the run file) they can also "
+                      "reset it and make it load profile files.")
 
     def ready(r: Runner) -> None:
         r.write_running_file()

@@ -195,3 +195,38 @@ def test_keys_in_the_query_and_azures_header_are_redacted_everywhere(fake, use_p
     journal = fake.journal.path.read_text()
     assert "QUERYSECRET" not in journal
     assert all("QUERYSECRET" not in (e.path or "") for e in fake.journal.entries())
+
+
+# -- connections are bounded ----------------------------------------------------------------------
+
+
+def test_silent_and_idle_connections_are_closed_in_time(tmp_path):
+    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(tmp_path / "conf"),
+                             "--header-timeout", "1", "--idle-timeout", "1", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        seen = read_until(proc, "OPENAI_BASE_URL")
+        base_url = seen.split("OPENAI_BASE_URL=", 1)[1].split()[0].strip("'")
+        port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+        half = socket.create_connection(("127.0.0.1", port), timeout=10)
+        half.sendall(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finished
+        started = time.monotonic()
+        for s in [*silent, half]:
+            assert s.recv(1) == b""  # closed by the fake (mitmproxy's own timeout is 600 s)
+            s.close()
+        assert time.monotonic() - started < 5
+        # A kept-alive connection that goes quiet after a reply is closed after the idle timeout.
+        kept = socket.create_connection(("127.0.0.1", port), timeout=10)
+        kept.sendall(f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {API_KEY}\r\n\r\n".encode())
+        assert kept.recv(12) == b"HTTP/1.1 200"
+        deadline = time.monotonic() + 5
+        while kept.recv(65536) and time.monotonic() < deadline:
+            pass
+        assert time.monotonic() < deadline
+        kept.close()
+        assert plain("GET", base_url + "/models", headers={"authorization": f"Bearer {API_KEY}"}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
