@@ -28,11 +28,28 @@ def defaults(oid: str) -> dict:
             "temperature": 1.0, "top_p": 1.0, "response_format": "auto"}
 
 
+def check_body(body: dict) -> None:
+    """The 400s for the fields an assistant echoes (create and update): the API's own checks first, then
+    the SDK type of each field, so that nothing stored can fail to parse."""
+    params.text(body.get("name"), "name", 256)
+    params.text(body.get("description"), "description", 512)
+    params.text(body.get("instructions"), "instructions", 256_000)
+    params.optional(body, "model", str)
+    params.optional(body, "reasoning_effort", str)
+    params.sampling(body)
+    params.tools(body, params.ASSISTANT_TOOLS, max_items=128)
+    params.response_format(body, auto=True)
+    params.tool_resources(body.get("tool_resources"))
+    params.metadata(body.get("metadata"))
+    for name in _FIELDS:
+        if body.get(name) is not None and name in sdk.Assistant.model_fields:
+            params.conforms(sdk.Assistant, body[name], name, field=name)
+
+
 def create(call) -> Any:
     body = params.json_body(call.request)
     params.require(body, "model", str)
-    params.optional(body, "tools", list)
-    params.metadata(body.get("metadata"))
+    check_body(body)
     obj = defaults(call.state.new_id("asst_"))
     obj.update({k: body[k] for k in _FIELDS if body.get(k) is not None})
     custom = call.custom()
@@ -53,7 +70,7 @@ def retrieve(call) -> Any:
 
 def update(call) -> Any:
     body = params.json_body(call.request)
-    params.metadata(body.get("metadata"))
+    check_body(body)
     oid = call.request.params["assistant_id"]
     call.state.fetch(COLLECTION, oid, "assistant")
     return Reply.json(200, call.state.update(COLLECTION, oid, {k: body[k] for k in _FIELDS if k in body}))

@@ -21,7 +21,6 @@ from typing import Any
 
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
-from ..examples import example
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
 from .. import sdk
@@ -44,10 +43,24 @@ def create(call) -> Any:
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             raise errors.invalid_type(f"messages[{i}]", "an object", m)
-        if m.get("role") not in _ROLES:
+        role = m.get("role")
+        if type(role) is not str and role is not None:
+            raise errors.invalid_type(f"messages[{i}].role", "a string", role)
+        if role not in _ROLES:
             raise errors.invalid_value(f"messages[{i}].role", f"Invalid value: {m.get('role')!r}. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.")
+        if len(m) > 2 or type(m.get("content")) is not str:  # the common message, {role, content: str}, needs no more
+            _check_message(m, f"messages[{i}]")
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
-    params.optional(body, "tools", list)
+    params.sampling(body, penalties=True)
+    params.integer(body, "max_tokens", minimum=1)
+    params.integer(body, "max_completion_tokens", minimum=1)
+    params.integer(body, "top_logprobs", minimum=0, maximum=20)
+    params.optional(body, "logprobs", bool)
+    if body.get("stop") is not None and type(body["stop"]) is not str:
+        params.array(body["stop"], "stop", max_items=4, items=str)
+    params.tools(body, params.CHAT_TOOLS)
+    _check_tool_choice(body.get("tool_choice"))
+    params.response_format(body)
     store = params.optional(body, "store", bool, False)
     metadata = params.metadata(body.get("metadata"))
     stream = params.wants_stream(body)
@@ -106,6 +119,65 @@ def create(call) -> Any:
     if stream:
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
     return Reply.json(200, data)
+
+
+def _check_message(message: dict, where: str) -> None:
+    """The parts of a request message the fake reads or stores: content, tool calls, name, refusal."""
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        params.array(content, f"{where}.content")
+        for j, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise errors.invalid_type(f"{where}.content[{j}]", "an object", part)
+            if part.get("type") in ("text", "refusal"):
+                field = part["type"]
+                if part.get(field) is None:
+                    raise errors.missing_param(f"{where}.content[{j}].{field}")
+                params.text(part[field], f"{where}.content[{j}].{field}")
+            elif part.get("type") == "image_url":
+                image = params.obj(part.get("image_url"), f"{where}.content[{j}].image_url") or {}
+                params.text(image.get("url"), f"{where}.content[{j}].image_url.url")
+    for field in ("name", "tool_call_id", "refusal"):
+        params.text(message.get(field), f"{where}.{field}")
+    audio = params.obj(message.get("audio"), f"{where}.audio")
+    if audio:
+        params.text(audio.get("id"), f"{where}.audio.id")
+    for k, call in enumerate(params.array(message.get("tool_calls"), f"{where}.tool_calls") or ()):
+        at = f"{where}.tool_calls[{k}]"
+        if not isinstance(call, dict):
+            raise errors.invalid_type(at, "an object", call)
+        if params.kind(call, at, params.CHAT_TOOLS) == "custom":
+            params.obj(call.get("custom"), f"{at}.custom")
+            continue
+        fn = call.get("function")
+        if fn is None:
+            raise errors.missing_param(f"{at}.function")
+        params.obj(fn, f"{at}.function")
+        if call.get("id") is None:
+            raise errors.missing_param(f"{at}.id")
+        params.text(call["id"], f"{at}.id")
+        for field in ("name", "arguments"):
+            if fn.get(field) is None:
+                raise errors.missing_param(f"{at}.function.{field}")
+            params.text(fn[field], f"{at}.function.{field}")
+
+
+def _check_tool_choice(choice: Any) -> None:
+    """`tool_choice`: "none", "auto", "required", or an object naming a function (or a custom tool)."""
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise errors.invalid_value("tool_choice", f"Invalid value: '{choice}'. Supported values are: 'none', 'auto', and 'required'.")
+        return
+    params.obj(choice, "tool_choice")
+    kind = params.kind(choice, "tool_choice", ("function", "custom", "allowed_tools"))
+    if kind in ("function", "custom"):
+        named = choice.get(kind)
+        if named is None:
+            raise errors.missing_param(f"tool_choice.{kind}")
+        params.obj(named, f"tool_choice.{kind}")
+        params.text(named.get("name"), f"tool_choice.{kind}.name")
 
 
 # -- streaming -----------------------------------------------------------------------
@@ -274,12 +346,14 @@ def _default_choice(body: dict, messages: list) -> dict:
     """A deterministic answer that fits what the request asked for."""
     forced = _forced_tool(body)
     if forced is not None:
-        args = example(forced.get("parameters") or {"type": "object", "properties": {}})
+        args = params.example_of(forced.get("parameters") or {"type": "object", "properties": {}}, "tools",
+                                 f"function '{forced.get('name')}'")
         return {"message": {"tool_calls": [{"function": {"name": forced.get("name", "tool"), "arguments": json.dumps(args)}}]}}
     fmt = body.get("response_format") or {}
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema") or {}
-        return {"message": {"content": json.dumps(example(schema))}}
+        example = params.example_of(schema, "response_format", f"response_format '{fmt['json_schema'].get('name')}'")
+        return {"message": {"content": json.dumps(example)}}
     if isinstance(fmt, dict) and fmt.get("type") == "json_object":
         return {"message": {"content": json.dumps({"answer": _echo(messages)})}}
     return {"message": {"content": _echo(messages)}}

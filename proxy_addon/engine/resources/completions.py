@@ -28,12 +28,26 @@ def create(call) -> Any:
     body = params.json_body(call.request)
     model = params.require(body, "model", str)
     prompt = params.require(body, "prompt", (str, list))
+    _check_prompt(prompt)
     n = params.optional(body, "n", int, 1, minimum=1, maximum=128)
+    best_of = params.integer(body, "best_of", minimum=0, maximum=20)
+    if best_of is not None and best_of < n:
+        raise errors.invalid_value("best_of", f"You requested best_of={best_of} and n={n}, but best_of must be greater than or equal to n.")
+    params.sampling(body, penalties=True)
+    params.integer(body, "max_tokens", minimum=0)
+    params.integer(body, "logprobs", minimum=0, maximum=5)
+    params.optional(body, "echo", bool)
+    params.optional(body, "suffix", str)
     stream = params.wants_stream(body)
     stream_options = params.optional(body, "stream_options", dict, {})
     if stream_options and not stream:
         raise errors.invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
-    prompts = [prompt] if isinstance(prompt, str) else [p if isinstance(p, str) else "" for p in prompt] or [""]
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    elif prompt and type(prompt[0]) is int:  # one prompt, as token ids
+        prompts = [""]
+    else:
+        prompts = [p if isinstance(p, str) else "" for p in prompt] or [""]
 
     rest, partial_choices = call.choices("text")
     if partial_choices is None:
@@ -60,6 +74,33 @@ def create(call) -> Any:
         check(sdk.Completion, data, call.where)
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
     return reply(sdk.Completion, data, call.where)
+
+
+#: Prompts per request. The API states no limit; this is the one embeddings state, and it bounds the
+#: reply (n x prompts choices).
+MAX_PROMPTS = 2048
+_PROMPT_INVALID = "'$.prompt' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+def _check_prompt(prompt: Any) -> None:
+    """A string, or an array (at most 2048) of strings, of token ids, or of non-empty token-id arrays: not a mix."""
+    if isinstance(prompt, str):
+        return
+    if len(prompt) > MAX_PROMPTS:
+        raise errors.invalid_value("prompt", f"Invalid 'prompt': maximum prompt array size is {MAX_PROMPTS}.")
+    if not prompt:
+        return
+    first = type(prompt[0])
+    if first is str:
+        ok = all(type(p) is str for p in prompt)
+    elif first is int:
+        ok = all(type(p) is int for p in prompt)
+    elif first is list:
+        ok = all(type(p) is list and p and all(type(t) is int for t in p) for p in prompt)
+    else:
+        ok = False
+    if not ok:
+        raise errors.invalid_value("prompt", _PROMPT_INVALID)
 
 
 def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:

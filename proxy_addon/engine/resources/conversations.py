@@ -26,7 +26,7 @@ from typing import Any
 
 
 from .. import errors, pages, params
-from ..bodies import check, merge, problem
+from ..bodies import check, merge
 from ..wire import Reply
 from .. import sdk
 
@@ -96,6 +96,8 @@ def new_item(state, raw: Any, param: str) -> dict:
     kind = item.setdefault("type", "message" if "role" in item else None)
     if kind is None:
         raise errors.missing_param(f"{param}.type")
+    if not isinstance(kind, str):
+        raise errors.invalid_type(f"{param}.type", "a string", kind)
     if kind == "message":
         _require(item, param, "role", "content")
         if item["role"] not in _ROLES:
@@ -110,9 +112,7 @@ def new_item(state, raw: Any, param: str) -> dict:
         item.setdefault("status", "completed")
     if not item.get("id"):
         item["id"] = state.new_id(PREFIX.get(kind, "item_"))
-    found = problem(sdk.ResponseItem, item)
-    if found is not None:
-        raise errors.invalid_value(param, f"Invalid '{param}': {found}")
+    params.conforms(sdk.ResponseItem, item, param)
     return item
 
 

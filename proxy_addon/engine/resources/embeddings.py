@@ -34,7 +34,7 @@ def create(call) -> Any:
     body = params.json_body(call.request)
     model = params.require(body, "model", str)
     raw = params.require(body, "input", (str, list))
-    inputs = _texts(raw)
+    inputs, counts = _texts(raw)
     fmt = params.optional(body, "encoding_format", str, "float")
     if fmt not in ("float", "base64"):
         raise errors.invalid_value("encoding_format", f"Invalid value for 'encoding_format': {fmt!r}. Supported values are: 'float' and 'base64'.")
@@ -49,7 +49,7 @@ def create(call) -> Any:
     fixed = custom.get("embedding") if isinstance(custom, dict) else custom if isinstance(custom, list) else None
     if fixed is None:
         fixed = call.knob("embedding")
-    prompt_tokens = sum(tokens.count(t) for t in inputs)
+    prompt_tokens = sum(counts)
     usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
     if fixed is None and not isinstance(custom, dict):
         # The common case: vectors of our own, encoded once per text and reused.
@@ -70,24 +70,62 @@ def create(call) -> Any:
     return Reply.json(200, out)
 
 
-def _texts(raw: Any) -> list[str]:
+#: The API's limits: inputs per request, tokens per input, tokens per request.
+MAX_INPUTS = 2048
+MAX_INPUT_TOKENS = 8192
+MAX_REQUEST_TOKENS = 300_000
+_INVALID = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+def _texts(raw: Any) -> tuple[list[str], list[int]]:
+    """The inputs as texts, with their token counts, or the API's 400s: an empty string or array,
+    more than 2048 inputs, an input over 8192 tokens, more than 300,000 tokens in all, mixed item types."""
     if isinstance(raw, str):
         if raw == "":
-            raise errors.invalid_value("input", "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
-        return [raw]
+            raise errors.invalid_value("input", _INVALID)
+        counts = [tokens.count(raw)]
+        _limits(counts)
+        return [raw], counts
     if not raw:
-        raise errors.invalid_value("input", "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.")
-    out = []
-    for item in raw:
-        if isinstance(item, str):
+        raise errors.invalid_value("input", _INVALID)
+    if len(raw) > MAX_INPUTS:
+        raise errors.invalid_value("input", f"Invalid 'input': maximum input array size is {MAX_INPUTS}.")
+    first = raw[0]
+    if type(first) is int:  # one array of token ids
+        if not all(type(t) is int for t in raw):
+            raise errors.invalid_value("input", _INVALID)
+        counts = [len(raw)]
+        _limits(counts)
+        return [" ".join(map(str, raw))], counts
+    out, counts = [], []
+    if isinstance(first, str):
+        for item in raw:
+            if not isinstance(item, str) or item == "":
+                raise errors.invalid_value("input", _INVALID)
             out.append(item)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            return [" ".join(str(t) for t in raw)]  # one array of token ids
-        elif isinstance(item, list):
-            out.append(" ".join(str(t) for t in item))  # an array of token-id arrays
-        else:
-            raise errors.invalid_type("input", "a string or an array", item)
-    return out
+            counts.append(tokens.count(item))
+    elif isinstance(first, list):  # an array of token-id arrays
+        for item in raw:
+            if not isinstance(item, list) or not item or not all(type(t) is int for t in item):
+                raise errors.invalid_value("input", _INVALID)
+            out.append(" ".join(map(str, item)))
+            counts.append(len(item))
+    else:
+        raise errors.invalid_type("input", "a string or an array", first)
+    _limits(counts)
+    return out, counts
+
+
+def _limits(counts: list[int]) -> None:
+    longest = max(counts)
+    if longest > MAX_INPUT_TOKENS:
+        raise errors.invalid_value("input", f"This model's maximum context length is {MAX_INPUT_TOKENS} tokens, however you "
+                                            f"requested {longest} tokens ({longest} in your prompt; 0 for the completion). "
+                                            "Please reduce your prompt; or completion length.")
+    total = sum(counts)
+    if total > MAX_REQUEST_TOKENS:
+        raise errors.OpenAIError(400, f"Requested {total} tokens, max {MAX_REQUEST_TOKENS} tokens per request",
+                                 param="input", code="max_tokens_per_request")
 
 
 @functools.lru_cache(maxsize=1024)

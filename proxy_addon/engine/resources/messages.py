@@ -30,19 +30,52 @@ def content_parts(content: Any, param: str) -> list[dict]:
         return [{"type": "text", "text": {"value": content, "annotations": []}}]
     if not isinstance(content, list):
         raise errors.invalid_type(param, "a string or an array", content)
+    if not content:
+        raise errors.invalid_value(param, f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead.")
     parts = []
-    for part in content:
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            parts.append({"type": "text", "text": {"value": part["text"], "annotations": []}})
-        elif isinstance(part, dict) and part.get("type") in ("text", "image_file", "image_url"):
-            parts.append(part)
+    for i, part in enumerate(content):
+        where = f"{param}[{i}]"
+        if not isinstance(part, dict):
+            raise errors.invalid_type(where, "an object", part)
+        kind = params.kind(part, where, _PARTS)
+        if part.get(kind) is None:
+            raise errors.missing_param(f"{where}.{kind}")
+        if kind == "text":
+            parts.append({"type": "text", "text": {"value": params.text(part["text"], f"{where}.text"), "annotations": []}})
         else:
-            raise errors.invalid_value(param, f"Invalid content part in '{param}'.")
+            inner = params.obj(part[kind], f"{where}.{kind}")
+            field = _PART_FIELD[kind]
+            if inner.get(field) is None:
+                raise errors.missing_param(f"{where}.{kind}.{field}")
+            params.text(inner[field], f"{where}.{kind}.{field}")
+            params.optional(inner, "detail", str)
+            parts.append(part)
     return parts
+
+
+_PARTS = ("image_file", "image_url", "text")
+_PART_FIELD = {"image_file": "file_id", "image_url": "url"}
+
+
+def _attachments(value: Any, prefix: str) -> list:
+    """`attachments`: `[{"file_id", "tools": [{"type": "code_interpreter" | "file_search"}]}]`."""
+    name = f"{prefix}attachments"
+    for i, item in enumerate(params.array(value, name) or ()):
+        where = f"{name}[{i}]"
+        if not isinstance(item, dict):
+            raise errors.invalid_type(where, "an object", item)
+        params.text(item.get("file_id"), f"{where}.file_id")
+        for j, tool in enumerate(params.array(item.get("tools"), f"{where}.tools") or ()):
+            if not isinstance(tool, dict):
+                raise errors.invalid_type(f"{where}.tools[{j}]", "an object", tool)
+            params.kind(tool, f"{where}.tools[{j}]", ("code_interpreter", "file_search"))
+    return value or []
 
 
 def build(state, where: str, thread_id: str, body: dict, param: str = "", **extra: Any) -> dict:
     """A message from a create body (or a thread's initial message), checked but not stored."""
+    if not isinstance(body, dict):
+        raise errors.invalid_type(param, "an object", body)
     prefix = f"{param}." if param else ""
     role = body.get("role")
     if role not in ("user", "assistant"):
@@ -55,7 +88,7 @@ def build(state, where: str, thread_id: str, body: dict, param: str = "", **extr
     message = {
         "id": state.new_id("msg_"), "object": "thread.message", "created_at": now, "thread_id": thread_id,
         "role": role, "content": content_parts(body["content"], f"{prefix}content"),
-        "attachments": body.get("attachments") or [], "metadata": params.metadata(body.get("metadata")) or {},
+        "attachments": _attachments(body.get("attachments"), prefix), "metadata": params.metadata(body.get("metadata")) or {},
         "assistant_id": None, "run_id": None, "status": "completed", "completed_at": now,
         "incomplete_at": None, "incomplete_details": None,
     }

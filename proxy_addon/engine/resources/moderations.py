@@ -31,6 +31,10 @@ def create(call) -> Any:
     inputs = [raw] if isinstance(raw, str) else raw
     if not inputs:
         raise errors.invalid_value("input", "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.")
+    if inputs is raw:
+        for i, item in enumerate(inputs):
+            if type(item) is not str:
+                _check_part(item, f"input[{i}]")
 
     custom = call.custom()
     flagged = call.knob("flagged", ())
@@ -54,3 +58,19 @@ def create(call) -> Any:
         results.append(result)
     data = {"id": stable_id("modr-", call.request.body), "model": model, "results": results}
     return reply(sdk.ModerationCreateResponse, data, call.where)
+
+
+def _check_part(part: Any, where: str) -> None:
+    """A multi-modal input: `{"type": "text", "text"}` or `{"type": "image_url", "image_url": {"url"}}`."""
+    if not isinstance(part, dict):
+        raise errors.invalid_type(where, "a string or an object", part)
+    field = params.kind(part, where, ("text", "image_url"))
+    if part.get(field) is None:
+        raise errors.missing_param(f"{where}.{field}")
+    if field == "text":
+        params.text(part["text"], f"{where}.text")
+    else:
+        image = params.obj(part["image_url"], f"{where}.image_url")
+        if image.get("url") is None:
+            raise errors.missing_param(f"{where}.image_url.url")
+        params.text(image["url"], f"{where}.image_url.url")

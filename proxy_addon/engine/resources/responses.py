@@ -52,7 +52,6 @@ from typing import Any, Callable
 from .. import errors, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
-from ..examples import example
 from ..streams import Event, sse
 from ..wire import Reply
 from . import conversations
@@ -72,9 +71,9 @@ _PENDING = "responses.pending"  # {"id", "steps": [...], "final": {...}}: a back
 # The stream's last event for each final status.
 _FINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed"}
 # Parameters echoed into the response: checked here, so a wrong one is the client's 400, not the fake's 500.
-_TYPED = {"instructions": str, "max_output_tokens": int, "max_tool_calls": int, "parallel_tool_calls": bool,
-          "temperature": float, "top_p": float, "top_logprobs": int, "truncation": str, "user": str,
-          "tools": list, "tool_choice": (str, dict), "text": dict, "reasoning": dict}
+_TYPED = {"instructions": str, "max_tool_calls": int, "parallel_tool_calls": bool, "truncation": str, "user": str,
+          "tools": list, "tool_choice": (str, dict), "text": dict, "reasoning": dict, "prompt_cache_key": str,
+          "safety_identifier": str}
 _SHAPED = {"text": "ResponseTextConfig", "reasoning": "Reasoning", "tool_choice": "ToolChoice"}  # names in `sdk`
 # A delta's text, per content part type: (the part's text field, the event type's stem).
 _PART_TEXT = {"output_text": ("text", "response.output_text"), "refusal": ("refusal", "response.refusal")}
@@ -97,10 +96,16 @@ def _check_params(body: dict) -> None:
     for name, kind in _TYPED.items():
         if name in body:  # most are absent: no call for them
             params.optional(body, name, kind)
+    params.sampling(body)
+    params.integer(body, "max_output_tokens", minimum=16)
+    params.integer(body, "top_logprobs", minimum=0, maximum=20)
     for name, model in _SHAPED.items():
         if body.get(name) is not None and (found := problem(getattr(sdk, model), body[name])) is not None:
             raise errors.invalid_value(name, f"Invalid '{name}': {found}")
     for i, tool in enumerate(body.get("tools") or ()):
+        if not isinstance(tool, dict):
+            raise errors.invalid_type(f"tools[{i}]", "an object", tool)
+        params.kind(tool, f"tools[{i}]", params.union_types(sdk.Tool))
         if (found := problem(sdk.Tool, tool)) is not None:
             raise errors.invalid_value(f"tools[{i}]", f"Invalid 'tools[{i}]': {found}")
 
@@ -227,7 +232,7 @@ def _default(body: dict, context: list[dict]) -> dict:
         said = echo_answer(_last_said(context))
     fmt = (body.get("text") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":
-        said = json.dumps(example(fmt.get("schema") or {}))
+        said = json.dumps(params.example_of(fmt.get("schema") or {}, "text.format.schema", f"response_format '{fmt.get('name')}'"))
     elif fmt.get("type") == "json_object":
         said = json.dumps({"answer": said})
     return {"type": "message", "content": said}
@@ -293,7 +298,8 @@ def _item(partial: Any, index: int, response_id: str, body: dict, where: str) ->
     elif kind == "function_call":
         if "arguments" not in item:
             tool = _function_tools(body).get(item.get("name"), {})
-            item["arguments"] = example(tool.get("parameters") or {"type": "object", "properties": {}})
+            item["arguments"] = params.example_of(tool.get("parameters") or {"type": "object", "properties": {}}, "tools",
+                                                  f"function '{item.get('name')}'")
         item["arguments"] = function_call({"function": item})["arguments"]
     elif kind == "reasoning":
         summary = item.setdefault("summary", [])
@@ -556,6 +562,7 @@ def list_input_items(call) -> Any:
 def input_tokens(call) -> Any:
     """POST /v1/responses/input_tokens: what `usage.input_tokens` of the same request would be."""
     body = params.json_body(call.request)
+    params.optional(body, "model", str)
     _check_params(body)
     _, _, context, _ = _context(call.state, body)
     return reply(sdk.InputTokenCountResponse, {"object": "response.input_tokens",

@@ -370,6 +370,31 @@ def _thread_id(call) -> str:
     return thread_id
 
 
+#: The fields a run echoes from its create body, checked against the SDK's Run type.
+_ECHOED = ("model", "instructions", "tools", "temperature", "top_p", "max_prompt_tokens", "max_completion_tokens",
+           "truncation_strategy", "response_format", "tool_choice", "parallel_tool_calls")
+
+
+def _check_body(body: dict) -> None:
+    """The 400s for a run's create body (create and create-and-run), before anything is stored."""
+    params.wants_stream(body)
+    params.require(body, "assistant_id", str)
+    params.optional(body, "model", str)
+    params.optional(body, "instructions", str)
+    params.optional(body, "additional_instructions", str)
+    params.optional(body, "parallel_tool_calls", bool)
+    params.sampling(body)
+    params.integer(body, "max_prompt_tokens", minimum=256)
+    params.integer(body, "max_completion_tokens", minimum=256)
+    params.tools(body, params.ASSISTANT_TOOLS, max_items=20)
+    params.response_format(body, auto=True)
+    params.tool_resources(body.get("tool_resources"))
+    params.metadata(body.get("metadata"))
+    for name in _ECHOED:
+        if body.get(name) is not None:
+            params.conforms(sdk.Run, body[name], name, field=name)
+
+
 def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Reply:
     stream = params.wants_stream(body)
     assistant_id = params.require(body, "assistant_id", str)
@@ -392,7 +417,7 @@ def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Repl
         "max_completion_tokens": body.get("max_completion_tokens"),
         "truncation_strategy": body.get("truncation_strategy") or {"type": "auto", "last_messages": None},
         "response_format": body.get("response_format") or "auto", "tool_choice": body.get("tool_choice") or "auto",
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
     }
     progress = {"id": run["id"], "thread_id": thread_id, "pending": ["in_progress", "outcome"],
                 "outcome": _decide(call, thread_id, first_turn=True), "changed_at": time.time()}
@@ -405,14 +430,18 @@ def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Repl
 
 
 def create(call) -> Any:
-    return _start(call, _thread_id(call), params.json_body(call.request))
+    body = params.json_body(call.request)
+    _check_body(body)
+    params.array(body.get("additional_messages"), "additional_messages")
+    return _start(call, _thread_id(call), body)
 
 
 def create_thread_and_run(call) -> Any:
     body = params.json_body(call.request)
-    params.wants_stream(body)  # a bad `stream` is a 400 before the thread is made
-    params.require(body, "assistant_id", str)
-    thread = threads.new_thread(call, params.optional(body, "thread", dict, {}) or {})
+    _check_body(body)  # a bad body is a 400 before the thread is made
+    spec = params.optional(body, "thread", dict, {}) or {}
+    threads.check_body(spec, "thread.")
+    thread = threads.new_thread(call, spec, "thread.")
     return _start(call, thread["id"], body, thread)
 
 

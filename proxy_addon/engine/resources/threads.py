@@ -17,13 +17,21 @@ KNOBS: dict[str, type] = {}
 COLLECTION = "threads"
 
 
-def new_thread(call, body: dict) -> dict:
-    """Store a thread and its initial messages; shared with create-and-run."""
-    initial = params.optional(body, "messages", list, [])
+def check_body(body: dict, prefix: str = "") -> list:
+    """The 400s for a thread's create body (`prefix` names it inside create-and-run's `thread`); its messages."""
+    initial = params.array(body.get("messages"), f"{prefix}messages") or []
+    params.tool_resources(body.get("tool_resources"), f"{prefix}tool_resources")
+    params.metadata(body.get("metadata"))
+    return initial
+
+
+def new_thread(call, body: dict, prefix: str = "") -> dict:
+    """Store a thread and its initial messages; shared with create-and-run (where `prefix` is "thread.")."""
+    initial = check_body(body, prefix)
     thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
               "metadata": params.metadata(body.get("metadata")) or {}, "tool_resources": body.get("tool_resources")}
     check(sdk.Thread, thread, call.where)
-    built = [messages.build(call.state, call.where, thread["id"], m, f"messages[{i}]") for i, m in enumerate(initial)]
+    built = [messages.build(call.state, call.where, thread["id"], m, f"{prefix}messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:
         call.state.put(COLLECTION, thread)
         for message in built:
@@ -43,6 +51,8 @@ def retrieve(call) -> Any:
 
 def update(call) -> Any:
     body = params.json_body(call.request)
+    params.metadata(body.get("metadata"))
+    params.tool_resources(body.get("tool_resources"))
     oid = call.request.params["thread_id"]
     call.state.fetch(COLLECTION, oid, "thread")
     return Reply.json(200, call.state.update(COLLECTION, oid, {k: body[k] for k in ("metadata", "tool_resources") if k in body}))

@@ -67,7 +67,8 @@ def add_part(call) -> Any:
 
 def complete(call) -> Any:
     body = params.json_body(call.request)
-    part_ids = params.require(body, "part_ids", list)
+    part_ids = params.array(params.require(body, "part_ids", list), "part_ids", items=str)
+    params.optional(body, "md5", str)
     upload = _get(call.state, call.request.params["upload_id"])
     state = call.state
     with state.lock:
