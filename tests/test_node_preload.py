@@ -99,3 +99,23 @@ def test_the_wheel_ships_the_preload(tmp_path):
                    check=True, capture_output=True)
     wheel = next(tmp_path.glob("openai_fake-*.whl"))
     assert "proxy_addon/node/preload.mjs" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_node_options_appends_once_and_survives_spaces(node, tmp_path):
+    import os
+    import shutil
+
+    from proxy_addon import runner
+
+    flag = runner.node_options(None)
+    assert runner.node_options("--max-old-space-size=200") == f"--max-old-space-size=200 {flag}"
+    assert runner.node_options(f"--trace-warnings {flag}") == f"--trace-warnings {flag}"
+    # An install path with a space: the file URL percent-encodes it, so NODE_OPTIONS needs no quotes.
+    spaced = tmp_path / "a dir" / "preload.mjs"
+    spaced.parent.mkdir()
+    shutil.copy(runner.NODE_PRELOAD, spaced)
+    script = "console.log(globalThis[Symbol.for('openai-fake.preload')])"
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": os.environ["PATH"], "NODE_OPTIONS": f"--import={spaced.as_uri()}",
+                               "OPENAI_FAKE_PROXY": "http://127.0.0.1:9"})
+    assert done.returncode == 0 and done.stdout.strip() == "true", done.stderr
