@@ -13,6 +13,7 @@ from proxy_addon.runner import client_env, read_running_file
 
 from . import options
 from .console import fail
+from .exec import KeepKey, fake_keys
 
 
 class Shell(str, Enum):
@@ -35,11 +36,16 @@ def env(
     shell: Annotated[Shell, typer.Option(help="Syntax of the lines.")] = Shell.sh,
     base_url: options.BaseUrl = False,
     confdir: options.Confdir = None,
+    keep_key: KeepKey = False,
 ) -> None:
-    """Print the environment for the running fake, e.g. `eval "$(openai-fake env)"`."""
+    """Print the environment for the running fake, e.g. `eval "$(openai-fake env)"`.
+
+    Like `exec`, it sets OPENAI_API_KEY (and an inherited OPENAI_ADMIN_KEY) to a fake key the real
+    API refuses, unless `--keep-key`: the shell is for the fake from then on."""
     info = read_running_file(options.confdir_or_default(confdir))
     if info is None:
         fail("no openai-fake is running for this conf directory; start one with `openai-fake run`")
     variables = client_env(info["proxy_url"], Path(info["bundle"]), Path(info["ca_cert"]), info["base_url"] if base_url else None, os.environ)
+    variables.update(fake_keys(os.environ, keep_key)[0])
     for line in shell_lines(variables, shell.value):
         typer.echo(line)

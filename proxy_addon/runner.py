@@ -346,6 +346,9 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
         "REQUESTS_CA_BUNDLE": str(bundle),  # requests
         "CURL_CA_BUNDLE": str(bundle),  # curl
         "NODE_EXTRA_CA_CERTS": str(ca_cert),  # Node adds it to its own store
+        # Node's fetch ignores HTTPS_PROXY (Node 20): the preload tunnels OpenAI hosts through here.
+        "OPENAI_FAKE_PROXY": proxy_url,
+        "NODE_OPTIONS": node_options((inherited or {}).get("NODE_OPTIONS")),
     }
     if base_url:
         env["OPENAI_BASE_URL"] = base_url
@@ -356,6 +359,21 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
             if len(kept) != len([h for h in value.split(",") if h.strip()]):
                 env[name] = ",".join(kept)
     return env
+
+
+#: Sends a Node program's OpenAI traffic (fetch, node:https) through the fake; see the file.
+NODE_PRELOAD = Path(__file__).resolve().parent / "node" / "preload.mjs"
+
+
+def node_options(inherited: str | None) -> str:
+    """An inherited NODE_OPTIONS with the preload's `--import` appended (once).
+
+    A file URL, not a path: its spaces and quotes are percent-encoded, so NODE_OPTIONS
+    needs no quoting, and Windows drive letters are no URL scheme to the ESM loader."""
+    flag = f"--import={NODE_PRELOAD.as_uri()}"
+    if not inherited or not inherited.strip():
+        return flag
+    return inherited if flag in inherited.split() else f"{inherited} {flag}"
 
 
 def _bypasses_openai(entry: str) -> bool:

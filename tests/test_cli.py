@@ -51,7 +51,7 @@ def test_exec_sets_the_environment_and_a_dummy_key(tmp_path):
     assert bundle == seen["REQUESTS_CA_BUNDLE"] == seen["CURL_CA_BUNDLE"] == str(tmp_path / "openai-fake-bundle.pem")
     assert seen["NODE_EXTRA_CA_CERTS"] == str(tmp_path / "mitmproxy-ca-cert.pem")
     assert seen["OPENAI_API_KEY"].startswith("sk-") and seen["OPENAI_BASE_URL"] is None
-    with_base = run_cli("exec", "--base-url", "--confdir", str(tmp_path), "--", sys.executable, "-c", script, env={"OPENAI_API_KEY": "sk-mine"})
+    with_base = run_cli("exec", "--base-url", "--keep-key", "--confdir", str(tmp_path), "--", sys.executable, "-c", script, env={"OPENAI_API_KEY": "sk-mine"})
     seen = json.loads(with_base.stdout)
     assert seen["OPENAI_BASE_URL"] == seen["HTTPS_PROXY"] + "/v1" and seen["OPENAI_API_KEY"] == "sk-mine"
 
