@@ -37,7 +37,7 @@ from mitmproxy.net.http import status_codes
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from . import access
-from .access import ALLOW_HOSTS, OPENAI_HOST, is_openai  # noqa: F401  (ALLOW_HOSTS, OPENAI_HOST: public names)
+from .access import ALLOW_HOSTS, OPENAI_HOST, is_openai
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
 from .engine.streams import Event, StreamReply
@@ -45,6 +45,8 @@ from .journal import Entry, Journal, redact, redact_target
 from .profile import ProfileError, load
 from .relay import TOKEN_HEADER, Outcome, Relay
 from .summaries import answer_of, answer_of_stream, prompt_of
+
+__all__ = ["OpenAIFake", "ALLOW_HOSTS", "OPENAI_HOST", "MAX_REQUEST_SIZE"]
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,6 @@ import time
 import weakref
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from .access import is_loopback
 from .engine import Engine, OpenAIError, Reply

@@ -15,7 +15,7 @@ import openai
 import pytest
 import requests
 
-from conftest import API_KEY, openai_fake_cmd, read_until, run_cli, wait_for
+from conftest import API_KEY, openai_fake_cmd, read_until, run_cli
 
 
 def plain(method: str, url: str, **kw) -> requests.Response:
@@ -156,8 +156,6 @@ def test_a_handler_that_calls_sys_exit_is_a_500_and_the_fake_serves_on(base_clie
 
 
 def test_a_body_over_the_limit_gets_the_apis_413_without_being_kept(tmp_path):
-    from proxy_addon.runner import Runner
-
     # In a process of its own: mitmproxy allows one master per process, and the session has one.
     script = f"""
 import json, sys, requests
