@@ -8,8 +8,10 @@ clients going through the proxy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -102,6 +104,20 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 60, **kw) -> s
         [*openai_fake_cmd(), *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **(env or {})}, **kw,
     )
+
+
+@contextlib.contextmanager
+def running_fake(confdir: Path, *args: str):
+    """A real `openai-fake run --port 0` on `confdir` (with more `args`): yields (process, base URL); Ctrl-C at the end."""
+    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(confdir), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        base_url = read_until(proc, "OPENAI_BASE_URL=").split("OPENAI_BASE_URL=")[-1].strip().strip("'")
+        yield proc, base_url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
 
 
 def have(tool: str) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 
 import openai
@@ -19,7 +17,7 @@ from proxy_addon.control import Control, is_loopback
 from proxy_addon.engine import Engine
 from proxy_addon.journal import Entry, Journal
 
-from conftest import openai_fake_cmd, read_until, run_cli
+from conftest import read_until, run_cli, running_fake
 from test_addon import flow
 
 MESSAGES = [{"role": "user", "content": "Hello there"}]
@@ -307,15 +305,8 @@ def test_the_proxy_face_does_not_serve_control(proxy_env, use_profile, fake):
 def running(tmp_path):
     """A real `openai-fake run --port 0` on its own conf directory: (process, confdir, base URL)."""
     confdir = tmp_path / "conf"
-    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(confdir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
-        base_url = read_until(proc, "OPENAI_BASE_URL=").split("OPENAI_BASE_URL=")[-1].strip()
+    with running_fake(confdir) as (proc, base_url):
         yield proc, confdir, base_url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import stat
 import subprocess
@@ -15,7 +14,7 @@ import openai
 import pytest
 import requests
 
-from conftest import API_KEY, openai_fake_cmd, read_until, run_cli
+from conftest import API_KEY, run_cli, running_fake
 
 
 def plain(method: str, url: str, **kw) -> requests.Response:
@@ -74,11 +73,7 @@ def test_a_dev_server_page_on_another_localhost_port_cannot_steer_the_fake(fake)
 
 def test_the_cli_wrappers_read_the_token_from_a_0600_run_file(tmp_path):
     conf = tmp_path / "conf"
-    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
-        read_until(proc, "OPENAI_BASE_URL")
+    with running_fake(conf):
         running = conf / "running.json"
         assert stat.S_IMODE(running.stat().st_mode) == 0o600
         info = json.loads(running.read_text())
@@ -91,9 +86,6 @@ def test_the_cli_wrappers_read_the_token_from_a_0600_run_file(tmp_path):
         assert "profile: flaky" in done.stdout
         state = run_cli("state", "--confdir", str(conf))
         assert state.returncode == 0 and "collections" in json.loads(state.stdout)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(20)
 
 
 # -- the Host allow-list ----------------------------------------------------------------------
@@ -199,13 +191,7 @@ def test_keys_in_the_query_and_azures_header_are_redacted_everywhere(fake, use_p
 
 
 def test_silent_and_idle_connections_are_closed_in_time(tmp_path):
-    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(tmp_path / "conf"),
-                             "--header-timeout", "1", "--idle-timeout", "1", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
-        seen = read_until(proc, "OPENAI_BASE_URL")
-        base_url = seen.split("OPENAI_BASE_URL=", 1)[1].split()[0].strip("'")
+    with running_fake(tmp_path / "conf", "--header-timeout", "1", "--idle-timeout", "1", "--quiet") as (_, base_url):
         port = int(base_url.rsplit(":", 1)[1].split("/")[0])
         silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
         half = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -225,6 +211,3 @@ def test_silent_and_idle_connections_are_closed_in_time(tmp_path):
         assert time.monotonic() < deadline
         kept.close()
         assert plain("GET", base_url + "/models", headers={"authorization": f"Bearer {API_KEY}"}).status_code == 200
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(20)

@@ -59,11 +59,7 @@ def optional(body: dict, name: str, kind: type | tuple[type, ...], default: Any 
     if value is None:
         return default
     _check_type(name, value, kind)
-    if minimum is not None and value < minimum:
-        raise errors.invalid_value(name, f"Invalid '{name}': integer below minimum value. Expected a value >= {minimum}, but got {value} instead.")
-    if maximum is not None and value > maximum:
-        raise errors.invalid_value(name, f"Invalid '{name}': integer above maximum value. Expected a value <= {maximum}, but got {value} instead.")
-    return value
+    return _in_range(name, value, minimum, maximum, "integer")
 
 
 def wants_stream(body: dict) -> bool:
@@ -109,10 +105,15 @@ def number(body: dict, name: str, minimum: float | None = None, maximum: float |
     param = param or name
     if not _is_number(value):
         raise errors.invalid_type(param, "a decimal", value)
+    return _in_range(param, value, minimum, maximum, "decimal")
+
+
+def _in_range(param: str, value: Any, minimum: float | None, maximum: float | None, noun: str) -> Any:
+    """`value`, or the API's 400 when it is out of [minimum, maximum] (`noun`: "integer" or "decimal")."""
     if minimum is not None and value < minimum:
-        raise errors.invalid_value(param, f"Invalid '{param}': decimal below minimum value. Expected a value >= {minimum}, but got {value} instead.")
+        raise errors.invalid_value(param, f"Invalid '{param}': {noun} below minimum value. Expected a value >= {minimum}, but got {value} instead.")
     if maximum is not None and value > maximum:
-        raise errors.invalid_value(param, f"Invalid '{param}': decimal above maximum value. Expected a value <= {maximum}, but got {value} instead.")
+        raise errors.invalid_value(param, f"Invalid '{param}': {noun} above maximum value. Expected a value <= {maximum}, but got {value} instead.")
     return value
 
 
@@ -125,11 +126,7 @@ def integer(body: dict, name: str, minimum: int | None = None, maximum: int | No
     param = param or name
     if type(value) is not int:
         raise errors.invalid_type(param, "an integer", value)
-    if minimum is not None and value < minimum:
-        raise errors.invalid_value(param, f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, but got {value} instead.")
-    if maximum is not None and value > maximum:
-        raise errors.invalid_value(param, f"Invalid '{param}': integer above maximum value. Expected a value <= {maximum}, but got {value} instead.")
-    return value
+    return _in_range(param, value, minimum, maximum, "integer")
 
 
 #: The sampling parameters and their ranges, as the API states them.
