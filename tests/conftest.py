@@ -4,11 +4,17 @@
 `use_profile` swaps its profile for one test and resets its state; `proxy_env`
 points this process's OpenAI clients at it; `client` / `aclient` are real SDK
 clients going through the proxy.
+
+The session's fake also keeps a `--state` file (`StateFile`), and every other `State` a test
+makes keeps a `Mirror`; after each test, each must hold exactly what its state holds: a change
+made in place and never told to the store (`State.put`/`update`/`touch`) fails that test.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -20,7 +26,9 @@ from pathlib import Path
 import openai
 import pytest
 
+from proxy_addon.engine.state import State
 from proxy_addon.runner import Runner
+from proxy_addon.state_file import StateFile
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-test-1234567890abcdef"
@@ -30,6 +38,92 @@ API_KEY = "sk-test-1234567890abcdef"
 def fake(openai_fake_runner) -> Runner:
     """The session's one Runner: the pytest plugin's (`proxy_addon.pytest_plugin`), shared with `openai_fake`."""
     return openai_fake_runner
+
+
+@pytest.fixture(scope="session")
+def fake_state_file(openai_fake_runner, tmp_path_factory) -> StateFile:
+    """A state file the session's fake keeps, as `run --state` does."""
+    store = StateFile(openai_fake_runner.engine.state, tmp_path_factory.mktemp("state") / "state.db")
+    store.load()
+    store.start()
+    yield store
+    store.stop()
+
+
+class Mirror:
+    """A `Persistence` that keeps what it is told, encoded, in order: what a store would have."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, tuple[int, str]]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.pos = 0
+
+    def put(self, collection, obj):
+        self.pos += 1
+        pos = self.rows.get(collection, {}).get(obj["id"], (self.pos, ""))[0]
+        self.rows.setdefault(collection, {})[obj["id"]] = (pos, json.dumps(obj))
+
+    def delete(self, collection, oid):
+        self.rows.get(collection, {}).pop(oid, None)
+
+    def replace_collection(self, collection, objs):
+        self.rows.pop(collection, None)
+        for obj in objs:
+            self.put(collection, obj)
+
+    def put_blob(self, key, data):
+        self.blobs[key] = bytes(data)
+
+    def delete_blob(self, key):
+        self.blobs.pop(key, None)
+
+    def reserve(self, seq):
+        pass
+
+    def replace(self, collections, blobs, seq):
+        self.rows.clear()
+        self.blobs = dict(blobs)
+        for collection, objs in collections.items():
+            self.replace_collection(collection, objs)
+
+    def snapshot(self) -> dict:
+        return {"collections": {name: [json.loads(body) for _, body in sorted(rows.values())]
+                                for name, rows in self.rows.items() if rows},
+                "blobs": {k: base64.b64encode(v).decode() for k, v in self.blobs.items()}}
+
+
+def _same_as_its_store(state: State, kept: dict) -> None:
+    held = json.loads(json.dumps(state.snapshot()))
+    for name in sorted(set(kept["collections"]) | set(held["collections"])):
+        assert kept["collections"].get(name) == held["collections"].get(name), \
+            f"the store's {name!r} differs from the state: a change was made in place and not told to the store"
+    assert kept["blobs"] == held["blobs"], "the store's blobs differ from the state's"
+
+
+@pytest.fixture(autouse=True)
+def _every_change_reaches_the_store(request, monkeypatch):
+    """After each test: the session fake's state file, and a mirror of every State the test made, hold
+    exactly what their state holds, object for object."""
+    made: list[tuple[State, Mirror]] = []
+    init = State.__init__
+
+    def init_with_mirror(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        mirror = Mirror()
+        self.attach(mirror)
+        made.append((self, mirror))
+
+    monkeypatch.setattr(State, "__init__", init_with_mirror)
+    store = request.getfixturevalue("fake_state_file") if "openai_fake_runner" in request.fixturenames else None
+    yield
+    for state, mirror in made:
+        with state.lock:
+            if state.store is mirror:  # else: a test attached a store of its own
+                _same_as_its_store(state, mirror.snapshot())
+    if store is not None:
+        with store.state.lock:  # every write happens under it: file and memory are compared at one moment
+            if store.state.store is store:
+                _same_as_its_store(store.state, StateFile.read(store.path))
 
 
 @pytest.fixture(scope="session")

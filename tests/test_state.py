@@ -17,8 +17,9 @@ import pytest
 import requests
 
 from conftest import API_KEY, openai_fake_cmd, run_cli
-from proxy_addon import Profile
+from proxy_addon import OpenAIError, Profile
 from proxy_addon.engine.state import Collection, State
+from proxy_addon.state_file import StateFile
 
 
 def ids(objs):
@@ -140,72 +141,143 @@ def _start(tmp_path, state_file, *extra):
 
 
 def test_state_survives_a_restart(tmp_path):
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.db"
     proc, base_url = _start(tmp_path, state_file)
     try:
         with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as c:
             assistant = c.beta.assistants.create(model="gpt-4o", name="kept")
             file = c.files.create(file=("a.bin", b"\x00\x01kept bytes"), purpose="assistants")
+            c.beta.assistants.update(assistant.id, name="renamed")
+            gone = c.beta.assistants.create(model="gpt-4o", name="gone")
+            c.beta.assistants.delete(gone.id)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     proc, base_url = _start(tmp_path, state_file)
     try:
         with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as c:
-            assert c.beta.assistants.retrieve(assistant.id).name == "kept"
+            assert c.beta.assistants.retrieve(assistant.id).name == "renamed"
+            assert [a.id for a in c.beta.assistants.list()] == [assistant.id]
             assert c.files.content(file.id).content == b"\x00\x01kept bytes"
-            assert c.beta.assistants.create(model="gpt-4o").id != assistant.id  # ids continue, never reused
+            assert c.beta.assistants.create(model="gpt-4o").id not in {assistant.id, gone.id}  # ids continue
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
 
 
-def test_a_corrupt_state_file_stops_run_and_is_kept(tmp_path):
-    state_file = tmp_path / "state.json"
-    state_file.write_text('{"version": 1, "collections": {')
+@pytest.mark.parametrize("content", [b'{"version": 1, "collections": {', b"not a state at all", b"SQLite format 3\x00garbage" * 50])
+def test_an_unusable_state_file_stops_run_and_is_kept(tmp_path, content):
+    state_file = tmp_path / "state.db"
+    state_file.write_bytes(content)
     done = run_cli("run", "--port", "0", "--confdir", str(tmp_path / "conf"), "--state", str(state_file), timeout=30)
     assert done.returncode == 1 and str(state_file) in done.stderr and "left as it is" in done.stderr
-    assert state_file.read_text() == '{"version": 1, "collections": {'
+    assert state_file.read_bytes() == content
 
 
-def test_kill_9_never_corrupts_the_state_file(tmp_path):
+def test_another_programs_sqlite_database_is_not_taken_for_a_state(tmp_path):
+    import sqlite3
+
+    state_file = tmp_path / "other.db"
+    with sqlite3.connect(state_file) as db:
+        db.execute("CREATE TABLE t (x)")
+    before = state_file.read_bytes()
+    done = run_cli("run", "--port", "0", "--confdir", str(tmp_path / "conf"), "--state", str(state_file), timeout=30)
+    assert done.returncode == 1 and "not an openai-fake state" in done.stderr
+    assert state_file.read_bytes() == before
+
+
+def test_an_old_json_snapshot_is_converted_in_place(tmp_path):
     state_file = tmp_path / "state.json"
+    old = State()
+    old.put("assistants", {"id": "asst_old", "object": "assistant", "created_at": 1, "name": "from v1", "model": "gpt-4o",
+                           "description": None, "instructions": None, "tools": [], "metadata": {}, "top_p": 1.0,
+                           "temperature": 1.0, "response_format": "auto", "tool_resources": {}, "reasoning_effort": None})
+    old._seq = 40
+    state_file.write_text(json.dumps(old.snapshot()))
+    proc, base_url = _start(tmp_path, state_file)
+    try:
+        with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as c:
+            assert c.beta.assistants.retrieve("asst_old").name == "from v1"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert state_file.read_bytes().startswith(b"SQLite format 3\x00")
+    assert StateFile.read(state_file)["collections"]["assistants"][0]["id"] == "asst_old"
+    assert not list(tmp_path.glob(f".{state_file.name}.*"))
+
+
+def test_writing_one_change_writes_one_row_and_a_failed_write_changes_nothing(tmp_path):
+    """The store is told each change, not the whole state; when it cannot save one, the call is a 500
+    and the state in memory is as it was (acknowledged means saved)."""
+    state = State()
+    store = StateFile(state, tmp_path / "state.db")
+    store.load()
+    store.start()
+    state.put_blob("file-big", b"x" * 1_000_000)
+    writes = []
+    real_put = store.put
+    store.put = lambda collection, obj: (writes.append((collection, obj["id"])), real_put(collection, obj))
+    state.put("assistants", {"id": "asst_1"})
+    assert writes == [("assistants", "asst_1")]
+
+    def full_disk(*_):
+        raise OSError(28, "No space left on device")
+
+    store.put = full_disk
+    with pytest.raises(OpenAIError) as failed:
+        state.put("assistants", {"id": "asst_2"})
+    assert failed.value.status == 500 and "No space left" in str(failed.value.message)
+    assert state.get("assistants", "asst_2") is None
+    store.stop()
+    assert [a["id"] for a in StateFile.read(store.path)["collections"]["assistants"]] == ["asst_1"]
+
+
+def test_kill_9_loses_no_acknowledged_object_and_reuses_no_id(tmp_path):
+    state_file = tmp_path / "state.db"
     rng = random.Random(7)
     acknowledged: list[str] = []
     for _round in range(5):
         proc, base_url = _start(tmp_path, state_file)
         stop = threading.Event()
-        times: list[tuple[float, str]] = []
+        created: list[str] = []
 
         def writer():
             with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0, timeout=5) as c:
                 while not stop.is_set():
                     try:
-                        times.append((time.monotonic(), c.beta.assistants.create(model="gpt-4o").id))
+                        created.append(c.beta.assistants.create(model="gpt-4o").id)
                     except openai.APIConnectionError:
                         return
 
-        t = threading.Thread(target=writer)
-        t.start()
-        time.sleep(rng.uniform(0.3, 1.0))
+        threads = [threading.Thread(target=writer) for _ in range(4)]  # a concurrent create loop
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(created) < 20 and time.monotonic() < deadline:  # in full swing (the first call warms up)
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.05, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         stop.set()
-        t.join()
-        snapshot = json.loads(state_file.read_text())  # always a whole, valid snapshot
-        saved = {a["id"] for a in snapshot["collections"].get("assistants", [])}
-        acknowledged += [oid for at, oid in times]
+        for t in threads:
+            t.join()
+        assert len(created) >= 20, "the create loop never got going"
+        saved = {a["id"] for a in StateFile.read(state_file)["collections"].get("assistants", [])}
+        acknowledged += created
         # Every object whose creation was acknowledged is in the file, up to the kill (issue 12: none lost).
-        assert {oid for at, oid in times} <= saved
+        assert set(created) <= saved
         assert set(acknowledged) <= saved  # earlier rounds were loaded and kept
         assert len(set(acknowledged)) == len(acknowledged)  # no id handed out twice across restarts
-        assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+        for path in [state_file, *tmp_path.glob(state_file.name + "-*")]:  # -wal and -shm hold the same bytes
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_a_killed_fakes_leftover_temporary_is_removed_at_start(tmp_path):
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.db"
     leftover = tmp_path / f".{state_file.name}.99999.tmp"
-    leftover.write_text("half a snapshot")
+    leftover.write_text("half a conversion")
+    state_file.write_bytes(b"")  # an empty file is a new state
+    os.chmod(state_file, 0o644)
     proc, base_url = _start(tmp_path, state_file)
     try:
         assert not leftover.exists()
@@ -213,3 +285,54 @@ def test_a_killed_fakes_leftover_temporary_is_removed_at_start(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+# -- every change is saved where it happens ------------------------------------------------------
+
+
+def _handle(engine, method, path, body=None, query=None):
+    from proxy_addon.engine import Request
+
+    raw = json.dumps(body).encode() if body is not None else b""
+    reply = engine.handle(Request(method, path, {"authorization": f"Bearer {API_KEY}", "content-type": "application/json"},
+                                  raw, query=query or {}))
+    return reply.status, json.loads(reply.body)
+
+
+def _engine_on(path, profile=None):
+    from proxy_addon.engine import Engine
+
+    engine = Engine(profile or Profile())
+    store = StateFile(engine.state, path)
+    store.load()
+    store.start()
+    return engine, store
+
+
+def test_a_background_response_part_way_is_saved_part_way(tmp_path):
+    engine, store = _engine_on(tmp_path / "state.db")
+    status, created = _handle(engine, "POST", "/v1/responses", {"model": "gpt-4o", "input": "Later", "background": True})
+    assert (status, created["status"]) == (200, "queued")
+    assert _handle(engine, "GET", f"/v1/responses/{created['id']}")[1]["status"] == "in_progress"
+    store.stop()
+    engine, store = _engine_on(tmp_path / "state.db")  # a restart: the step taken is not taken again
+    assert _handle(engine, "GET", f"/v1/responses/{created['id']}")[1]["status"] == "completed"
+    store.stop()
+
+
+def test_a_refused_cancel_keeps_what_time_did_to_the_run(tmp_path):
+    """A run that time completed, then a cancel (400: it is completed): the reply message is made once."""
+    profile = Profile()
+    profile.beta.threads.runs(progress=0.05)
+    engine, store = _engine_on(tmp_path / "state.db", profile)
+    assistant = _handle(engine, "POST", "/v1/assistants", {"model": "gpt-4o"})[1]
+    run = _handle(engine, "POST", "/v1/threads/runs", {"assistant_id": assistant["id"],
+                                                       "thread": {"messages": [{"role": "user", "content": "Hi"}]}})[1]
+    time.sleep(0.3)
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}"
+    status, refused = _handle(engine, "POST", path + "/cancel")
+    assert status == 400 and "completed" in refused["error"]["message"]
+    assert _handle(engine, "GET", path)[1]["status"] == "completed"
+    replies = [m for m in _handle(engine, "GET", f"/v1/threads/{run['thread_id']}/messages")[1]["data"] if m["role"] == "assistant"]
+    assert len(replies) == 1
+    store.stop()

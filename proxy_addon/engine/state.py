@@ -4,7 +4,10 @@ Objects are plain JSON dicts kept per collection in creation order
 ("files", "assistants", "messages:thread_abc", ...). Pagination lives here,
 once, for every list endpoint: a page costs O(limit), however large the
 collection. Every mutation takes one lock (the CLI and the pytest plugin read
-from other threads) and tells the `on_change` listener, which persists it.
+from other threads) and, under that lock, first tells the attached `store` (a
+`Persistence`, such as `run --state`'s SQLite file) exactly what changed: one
+object, one collection, one blob. So a stored object is changed only through
+`put`, `update` or `touch`, never in place unannounced.
 """
 
 from __future__ import annotations
@@ -12,11 +15,26 @@ from __future__ import annotations
 import base64
 import threading
 from collections import Counter
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .bodies import stable_id
 
 SNAPSHOT_VERSION = 1
+#: Ids reserved in the store at a time: after a restart the sequence continues past the last reserve,
+#: so an id handed out (stored or not) is never handed out again.
+ID_BLOCK = 1024
+
+
+class Persistence(Protocol):
+    """Where a State writes each change, under its lock, before the call that made it returns."""
+
+    def put(self, collection: str, obj: dict) -> None: ...
+    def delete(self, collection: str, oid: str) -> None: ...
+    def replace_collection(self, collection: str, objs: list[dict]) -> None: ...
+    def put_blob(self, key: str, data: bytes) -> None: ...
+    def delete_blob(self, key: str) -> None: ...
+    def reserve(self, seq: int) -> None: ...
+    def replace(self, collections: dict[str, list[dict]], blobs: dict[str, bytes], seq: int) -> None: ...
 
 
 class Collection:
@@ -106,8 +124,9 @@ class State:
         self._seq = 0
         #: A free-form store for profile handlers that keep their own state between calls.
         self.data: dict[str, Any] = {}
-        #: Called (with no arguments) after every change, e.g. to persist the state.
-        self.on_change: Callable[[], None] | None = None
+        #: Told every change, under the lock (`attach`); None keeps the state in memory only.
+        self.store: Persistence | None = None
+        self._reserved = 0  # ids up to this are reserved in the store
 
     # -- call counts -------------------------------------------------------------
 
@@ -134,6 +153,9 @@ class State:
         """A fresh id: unique, and the same sequence of creates gives the same ids."""
         with self.lock:
             self._seq += 1
+            if self.store is not None and self._seq > self._reserved:
+                self._persist(self.store.reserve, self._seq + ID_BLOCK)
+                self._reserved = self._seq + ID_BLOCK
             return stable_id(prefix, self._seq)
 
     def collection(self, name: str) -> Collection:
@@ -161,8 +183,9 @@ class State:
     def put(self, collection: str, obj: dict) -> dict:
         """Store (or replace) an object under its `id`."""
         with self.lock:
+            if self.store is not None:
+                self._persist(self.store.put, collection, obj)
             self.collection(collection).add(obj)
-        self.changed()
         return obj
 
     def update(self, collection: str, oid: str, changes: dict) -> dict | None:
@@ -170,35 +193,44 @@ class State:
         with self.lock:
             obj = self.get(collection, oid)
             if obj is not None:
+                if self.store is not None:
+                    self._persist(self.store.put, collection, {**obj, **changes})
                 obj.update(changes)
-        if obj is not None:
-            self.changed()
         return obj
+
+    def touch(self, collection: str, oid: str) -> None:
+        """Say that a stored object was changed in place (call under the lock), so that the store has it too."""
+        with self.lock:
+            obj = self.get(collection, oid)
+            if obj is not None and self.store is not None:
+                self._persist(self.store.put, collection, obj)
 
     def delete(self, collection: str, oid: str) -> dict | None:
         """Remove an object; the removed object, or None."""
         with self.lock:
             found = self._collections.get(collection)
-            obj = found.remove(oid) if found else None
-        if obj is not None:
-            self.changed()
-        return obj
+            if found is None or oid not in found.objects:
+                return None
+            if self.store is not None:
+                self._persist(self.store.delete, collection, oid)
+            return found.remove(oid)
 
     def drop(self, collection: str) -> None:
         """Forget a whole collection (a deleted thread's messages, say)."""
         with self.lock:
-            existed = self._collections.pop(collection, None)
-        if existed:
-            self.changed()
+            if collection in self._collections and self.store is not None:
+                self._persist(self.store.replace_collection, collection, [])
+            self._collections.pop(collection, None)
 
     def replace_all(self, collection: str, objs: list[dict]) -> None:
         """Make `objs` the whole collection, in that order (a completion's messages, a response's inputs)."""
         with self.lock:
+            if self.store is not None:
+                self._persist(self.store.replace_collection, collection, objs)
             self._collections.pop(collection, None)
             found = self.collection(collection)
             for obj in objs:
                 found.add(obj)
-        self.changed()
 
     def all(self, collection: str) -> list[dict]:
         """Every object of a collection, oldest first."""
@@ -213,30 +245,65 @@ class State:
 
     def put_blob(self, key: str, data: bytes) -> None:
         with self.lock:
+            if self.store is not None:
+                self._persist(self.store.put_blob, key, data)
             self._blobs[key] = data
-        self.changed()
 
     def delete_blob(self, key: str) -> None:
         with self.lock:
-            existed = self._blobs.pop(key, None)
-        if existed is not None:
-            self.changed()
+            if key in self._blobs and self.store is not None:
+                self._persist(self.store.delete_blob, key)
+            self._blobs.pop(key, None)
 
-    def changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+    def _persist(self, write: Callable[..., None], *args: Any) -> None:
+        """Write one change to the store first: when it cannot be saved, the call fails and nothing changes."""
+        try:
+            write(*args)
+        except Exception as e:
+            from .errors import OpenAIError
+
+            raise OpenAIError(500, f"openai-fake could not save its state: {type(e).__name__}: {e}",
+                              type="server_error", code="state_not_saved") from None
 
     # -- whole state ---------------------------------------------------------------
 
     def reset(self) -> None:
         """Forget every object, blob, count and the scratch store."""
         with self.lock:
+            if self.store is not None:
+                self._persist(self.store.replace, {}, {}, self._reserved)  # the ids stay reserved
             self._counts.clear()
             self._collections.clear()
             self._blobs.clear()
             self._seq = 0
             self.data.clear()
-        self.changed()
+
+    def attach(self, store: Persistence | None, *, write: bool = True) -> None:
+        """Tell `store` every change from now on; `write`: give it the whole state first (False when it
+        is where the state was just `install`ed from)."""
+        with self.lock:
+            if store is not None and write:
+                store.replace({name: list(c.objects.values()) for name, c in self._collections.items() if len(c)},
+                              dict(self._blobs), self._seq)
+            self.store = store
+            self._reserved = self._seq
+
+    def install(self, objects: Iterable[tuple[str, dict]], blobs: dict[str, bytes], seq: int) -> None:
+        """Replace what is stored with `objects` ((collection, object) pairs, in creation order), `blobs` and
+        the id sequence (what a store loads; `restore` takes a snapshot). An attached store is told, as always."""
+        collections: dict[str, Collection] = {}
+        for name, obj in objects:
+            found = collections.get(name)
+            if found is None:
+                found = collections[name] = Collection()
+            found.add(obj)
+        with self.lock:
+            if self.store is not None:
+                self._persist(self.store.replace, {name: list(c.objects.values()) for name, c in collections.items()},
+                              dict(blobs), max(seq, self._reserved))
+            self._collections = collections
+            self._blobs = dict(blobs)
+            self._seq = seq
 
     def snapshot(self) -> dict:
         """Everything stored, as JSON-ready data (call counts and the scratch store are not kept)."""
@@ -253,20 +320,14 @@ class State:
         if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"not an openai-fake state snapshot (version {SNAPSHOT_VERSION})")
         try:
-            collections = {}
-            for name, objects in snapshot["collections"].items():
-                col = Collection()
-                for obj in objects:
+            objects = []
+            for name, objs in snapshot["collections"].items():
+                for obj in objs:
                     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
                         raise ValueError(f"an object in {name!r} has no string id")
-                    col.add(obj)
-                collections[name] = col
+                    objects.append((name, obj))
             blobs = {key: base64.b64decode(value, validate=True) for key, value in snapshot["blobs"].items()}
             seq = int(snapshot["seq"])
         except (KeyError, TypeError, AttributeError, base64.binascii.Error) as e:
             raise ValueError(f"malformed state snapshot: {type(e).__name__}: {e}") from None
-        with self.lock:
-            self._collections = collections
-            self._blobs = blobs
-            self._seq = seq
-        self.changed()
+        self.install(objects, blobs, seq)

@@ -495,9 +495,10 @@ def _advance(call, response: dict, to_the_end: bool) -> dict:
     """A background response's next step (or all of them): in progress, then its final state."""
     pending = call.state.get(_PENDING, response["id"])
     while pending is not None and pending["steps"]:
-        step = pending["steps"].pop(0)
+        step, *rest = pending["steps"]
         if step == "in_progress":
             response = _waiting(response, "in_progress")
+            pending = call.state.put(_PENDING, {**pending, "steps": rest})
         else:
             response = pending["final"]
             call.state.delete(_PENDING, response["id"])

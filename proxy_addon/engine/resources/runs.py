@@ -74,7 +74,7 @@ KNOBS = {
     "reply": str, "tool_calls": list, "progress": (str, int, float), "poll_after_ms": int, "stream": object,
 }
 
-_PROGRESS = "run_progress"
+PROGRESS = "run_progress"
 _WAITING = {"requires_action"}
 _TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 _END = _WAITING | _TERMINAL
@@ -227,7 +227,7 @@ def _store(call, run: dict, progress: dict) -> None:
     check(sdk.Run, run, call.where)
     with call.state.lock:
         call.state.put(collection(run["thread_id"]), run)
-        call.state.put(_PROGRESS, progress)
+        call.state.put(PROGRESS, progress)
 
 
 def _save(call, run: dict, progress: dict) -> Reply:
@@ -448,8 +448,8 @@ def create_thread_and_run(call) -> Any:
 def _load(call) -> tuple[dict, dict]:
     thread_id = _thread_id(call)
     run = call.state.fetch(collection(thread_id), call.request.params["run_id"], "run")
-    progress = call.state.get(_PROGRESS, run["id"]) or {"id": run["id"], "pending": [], "outcome": {"kind": "reply"}, "changed_at": time.time()}
-    return dict(run), dict(progress)
+    progress = call.state.get(PROGRESS, run["id"]) or {"id": run["id"], "pending": [], "outcome": {"kind": "reply"}, "changed_at": time.time()}
+    return copy.deepcopy(run), copy.deepcopy(progress)  # changed here, stored by _store: never in place
 
 
 def list_runs(call) -> Any:
@@ -475,6 +475,7 @@ def update(call) -> Any:
 def cancel(call) -> Any:
     run, progress = _load(call)
     _catch_up(call, run, progress, polled=False)
+    _store(call, run, progress)  # what time did to the run stays, whatever the answer
     if not _sequence_step(call, run, progress, "cancel"):
         if run["status"] in _TERMINAL or run["status"] == "cancelling":
             raise OpenAIError(400, f"Cannot cancel run with status '{run['status']}'.", param="run_id")
@@ -490,6 +491,7 @@ def submit_tool_outputs(call) -> Any:
     stream = params.wants_stream(body)
     run, progress = _load(call)
     _catch_up(call, run, progress, polled=False)
+    _store(call, run, progress)  # what time did to the run stays, whatever the answer
     if run["status"] not in _WAITING:
         raise OpenAIError(400, f'Runs in status "{run["status"]}" do not accept tool outputs.', param="tool_outputs")
     expected = {c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]}

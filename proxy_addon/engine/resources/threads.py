@@ -59,6 +59,8 @@ def update(call) -> Any:
 
 
 def delete(call) -> Any:
+    from . import runs  # runs build on threads
+
     oid = call.request.params["thread_id"]
     with call.state.lock:
         call.state.fetch(COLLECTION, oid, "thread")
@@ -66,6 +68,7 @@ def delete(call) -> Any:
         call.state.drop(messages.collection(oid))
         for run in call.state.all(f"runs:{oid}"):
             call.state.drop(f"run_steps:{run['id']}")
+            call.state.delete(runs.PROGRESS, run["id"])
         call.state.drop(f"runs:{oid}")
     return Reply.json(200, {"id": oid, "object": "thread.deleted", "deleted": True})
 

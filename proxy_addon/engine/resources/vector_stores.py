@@ -193,7 +193,7 @@ def _refresh(state, vs_id: str) -> dict:
             store["status"] = "expired"
     else:
         store["expires_at"] = None
-    state.changed()  # the counts were changed in place
+    state.touch(COLLECTION, vs_id)  # the counts were changed in place
     return store
 
 
@@ -259,6 +259,8 @@ def _settle(state, vs_id: str) -> None:
                 _complete(state, obj)
             else:
                 left[file_id] = reads - 1
+                continue
+            state.touch(_FILES + vs_id, file_id)
         pending["files"] = left
         pending["batches"] = [b for b in pending["batches"] if not _finish_batch(state, vs_id, b, b in cancelling)]
         pending["cancel"] = [b for b in pending["cancel"] if b in pending["batches"]]
@@ -277,15 +279,15 @@ def _finish_batch(state, vs_id: str, batch_id: str, cancelling: bool) -> bool:
     if batch is None:
         return True
     counts = batch["file_counts"] = _batch_counts(state, vs_id, batch_id)
-    if counts["in_progress"]:
-        return False
-    if cancelling:
-        batch["status"] = "cancelled"
-    elif counts["total"] and counts["failed"] == counts["total"]:
-        batch["status"] = "failed"
-    else:
-        batch["status"] = "completed"
-    return True
+    if not counts["in_progress"]:
+        if cancelling:
+            batch["status"] = "cancelled"
+        elif counts["total"] and counts["failed"] == counts["total"]:
+            batch["status"] = "failed"
+        else:
+            batch["status"] = "completed"
+    state.touch(_BATCHES + vs_id, batch_id)
+    return not counts["in_progress"]
 
 
 def _poll_reply(call, model, obj: dict, busy: bool) -> Reply:
