@@ -62,6 +62,17 @@ def _first_error(tp: Any, data: Any) -> tuple | None:
     return None if found is None else found[0]
 
 
+@functools.lru_cache(maxsize=None)
+def required_keys(tp: Any) -> frozenset[str]:
+    """The keys a request params TypedDict requires (the SDK marks them `Required[...]` in a `total=False` dict)."""
+    try:
+        hints = typing.get_type_hints(tp, include_extras=True)
+    except Exception:  # an annotation that does not resolve: require nothing rather than refuse
+        return frozenset(getattr(tp, "__required_keys__", ()))
+    marked = {k for k, v in hints.items() if typing.get_origin(v) is typing.Required}
+    return frozenset(marked | set(getattr(tp, "__required_keys__", ())))
+
+
 def fields_of(tp: Any) -> dict[str, Any]:
     """A model's fields by the name they have on the wire."""
     if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):

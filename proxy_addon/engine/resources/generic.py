@@ -30,7 +30,7 @@ from typing import Any, Callable
 from .. import errors, forms, pages, params
 from ..bodies import first_error
 from ..errors import OpenAIError
-from ..instances import instance, literal_values, resolve
+from ..instances import fields_of, instance, literal_values, required_keys, resolve
 from ..rows import Row
 from ..wire import Reply
 
@@ -174,7 +174,7 @@ def _action(call, row: Row, tp: Any, items: set[str]) -> Reply:
         if tp is None:
             return Reply(204, b"")
         fields, _ = _fields(call, row)
-        moved = next((s for s in _VERBS.get(verb, ()) if s in literal_values(tp, "status")), None)
+        moved = _moved_status(tp, verb)
         if first_error(tp, obj) is None or moved is not None:  # the action answers the object itself
             changed = {**obj, **({"status": moved} if moved else {})}
             answer = _build(call, tp, {**changed, **_custom(call)}, row)
@@ -252,7 +252,7 @@ def _require(row: Row, fields: dict) -> None:
     if row.params is None:
         return
     try:
-        required = resolve(row.params).__required_keys__
+        required = required_keys(resolve(row.params))
     except (AttributeError, ImportError):
         return
     for name in sorted(required):
@@ -314,8 +314,23 @@ def _check_parents(call, row: Row, generic_items: set[str]) -> None:
             raise errors.no_such(_noun(collection), oid)
 
 
+def _moved_status(tp: Any, verb: str) -> str | None:
+    """The status an action verb moves an object of type `tp` to: the first its `Literal` allows, or, where
+    the status is any string, the verb's first."""
+    wanted = _VERBS.get(verb, ())
+    allowed = literal_values(tp, "status")
+    if allowed:
+        return next((s for s in wanted if s in allowed), None)
+    return wanted[0] if wanted and "status" in fields_of(tp) else None
+
+
 def _noun(collection: str) -> str:
+    """`fine_tuning/jobs` -> "job", `batches` -> "batch", `vector_stores` -> "vector store"."""
     last = collection.rsplit("/", 1)[-1].replace("_", " ")
+    if last.endswith(("ches", "shes", "sses", "xes")):
+        return last[:-2]
+    if last.endswith("ies"):
+        return last[:-3] + "y"
     return last[:-1] if last.endswith("s") else last
 
 
