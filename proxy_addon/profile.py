@@ -137,11 +137,14 @@ class Profile:
 
     latency: seconds to wait before every answer (a rule's own `latency` wins).
     require_api_key: answer 401 to a call without `Authorization: Bearer ...`, as the real API does.
+    validate_requests: answer the real API's 400 to a body its SDK params type refuses (an unknown
+        field, a wrong type); False lets odd bodies through, for tests that send them on purpose.
     stream: the pace and faults of every streamed reply, as a dict of `Pace` knobs
         (`{"ttft": 0.3, "chunk_delay": 0.05}`); a rule's own `stream=` wins.
     """
 
-    def __init__(self, *, latency: float = 0.0, require_api_key: bool = True, stream: "Pace | dict | None" = None) -> None:
+    def __init__(self, *, latency: float = 0.0, require_api_key: bool = True, stream: "Pace | dict | None" = None,
+                 validate_requests: bool = True) -> None:
         _check_number("latency", latency)
         #: How every stream is paced unless its rule says otherwise (see `Pace`).
         self.stream = Pace.of(stream)
@@ -149,6 +152,9 @@ class Profile:
             raise TypeError(f"require_api_key must be True or False, not {require_api_key!r}")
         self.latency = float(latency)
         self.require_api_key = require_api_key
+        if not isinstance(validate_requests, bool):
+            raise TypeError(f"validate_requests must be True or False, not {validate_requests!r}")
+        self.validate_requests = validate_requests
         self.rules: dict[str, Rule] = {}
         self._merged: dict[tuple[str, str], Rule | None] = {}  # (route, group) -> the rule that governs
         #: Objects the state starts with: `profile.state.put("assistants", {"id": "asst_abc123", ...})`.

@@ -117,7 +117,10 @@ def test_a_singleton_is_its_types_defaults_until_set_and_cleared_by_delete():
     status, first = call(engine, "GET", limit)
     assert status == 200 and first["object"] == "project.spend_limit" and first["threshold_amount"] == 0
     assert call(engine, "POST", limit, {"threshold_amount": 42})[1]["error"]["param"] == "currency"
-    set_to = {"currency": "usd", "interval": "month", "threshold_amount": 42}
+    assert call(engine, "POST", limit, {"currency": "usd", "interval": "month", "threshold_amount": 42})[1]["error"] == {
+        "message": "Invalid value: 'usd'. Supported values are: 'USD'.", "type": "invalid_request_error",
+        "param": "currency", "code": "invalid_value"}
+    set_to = {"currency": "USD", "interval": "month", "threshold_amount": 42}
     assert call(engine, "POST", limit, set_to)[1]["threshold_amount"] == 42
     assert call(engine, "GET", limit)[1] == {**first, **set_to}
     assert call(engine, "DELETE", limit)[0] == 200
@@ -136,6 +139,23 @@ def test_a_required_param_missing_is_the_real_apis_400():
     engine = Engine(Profile())
     status, body = call(engine, "POST", "/v1/batches", {"endpoint": "/v1/chat/completions", "completion_window": "24h"})
     assert status == 400 and body["error"]["param"] == "input_file_id" and body["error"]["code"] == "missing_required_parameter"
+
+
+@pytest.mark.parametrize("body, param, code, words", [
+    ({"input_file_id": "f", "endpoint": "/v1/chat/completions", "completion_window": "24h", "colour": "red"},
+     "colour", "unknown_parameter", "Unrecognized request argument supplied: colour"),
+    ({"input_file_id": 7, "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+     "input_file_id", "invalid_type", "expected a string, but got an integer instead"),
+    ({"input_file_id": "f", "endpoint": "/v1/nope", "completion_window": "24h"}, "endpoint", "invalid_value", "Supported values are"),
+    ({"input_file_id": "f", "endpoint": "/v1/chat/completions", "completion_window": "24h", "metadata": {"k": 1}},
+     "metadata.k", "invalid_type", "expected a string"),
+])
+def test_a_body_its_params_type_refuses_is_the_real_apis_400(body, param, code, words):
+    status, answer = call(Engine(Profile()), "POST", "/v1/batches", body)
+    assert status == 400 and (answer["error"]["param"], answer["error"]["code"]) == (param, code), answer
+    assert words in answer["error"]["message"]
+    relaxed = call(Engine(Profile(validate_requests=False)), "POST", "/v1/batches", body)
+    assert relaxed[0] == 200  # a profile can let odd bodies through
 
 
 def test_a_generic_row_asked_to_stream_says_so():

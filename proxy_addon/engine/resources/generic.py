@@ -27,10 +27,10 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .. import errors, forms, pages, params
+from .. import errors, forms, pages, params, validation
 from ..bodies import first_error
 from ..errors import OpenAIError
-from ..instances import fields_of, instance, literal_values, required_keys, resolve
+from ..instances import fields_of, instance, literal_values, resolve
 from ..rows import Row
 from ..wire import Reply
 
@@ -240,24 +240,13 @@ def _fields(call, row: Row) -> tuple[dict, dict[str, bytes]]:
         form = forms.parse(call.request)
         fields = {name.removesuffix("[]"): f.text for name, f in form.items() if f.filename is None}
         files = {name: f.value for name, f in form.items() if f.filename is not None}
-        _require(row, fields | {name: True for name in files})
+        if call.profile.validate_requests:  # a form's values are text: its names are what can be checked
+            validation.validate(row, fields | {name: True for name in files}, types=False)
         return fields, files
     body = _body(call, row) if row.method != "GET" else {}
-    _require(row, body)
+    if call.profile.validate_requests:
+        validation.validate(row, body)
     return body, {}
-
-
-def _require(row: Row, fields: dict) -> None:
-    """The request params type's required fields must be there (the real API's 400 names the first missing)."""
-    if row.params is None:
-        return
-    try:
-        required = required_keys(resolve(row.params))
-    except (AttributeError, ImportError):
-        return
-    for name in sorted(required):
-        if name not in fields:
-            raise errors.missing_param(name)
 
 
 def _custom(call) -> dict:
