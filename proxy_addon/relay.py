@@ -14,6 +14,12 @@ It also refuses request bodies over the fake's size limit (`offer(..., drain=Tru
 the addon streams such a body here instead of buffering it, and the relay reads
 and discards it before answering the API's 413, so memory stays bounded and the
 client, which sends its whole body before it reads, gets the answer.
+
+Its port is reachable by any local process and it shares the fake's file descriptors, so
+its connections have the fake's header deadline too (`_HeaderDeadline`): uvicorn closes a
+kept-alive connection that stays quiet (`timeout_keep_alive`), but waits forever for a new
+connection's first request, or for the rest of one begun; 300 such connections to the relay
+locked every client out of the fake under `ulimit -n 256` (issue 12).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .deadlines import HEADER_TIMEOUT
 from .engine.streams import CONTENT, CUT, ERROR, StreamReply, schedule
 
 TOKEN_HEADER = "x-openai-fake-relay"
@@ -62,10 +70,49 @@ class _EmbeddedServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-class Relay:
-    """Streams handed over with `offer()`, served on `127.0.0.1:port` once `start()` returns."""
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection that has not sent a request's headers within
+    `header_timeout` of its start, or of the end of its last reply (then no sooner than uvicorn's own
+    `timeout_keep_alive`, which closes a kept-alive connection that sends nothing at all)."""
 
-    def __init__(self) -> None:
+    header_timeout: float = HEADER_TIMEOUT
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._arm(self.header_timeout)
+
+    def on_response_complete(self) -> None:
+        # Before uvicorn starts a pipelined request, which then counts as the one that came.
+        self._arm(max(self.header_timeout, self.timeout_keep_alive))
+        super().on_response_complete()
+
+    def connection_lost(self, exc) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)
+
+    def _arm(self, seconds: float) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(seconds, self._overdue, self.cycle)
+
+    def _overdue(self, awaited) -> None:
+        self._deadline = None
+        # uvicorn makes a new cycle for each request once its headers are in.
+        if self.cycle is awaited and (awaited is None or awaited.response_complete) and not self.transport.is_closing():
+            self.transport.close()  # connection_lost tells h11
+
+
+class Relay:
+    """Streams handed over with `offer()`, served on `127.0.0.1:port` once `start()` returns.
+
+    `header_timeout`: seconds a connection to the relay has to send its request's headers (at least 1:
+    its one honest client, the fake, sends them at once, even when its event loop is busy)."""
+
+    def __init__(self, header_timeout: float = HEADER_TIMEOUT) -> None:
+        self.header_timeout = max(header_timeout, 1.0)
         self.port: int | None = None
         self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None, float | None, bool]] = {}
         self._server: _EmbeddedServer | None = None
@@ -88,7 +135,8 @@ class Relay:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, interface="asgi3", lifespan="off", access_log=False, log_config=None, log_level="warning",
-            http="h11", server_header=False, date_header=False, timeout_graceful_shutdown=1,
+            http=type("_RelayProtocol", (_HeaderDeadline,), {"header_timeout": self.header_timeout}),
+            server_header=False, date_header=False, timeout_graceful_shutdown=1,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))

@@ -156,7 +156,7 @@ class Runner:
 
         ensure_ca(self.confdir)
         write_bundle(self.confdir)
-        relay = self.relay = Relay()
+        relay = self.relay = Relay(header_timeout=self.header_timeout)
         await relay.start()
         mitm_logger = logging.getLogger("mitmproxy")
         mitm_logger.addHandler(self.errors)

@@ -1,10 +1,14 @@
 """Issue 12, through real running fakes: the control token, the Host allow-list, no crash from a profile's
-SystemExit, bounded bodies, and keys redacted from query strings."""
+SystemExit, bounded bodies, keys redacted from query strings, and connections bounded in time (no lock-out
+by silent connections under a low file descriptor limit)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
+import selectors
 import socket
 import stat
 import subprocess
@@ -14,7 +18,7 @@ import openai
 import pytest
 import requests
 
-from conftest import API_KEY, run_cli, running_fake
+from conftest import API_KEY, run_cli, running_fake, wait_for
 
 
 def plain(method: str, url: str, **kw) -> requests.Response:
@@ -211,3 +215,159 @@ def test_silent_and_idle_connections_are_closed_in_time(tmp_path):
         assert time.monotonic() < deadline
         kept.close()
         assert plain("GET", base_url + "/models", headers={"authorization": f"Bearer {API_KEY}"}).status_code == 200
+
+
+#: The fake's file descriptor limit in the lock-out test (issue 12: `ulimit -n 256`).
+FD_LIMIT = 256
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _listening(pid: int) -> dict[int, int]:
+    """The process's listening TCP ports, each with how many connections wait in its accept queue."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = {}
+    with open("/proc/net/tcp") as table:  # the fake listens on 127.0.0.1
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN; its rx_queue is the accept queue's length
+                ports[int(fields[1].rsplit(":", 1)[1], 16)] = int(fields[4].split(":")[1], 16)
+    return ports
+
+
+def _silent_flood(pid: int, port: int, count: int) -> list[socket.socket]:
+    """`count` connections to `port` that say nothing, every one of them established when this returns.
+
+    Opened 25 at a time, and the next 25 only once the fake's accept queue is short (or its fd table full):
+    the queue holds 100 (asyncio's backlog), and a connection beyond that has its SYN dropped and retried
+    a second later, so that a flood opened all at once is still arriving when the client under test comes,
+    and that client may get a descriptor before the last silent ones do (no lock-out to see)."""
+    socks: list[socket.socket] = []
+    deadline = time.monotonic() + 10
+    while len(socks) < count:
+        for _ in range(min(25, count - len(socks))):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            socks.append(s)
+        while _listening(pid).get(port, 0) >= 50 and _fds(pid) < FD_LIMIT and time.monotonic() < deadline:
+            time.sleep(0.002)
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            sel.register(s, selectors.EVENT_WRITE)
+        pending = set(socks)
+        while pending and time.monotonic() < deadline:
+            for key, _ in sel.select(0.1):
+                sel.unregister(key.fileobj)
+                pending.discard(key.fileobj)
+    assert not pending, f"{len(pending)} of the {count} silent connections never got established"
+    assert all(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in socks)
+    return socks
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(resource, "prlimit") or not os.path.exists("/proc/net/tcp"), reason="Linux's prlimit and /proc")
+@pytest.mark.parametrize("how", ["silent", "connect-then-silent", "silent-at-the-relay"])
+def test_300_silent_connections_under_ulimit_256_do_not_lock_a_client_out(tmp_path, how):
+    """Issue 12's scenario, for real: a fake limited to 256 file descriptors, 300 connections that say nothing
+    (or only a CONNECT for api.openai.com; or that go to the stream relay's port, which shares the fake's
+    fd table), its fd table full and connections waiting in its accept queue behind them: a client that
+    then asks for /v1/models is served within the header timeout and a margin, not locked out until they go.
+    (With the deadlines off it is not served at all: 30 s and counting, by hand.)"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1024:  # this process holds the 300 silent connections
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096 if hard == resource.RLIM_INFINITY else min(hard, 4096), hard))
+    try:
+        with running_fake(tmp_path / "conf", "--header-timeout", "1", "--quiet") as (proc, base_url):
+            port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+            listening = _listening(proc.pid)
+            assert port in listening and len(listening) == 2, listening  # the fake's port and the relay's
+            target = port if how != "silent-at-the-relay" else next(p for p in listening if p != port)
+            # The SDK types are imported in a thread at start (runner._warm_sdk_types): once it is done, nothing
+            # else in the fake opens a descriptor for a moment, so the count below is the connections' alone.
+            wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/task")) == 1, timeout=20)
+            socks = _silent_flood(proc.pid, target, 300)
+            try:
+                if how == "connect-then-silent":
+                    for s in socks:  # a CONNECT the fake intercepts, then no TLS handshake
+                        s.send(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n")
+                # The lock-out: every descriptor taken, connections left waiting to be accepted.
+                held, queued = _fds(proc.pid), _listening(proc.pid)[target]
+                assert held == FD_LIMIT and queued > 0, (held, queued)
+                started = time.monotonic()
+                with requests.Session() as session:
+                    session.trust_env = False
+                    try:
+                        reply = session.get(base_url + "/models", headers={"authorization": f"Bearer {API_KEY}"},
+                                            timeout=6)
+                    except requests.exceptions.Timeout:
+                        reply = None
+                took = time.monotonic() - started
+                assert reply is not None, (f"locked out: not served within 6 s (the fake held {held} of {FD_LIMIT} "
+                                           f"descriptors, {queued} connections waited to be accepted)")
+                assert reply.status_code == 200 and reply.json()["data"]
+                # Header timeout 1 s, a sweep each 0.25 s, asyncio retrying accept() a second after EMFILE.
+                assert took < 6, took
+            finally:
+                for s in socks:
+                    s.close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.slow  # 5 s: uvicorn's keep-alive timeout
+async def test_the_relay_closes_connections_that_send_no_request_in_time():
+    """uvicorn waits forever for a new connection's first request (and for the rest of one begun after a
+    reply): the relay's own deadline closes those, and leaves a stream that outlasts it alone."""
+    import asyncio
+
+    from proxy_addon.engine.streams import Event, Pace, StreamReply
+    from proxy_addon.relay import TOKEN_HEADER, Relay
+
+    relay = Relay(header_timeout=1)
+    await relay.start()
+    try:
+        async def closed_after(opening: bytes, then: bytes = b"") -> float:
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+            try:
+                if opening:
+                    writer.write(opening)
+                    if then:  # a whole request first, answered; then the start of another
+                        head = await reader.readuntil(b"\r\n\r\n")
+                        assert head.startswith(b"HTTP/1.1 404"), head
+                        await reader.readuntil(b"\r\n0\r\n\r\n")  # chunked
+                        writer.write(then)
+                started = asyncio.get_running_loop().time()
+                assert await asyncio.wait_for(reader.read(), 10) == b""
+                return asyncio.get_running_loop().time() - started
+            finally:
+                writer.close()
+
+        async def slow_stream() -> bytes:
+            token = relay.offer(StreamReply(200, b"", events=[Event(b"a"), Event(b"b", content=True)], pace=Pace(ttft=1.5)))
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+            writer.write(f"GET / HTTP/1.1\r\nHost: relay\r\n{TOKEN_HEADER}: {token}\r\nConnection: close\r\n\r\n".encode())
+            try:
+                return await asyncio.wait_for(reader.read(), 10)
+            finally:
+                writer.close()
+
+        silent, partial, after_a_reply, stream = await asyncio.gather(
+            closed_after(b""),
+            closed_after(b"GET / HTTP/1.1\r\nHost: relay\r\n"),
+            closed_after(b"GET / HTTP/1.1\r\nHost: relay\r\n\r\n", then=b"G"),
+            slow_stream())
+    finally:
+        await relay.stop()
+    for took in (silent, partial):
+        assert 0.9 <= took < 3, took
+    assert 4.9 <= after_a_reply < 7, after_a_reply  # not before uvicorn's keep-alive timeout (5 s)
+    assert stream.startswith(b"HTTP/1.1 200") and stream.endswith(b"\r\n1\r\nb\r\n0\r\n\r\n"), stream  # all of it

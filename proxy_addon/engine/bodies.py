@@ -41,8 +41,8 @@ def _adapter(model: Any) -> pydantic.TypeAdapter:
     return pydantic.TypeAdapter(model)
 
 
-def problem(model: Any, data: Any) -> str | None:
-    """Why `data` is not a valid SDK `model` ("loc: message"), or None when it is.
+def first_error(model: Any, data: Any) -> tuple[tuple, str] | None:
+    """Where and why `data` is not a valid SDK `model` (`(("status",), "Input should be ...")`), or None.
 
     `model` is a pydantic model or a union the SDK declares as a type alias
     (`openai.types.conversations.ConversationItem`, `ResponseItem`, ...).
@@ -54,8 +54,14 @@ def problem(model: Any, data: Any) -> str | None:
             _adapter(model).validate_python(data)
     except pydantic.ValidationError as e:
         first = e.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        return tuple(first["loc"]), first["msg"]
     return None
+
+
+def problem(model: Any, data: Any) -> str | None:
+    """Why `data` is not a valid SDK `model` ("loc: message"), or None when it is."""
+    found = first_error(model, data)
+    return None if found is None else f"{'.'.join(str(p) for p in found[0])}: {found[1]}"
 
 
 def check(model: Any, data: dict, where: str) -> None:

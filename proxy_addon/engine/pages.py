@@ -12,20 +12,24 @@ from . import errors
 from .wire import Reply
 
 
-def list_reply(items: list[dict], has_more: bool) -> Reply:
-    """A list body around `items`."""
-    return Reply.json(200, {
+def list_reply(items: list[dict], has_more: bool, kind: str = "cursor") -> Reply:
+    """A list body around `items`; `kind`, the SDK's page type, adds the cursor its next page asks with
+    (`next` for the "next" and "token" pages)."""
+    body = {
         "object": "list",
         "data": items,
         "first_id": items[0]["id"] if items else None,
         "last_id": items[-1]["id"] if items else None,
         "has_more": has_more,
-    })
+    }
+    if kind in ("next", "token"):
+        body["next"] = body["last_id"] if has_more else None
+    return Reply.json(200, body)
 
 
 def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100, default_order: str = "desc",
-         where: Callable[[dict], bool] | None = None) -> Reply:
-    """One page of a stored collection, as the request's query asks."""
+         where: Callable[[dict], bool] | None = None, kind: str = "cursor") -> Reply:
+    """One page of a stored collection, as the request's query asks (a "token" page's cursor is `page`)."""
     query = call.request.query
     raw_limit = query.get("limit")
     try:
@@ -40,5 +44,6 @@ def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100
     state = call.state
     with state.lock:  # encode under the lock: the objects are live
         items, more = state.collection(collection).page(
-            limit=limit, order=order, after=query.get("after") or None, before=query.get("before") or None, where=where)
-        return list_reply(items, more)
+            limit=limit, order=order, after=query.get("after") or (query.get("page") if kind == "token" else None) or None,
+            before=query.get("before") or None, where=where)
+        return list_reply(items, more, kind)

@@ -1,12 +1,17 @@
-"""The route table: method + path template -> resource handler. The one list of what the fake serves."""
+"""The routes: every row of the generated table (`table.py`), each served by its hand-written module
+where the API has behaviour (`HANDWRITTEN`), else by the generic resource (`resources/generic.py`).
+
+Matching walks a tree of path segments: O(segments), however many routes there are.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
-from . import errors
+from . import errors, table
+from .resources import generic
+from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, responses
@@ -22,9 +27,11 @@ class Route:
     name: str  # the SDK's method path, e.g. "models.retrieve"; counts are kept under it
     rule: str  # the profile rule that governs it, e.g. "models"
     handler: Callable
+    row: Row | None = None  # what the table says of it (types, aliases); None for a route the SDK lacks
 
 
-ROUTES: tuple[Route, ...] = (
+#: Endpoints with behaviour of their own, by the module that has it. Every other row is generic.
+HANDWRITTEN: tuple[Route, ...] = (
     Route("POST", "/v1/chat/completions", "chat.completions.create", chat.RULE, chat.create),
     Route("POST", "/v1/completions", "completions.create", completions.RULE, completions.create),
     Route("POST", "/v1/embeddings", "embeddings.create", embeddings.RULE, embeddings.create),
@@ -100,30 +107,86 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/v1/conversations/{conversation_id}/items/{item_id}", "conversations.items.delete", conversations.RULE, conversations.delete_item),
 )
 
+#: Endpoints mainstream clients call that the SDK's table lacks.
+EXTRA_ROWS: tuple[Row, ...] = (
+    Row("POST", "/v1/traces/ingest", "traces.ingest"),  # the openai-agents SDK's trace upload: 204
+)
+
+
+def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
+    rows = (*table.ROWS, *EXTRA_ROWS)
+    hand = {(r.method, generic.normalise(r.template)): r for r in HANDWRITTEN}
+    shape = generic.Shape(rows)
+    generic_rows = [row for row in rows if (row.method, generic.normalise(row.path)) not in hand]
+    items = {generic.normalise(row.path) for row in generic_rows if generic.normalise(row.path).endswith("/{}")}
+    out: list[Route] = []
+    by_row = {(row.method, generic.normalise(row.path)): row for row in rows}
+    for route in HANDWRITTEN:
+        out.append(Route(route.method, route.template, route.name, route.rule, route.handler,
+                         by_row.get((route.method, generic.normalise(route.template)))))
+    rules = {m.RULE: m.KNOBS for m in _RESOURCES}
+    for row in generic_rows:
+        rule = row.group
+        rules.setdefault(rule, generic.KNOBS)
+        out.append(Route(row.method, row.path, row.name, rule, generic.handler(row, shape, items), row))
+    return tuple(out), rules
+
+
+#: Every route the fake serves.
+ROUTES, RULES = _build()
+
 #: What a profile can store up front (`profile.state.put(name, {...})`), and how.
 PRELOADERS: dict[str, Callable] = {"assistants": assistants.preload, "threads": threads.preload, "files": files.preload}
 
-#: Every profile rule and the knobs it takes besides the common ones.
-RULES: dict[str, dict[str, type]] = {m.RULE: m.KNOBS for m in _RESOURCES}
 
-_PARAM = re.compile(r"\{(\w+)\}")
-_static: dict[tuple[str, str], Route] = {}
-_templated: list[tuple[str, re.Pattern, Route]] = []
+
+class _Node:
+    """One path segment of the route tree: fixed children, one parameter child, routes ending here."""
+
+    __slots__ = ("fixed", "param", "routes")
+
+    def __init__(self) -> None:
+        self.fixed: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.routes: dict[str, tuple[Route, tuple[str, ...]]] = {}  # method -> route, its parameter names
+
+
+_TREE = _Node()
 for _route in ROUTES:
-    if "{" in _route.template:
-        pattern = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", _route.template) + "$")
-        _templated.append((_route.method, pattern, _route))
-    else:
-        _static[(_route.method, _route.template)] = _route
+    _node, _names = _TREE, []
+    for _segment in _route.template.strip("/").split("/"):
+        if _segment.startswith("{") and _segment.endswith("}"):
+            _names.append(_segment[1:-1])
+            _node.param = _node.param or _Node()
+            _node = _node.param
+        else:
+            _node = _node.fixed.setdefault(_segment, _Node())
+    _node.routes.setdefault(_route.method, (_route, tuple(_names)))
+
+
+def _walk(node: _Node, segments: list[str], i: int, values: list[str], method: str):
+    if i == len(segments):
+        return node.routes.get(method)
+    child = node.fixed.get(segments[i])
+    if child is not None:  # a fixed segment wins over a parameter (`/threads/runs` over `/threads/{thread_id}`)
+        found = _walk(child, segments, i + 1, values, method)
+        if found is not None:
+            return found
+    if node.param is not None and segments[i]:
+        values.append(segments[i])
+        found = _walk(node.param, segments, i + 1, values, method)
+        if found is not None:
+            return found
+        values.pop()
+    return None
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
     """The route for `method path` and its path parameters, or the real API's 404."""
     trimmed = path.rstrip("/") or "/"
-    route = _static.get((method, trimmed))
-    if route is not None:
-        return route, {}
-    for route_method, pattern, route in _templated:
-        if route_method == method and (m := pattern.match(trimmed)):
-            return route, m.groupdict()
-    raise errors.invalid_url(method, path)  # the path as it was sent
+    values: list[str] = []
+    found = _walk(_TREE, trimmed.strip("/").split("/"), 0, values, method)
+    if found is None:
+        raise errors.invalid_url(method, path)  # the path as it was sent
+    route, names = found
+    return route, dict(zip(names, values))

@@ -222,6 +222,14 @@ class State:
                 self._persist(self.store.replace_collection, collection, [])
             self._collections.pop(collection, None)
 
+    def drop_under(self, prefix: str) -> None:
+        """Forget every collection whose name starts with `prefix` (a deleted object's children: `"jobs/ftjob-1/"`)."""
+        with self.lock:
+            for name in [n for n in self._collections if n.startswith(prefix)]:
+                self.drop(name)
+            for key in [k for k in self._blobs if k.startswith(prefix)]:
+                self.delete_blob(key)
+
     def replace_all(self, collection: str, objs: list[dict]) -> None:
         """Make `objs` the whole collection, in that order (a completion's messages, a response's inputs)."""
         with self.lock:
