@@ -119,9 +119,9 @@ class Calls:
         if getattr(obj, "id", None) is None and isinstance(data, list) and data:
             obj = data[0]
         value = None
-        for attr in (key, key.removesuffix("_id"), "id"):
+        for attr in ("id", key) if key.endswith("_id") else (key, "id"):
             candidate = getattr(obj, attr, None)
-            if isinstance(candidate, (str, int)) and not isinstance(candidate, bool):
+            if isinstance(candidate, (str, int)) and not isinstance(candidate, bool) and str(candidate):
                 value = str(candidate)
                 break
         if value is not None:
@@ -148,9 +148,9 @@ class Calls:
         data = getattr(page, "data", None)
         if item and item not in self.ids and isinstance(data, list) and data:
             key = PLACEHOLDER.findall(item)[-1]
-            for attr in (key, "id"):
+            for attr in ("id", key) if key.endswith("_id") else (key, "id"):
                 value = getattr(data[0], attr, None)
-                if isinstance(value, (str, int)) and not isinstance(value, bool):
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
                     self.ids[item] = str(value)
                     break
 
@@ -191,14 +191,14 @@ class Calls:
         for param in signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
-            if param.name in placeholders:
-                value = self.id_for(row.path, param.name)
-            elif len(placeholders) == 1 and param.kind == param.POSITIONAL_OR_KEYWORD and param.default is param.empty:
-                value = self.id_for(row.path, placeholders[0])  # the SDK names it differently
-            elif optional and param.name in optional:
+            if optional and param.name in optional:
                 value = optional[param.name]
                 if callable(value):
                     value = value(self)
+            elif param.name in placeholders:
+                value = self.id_for(row.path, param.name)
+            elif len(placeholders) == 1 and param.kind == param.POSITIONAL_OR_KEYWORD and param.default is param.empty:
+                value = self.id_for(row.path, placeholders[0])  # the SDK names it differently
             elif param.default is not param.empty:
                 continue
             else:
@@ -379,6 +379,6 @@ def walk_order(rows: typing.Iterable[Row]) -> list[Row]:
 
     for top in sorted({"/" + r.path.split("/")[1] + "/" + r.path.split("/")[2] for r in rows}):
         visit(top)
-    order.extend(reversed(deletes))
+    order.extend(deletes)  # post-order: children before their parents
     assert len(order) == len(rows) and {id(r) for r in order} == {id(r) for r in rows}, "every row once"
     return order

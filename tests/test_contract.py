@@ -10,6 +10,7 @@ failure lists every row that failed, with the exception, and how many rows answe
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,8 @@ def contract_profile():
 
 # Fields an update may change, in order of preference, and the value it changes them to.
 CHANGES = {"metadata": {"contract": "changed"}, "name": "contract-changed", "description": "changed",
-           "title": "changed", "role_name": "changed"}
+           "title": "changed", "role_name": "changed", "attributes": {"contract": "changed"}, "threshold_amount": 7,
+           "role": "owner"}
 
 
 def make_client(base_url: str | None, strict: bool = True) -> openai.OpenAI:
@@ -178,6 +180,7 @@ class Walk:
             self.failures[row.name] = ("GENERATOR " if generator_bug(e) else "") + describe(e) + note
             return None
         self.answered.add(row.name)
+        self.failures.pop(row.name, None)
         if row.method == "POST":
             self.calls.remember(row, result)
         elif row.method == "GET" and row.page:
@@ -259,16 +262,37 @@ def test_stored_resources_behave(base_url_client):
     by_item = {k.item: k for k in all_kinds}
     problems: dict[str, str] = {}
     live: set[str] = set()
+    ensuring: set[str] = set()
+    checked: Counter[str] = Counter()
 
     def ensure(item: str) -> bool:
         """A live object at `item` (and its parents); False when one could not be made."""
-        if item in live:
+        if item in live or item in ensuring:
             return True
+        ensuring.add(item)
+        try:
+            return make(item)
+        finally:
+            ensuring.discard(item)
+
+    def make(item: str) -> bool:
         kind = by_item.get(item)
         if kind is None:
-            return True  # a parent the table cannot create (a checkpoint, a model): made-up ids
+            # a parent with no create at its path (/v1/projects/{project_id}/groups/{group_id}): each
+            # of its ids from the kind ending in that placeholder nearest to it; else made-up ids
+            for placeholder in PLACEHOLDER.findall(item):
+                ending = [k.item for k in all_kinds if k.item.endswith("{" + placeholder + "}")]
+                if ending and not ensure(max(ending, key=lambda t: _shared_tail(t, item[:item.index(placeholder) + len(placeholder) + 1]))):
+                    return False
+            return True
         if kind.parent and not ensure(kind.parent):
             return False
+        signature, _ = calls.signature(calls.method(kind.create.name))
+        for param in signature.parameters.values():  # ids the body refers to (role_id, group_id): live ones
+            named = "{" + param.name + "}"
+            ending = [k.item for k in all_kinds if k.item.endswith(named) and k.item != item]
+            if param.default is param.empty and ending and named not in kind.create.path:
+                ensure(max(ending, key=lambda t: _shared_tail(t, kind.create.path + "/" + named)))
         made = walk.run(kind.create)
         if made is None or kind.item not in calls.ids:
             problems.setdefault(kind.create.name, f"create gave no id: {walk.failures.get(kind.create.name, made)!r}")
@@ -298,22 +322,26 @@ def test_stored_resources_behave(base_url_client):
         if not ensure(kind.item):
             continue
         oid = calls.ids[kind.item]
+        checked["created"] += 1
         if kind.retrieve:
             got = walk.run(kind.retrieve)
             if got is None:
                 problems[f"{name}: retrieve"] = walk.failures.get(kind.retrieve.name, "?")
             elif getattr(got, "id", oid) != oid:
                 problems[f"{name}: retrieve"] = f"created {oid}, retrieve answered id {got.id}"
+            checked["retrieved"] += 1
         if kind.list:
             page = walk.run(kind.list)
             if page is None:
                 problems[f"{name}: list"] = walk.failures.get(kind.list.name, "?")
             elif oid not in [getattr(x, "id", None) for x in getattr(page, "data", [])]:
                 problems[f"{name}: list"] = f"created {oid}, list does not show it"
+            checked["listed"] += 1
         if kind.update:
             changeable = [p for p in CHANGES if p in _parameters(calls, kind.update)]
             if changeable:
                 field_name = changeable[0]
+                checked["updated"] += 1
                 updated = walk.run(kind.update, {field_name: CHANGES[field_name]})
                 again = walk.run(kind.retrieve) if kind.retrieve and updated is not None else updated
                 for label, obj in (("update", updated), ("retrieve after update", again)):
@@ -332,17 +360,34 @@ def test_stored_resources_behave(base_url_client):
                 continue
             if getattr(deleted, "deleted", True) is not True:
                 problems[f"{name}: delete"] = f"answered deleted={deleted.deleted!r}"
+            checked["deleted"] += 1
             if kind.retrieve:
                 expect_404(f"{name}: retrieve after delete", kind.retrieve)
+            elif kind.list:
+                page = walk.run(kind.list)
+                if page is not None and oid in [getattr(x, "id", None) for x in getattr(page, "data", [])]:
+                    problems[f"{name}: list after delete"] = f"still lists {oid}"
             for kid in made_kids:
                 kid_name = kid.create.name.rsplit(".", 1)[0]
+                checked["children gone with their parent"] += 1
                 if kid.list:
                     expect_404(f"{kid_name}: list after parent deleted", kid.list)
                 if kid.retrieve:
                     expect_404(f"{kid_name}: retrieve after parent deleted", kid.retrieve)
             forget(kind.item)
-    assert not problems, f"{len(problems)} problems with stored resources:\n" + "\n".join(
+    summary = f"{len(all_kinds)} kinds: " + ", ".join(f"{n} {what}" for what, n in checked.items())
+    print(summary)
+    assert not problems, f"{summary}; {len(problems)} problems:\n" + "\n".join(
         f"  {what}: {problem}" for what, problem in sorted(problems.items()))
+
+
+def _shared_tail(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(reversed(a), reversed(b)):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _parameters(calls: Calls, row: Row) -> set[str]:
