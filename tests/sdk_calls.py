@@ -24,7 +24,6 @@ from proxy_addon.engine.rows import Row
 
 PLACEHOLDER = re.compile(r"\{([^}]+)\}")
 FILE = ("a.txt", b"hello")
-_MISSING = object()
 
 # int parameters, by name, where 1 would not do.
 INTS = {"bytes": len(FILE[1])}
@@ -65,6 +64,16 @@ def required_keys(td: type) -> dict[str, Any]:
     return dict(sorted(required.items()))
 
 
+def shared_tail(a: str, b: str) -> int:
+    """How many characters `a` and `b` end alike."""
+    n = 0
+    for x, y in zip(reversed(a), reversed(b)):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def is_typeddict(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
 
@@ -83,6 +92,7 @@ class Calls:
         self.named: dict[str, str] = {}  # "part_id" -> the id the last create on .../parts made
         self.file_id: str | None = None
         self.made_up: list[str] = []  # placeholders no create had made an id for
+        self.creatable = {t for t in map(self.item_template, self.rows) if t}
 
     # -- methods ---------------------------------------------------------------
 
@@ -112,6 +122,8 @@ class Calls:
         template, and by name ("part_id" for a create on `/v1/uploads/{upload_id}/parts`)."""
         template = self.item_template(row)
         segment = row.path.rsplit("/", 1)[-1]
+        if segment.endswith("}"):
+            return None  # an update
         name = (segment[:-1] if segment.endswith("s") else segment) + "_id"
         key = PLACEHOLDER.findall(template)[-1] if template else name
         obj = result
@@ -136,6 +148,9 @@ class Calls:
         template = path[:path.index("{" + placeholder + "}") + len(placeholder) + 2]
         if template in self.ids:
             return self.ids[template]
+        if template in self.creatable:
+            self.made_up.append(placeholder)  # its create failed: an id of another kind would mislead
+            return f"{placeholder.removesuffix('_id')}_contract"
         return self.id_named(placeholder, template)
 
     def has_id(self, name: str) -> bool:
@@ -155,20 +170,12 @@ class Calls:
                     break
 
     def id_named(self, name: str, near: str = "") -> str:
-        if name in ("file_id", "training_file", "validation_file") and self.file_id:
-            if not near or near.startswith("/v1/files/") or "/files/{" in near or name != "file_id":
-                return self.file_id
+        """An id for a parameter called `name` (`project_id`) from the kind whose template ends in
+        `{name}` and shares most of `near`'s tail (org projects for /v1/projects/{project_id}),
+        else from a create by that name, else a made-up one."""
         matches = [t for t in self.ids if t.endswith("{" + name + "}")]
         if matches:
-            # the template sharing the longest tail with `near` (projects/{project_id} for /v1/projects/...)
-            def shared(t: str) -> int:
-                n = 0
-                for a, b in zip(reversed(t), reversed(near)):
-                    if a != b:
-                        break
-                    n += 1
-                return n
-            return self.ids[max(matches, key=shared)]
+            return self.ids[max(matches, key=lambda t: shared_tail(t, near))]
         if name in self.named:
             return self.named[name]
         if name == "model":

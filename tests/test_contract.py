@@ -21,7 +21,7 @@ from proxy_addon.engine.rows import Row
 from proxy_addon.engine.table import ROWS
 
 from conftest import API_KEY
-from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, walk_order
+from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, shared_tail, walk_order
 
 # Rows the generator cannot call, with why. Keep it short.
 CANNOT_CALL: dict[str, str] = {}
@@ -74,6 +74,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+
+
 def contract_profile():
     """The profile the contract runs on: runs stop at a tool call, so submit_tool_outputs and steps can be called."""
     from proxy_addon import Profile
@@ -81,6 +83,7 @@ def contract_profile():
     profile = Profile()
     profile.beta.threads.runs(tool_calls=[{"function": {"name": "contract", "arguments": {}}}])
     return profile
+
 
 # Fields an update may change, in order of preference, and the value it changes them to.
 CHANGES = {"metadata": {"contract": "changed"}, "name": "contract-changed", "description": "changed",
@@ -94,7 +97,7 @@ def make_client(base_url: str | None, strict: bool = True) -> openai.OpenAI:
                          _strict_response_validation=strict, **kwargs)
 
 
-@pytest.fixture(params=["base_url", "proxy"])
+@pytest.fixture(params=["base-url", "proxy"])
 def contract_client(request, fake, use_profile, monkeypatch):
     """A strict SDK client on the base-URL face, or reaching https://api.openai.com through the proxy."""
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
@@ -104,9 +107,10 @@ def contract_client(request, fake, use_profile, monkeypatch):
         for name, value in fake.env().items():
             monkeypatch.setenv(name, value)
     use_profile(contract_profile())
-    base_url = fake.base_url if request.param == "base_url" else None
+    base_url = fake.base_url if request.param == "base-url" else None
     with make_client(base_url) as client, make_client(base_url, strict=False) as lenient:
         client.lenient = lenient
+        client.face = request.param
         yield client
 
 
@@ -169,14 +173,12 @@ class Walk:
     def run(self, row: Row, optional: dict | None = None) -> Any:
         if row.name in CANNOT_CALL:
             return None
-        made_up_before = set(self.calls.made_up)
         try:
             result = call(self.calls, row, optional)
         except Exception as e:  # noqa: BLE001 -- every failure is reported at the end
             note = ""
-            missing = set(self.calls.made_up) - made_up_before
-            if missing:
-                note = f" [made-up ids: {', '.join(sorted(missing))}]"
+            if self.calls.made_up:  # ids no create had made (its create failed, or nothing creates them)
+                note = f" [made-up ids: {', '.join(sorted(set(self.calls.made_up)))}]"
             self.failures[row.name] = ("GENERATOR " if generator_bug(e) else "") + describe(e) + note
             return None
         self.answered.add(row.name)
@@ -202,7 +204,7 @@ def report(walk: Walk, total: int, what: str) -> str:
 # -- every row answers ----------------------------------------------------------------
 
 
-def test_every_sdk_method_answers(contract_client):
+def test_every_sdk_method_answers(contract_client, fake):
     """Every row of the route table, in walk order, through the real SDK with strict validation."""
     calls = Calls(contract_client, ROWS)
     upload_file(calls)
@@ -218,7 +220,8 @@ def test_every_sdk_method_answers(contract_client):
             terminal_done.add(item)
         walk.run(row)
     callable_rows = len(ROWS) - len(CANNOT_CALL)
-    print(report(walk, callable_rows, "all"))
+    print(report(walk, callable_rows, contract_client.face))
+    assert {e.face for e in fake.journal.entries()} == {contract_client.face}, "every call went through the face under test"
     assert not walk.failures, report(walk, callable_rows, f"{len(walk.failures)} failed")
 
 
@@ -282,7 +285,7 @@ def test_stored_resources_behave(base_url_client):
             # of its ids from the kind ending in that placeholder nearest to it; else made-up ids
             for placeholder in PLACEHOLDER.findall(item):
                 ending = [k.item for k in all_kinds if k.item.endswith("{" + placeholder + "}")]
-                if ending and not ensure(max(ending, key=lambda t: _shared_tail(t, item[:item.index(placeholder) + len(placeholder) + 1]))):
+                if ending and not ensure(max(ending, key=lambda t: shared_tail(t, item[:item.index(placeholder) + len(placeholder) + 1]))):
                     return False
             return True
         if kind.parent and not ensure(kind.parent):
@@ -292,7 +295,7 @@ def test_stored_resources_behave(base_url_client):
             named = "{" + param.name + "}"
             ending = [k.item for k in all_kinds if k.item.endswith(named) and k.item != item]
             if param.default is param.empty and ending and named not in kind.create.path:
-                ensure(max(ending, key=lambda t: _shared_tail(t, kind.create.path + "/" + named)))
+                ensure(max(ending, key=lambda t: shared_tail(t, kind.create.path + "/" + named)))
         made = walk.run(kind.create)
         if made is None or kind.item not in calls.ids:
             problems.setdefault(kind.create.name, f"create gave no id: {walk.failures.get(kind.create.name, made)!r}")
@@ -379,15 +382,6 @@ def test_stored_resources_behave(base_url_client):
     print(summary)
     assert not problems, f"{summary}; {len(problems)} problems:\n" + "\n".join(
         f"  {what}: {problem}" for what, problem in sorted(problems.items()))
-
-
-def _shared_tail(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(reversed(a), reversed(b)):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _parameters(calls: Calls, row: Row) -> set[str]:
