@@ -74,6 +74,16 @@ def shared_tail(a: str, b: str) -> int:
     return n
 
 
+def id_of(obj: Any, key: str) -> str | None:
+    """The id an object has for a path's `{key}`: its `key` field where it has one (a path named
+    `{user_id}` holds the user's id, not the link's), else its `id`."""
+    for attr in (key, "id"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
 def is_typeddict(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
 
@@ -130,12 +140,7 @@ class Calls:
         data = getattr(obj, "data", None)
         if getattr(obj, "id", None) is None and isinstance(data, list) and data:
             obj = data[0]
-        value = None
-        for attr in ("id", key) if key.endswith("_id") else (key, "id"):
-            candidate = getattr(obj, attr, None)
-            if isinstance(candidate, (str, int)) and not isinstance(candidate, bool) and str(candidate):
-                value = str(candidate)
-                break
+        value = id_of(obj, key)
         if value is not None:
             if template:
                 self.ids[template] = value
@@ -162,12 +167,9 @@ class Calls:
                      and r.path.count("/") == row.path.count("/") + 1), None)
         data = getattr(page, "data", None)
         if item and item not in self.ids and isinstance(data, list) and data:
-            key = PLACEHOLDER.findall(item)[-1]
-            for attr in ("id", key) if key.endswith("_id") else (key, "id"):
-                value = getattr(data[0], attr, None)
-                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-                    self.ids[item] = str(value)
-                    break
+            value = id_of(data[0], PLACEHOLDER.findall(item)[-1])
+            if value is not None:
+                self.ids[item] = value
 
     def id_named(self, name: str, near: str = "") -> str:
         """An id for a parameter called `name` (`project_id`) from the kind whose template ends in

@@ -21,7 +21,7 @@ from proxy_addon.engine.rows import Row
 from proxy_addon.engine.table import ROWS
 
 from conftest import API_KEY
-from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, shared_tail, walk_order
+from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, id_of, shared_tail, walk_order
 
 # Rows the generator cannot call, with why. Keep it short.
 CANNOT_CALL: dict[str, str] = {}
@@ -196,36 +196,12 @@ def upload_file(calls: Calls) -> None:
 
 
 def report(walk: Walk, total: int, what: str) -> str:
-    lines = [f"{len(walk.answered)} of {total} rows answered ({what})"]
+    lines = [f"{total - len(walk.failures)} of {total} rows answered ({what})"]
     lines += [f"  {name}: {problem}" for name, problem in sorted(walk.failures.items())]
     return "\n".join(lines)
 
 
-# -- every row answers ----------------------------------------------------------------
-
-
-def test_every_sdk_method_answers(contract_client, fake):
-    """Every row of the route table, in walk order, through the real SDK with strict validation."""
-    calls = Calls(contract_client, ROWS)
-    upload_file(calls)
-    walk = Walk(calls)
-    creates = {calls.item_template(r): r for r in ROWS if calls.item_template(r)}
-    terminal_done: set[str] = set()
-    for row in walk_order(ROWS):
-        action = row.path.rsplit("/", 1)[-1]
-        if row.method == "POST" and action in TERMINAL:
-            item = row.path.rsplit("/", 1)[0]
-            if item in creates and (item in terminal_done or row.name in FRESH):
-                walk.run(creates[item], FRESH.get(row.name))
-            terminal_done.add(item)
-        walk.run(row)
-    callable_rows = len(ROWS) - len(CANNOT_CALL)
-    print(report(walk, callable_rows, contract_client.face))
-    assert {e.face for e in fake.journal.entries()} == {contract_client.face}, "every call went through the face under test"
-    assert not walk.failures, report(walk, callable_rows, f"{len(walk.failures)} failed")
-
-
-# -- stored resources behave as stored objects ----------------------------------------
+# -- the kinds of stored objects, and making them --------------------------------------
 
 
 @dataclass
@@ -255,59 +231,112 @@ def kinds(calls: Calls) -> list[Kind]:
     return found
 
 
+class Maker:
+    """Makes live objects of a kind, with what they need first: their parents, and the objects a
+    create's body refers to (`role_id`, `group_id`: the role, the group)."""
+
+    def __init__(self, walk: Walk) -> None:
+        self.walk, self.calls = walk, walk.calls
+        self.kinds = kinds(self.calls)
+        self.by_item = {k.item: k for k in self.kinds}
+        self.making: set[str] = set()
+        self.problems: dict[str, str] = {}
+
+    def nearest(self, placeholder: str, near: str) -> str | None:
+        """The item template of a kind ending in `{placeholder}` most like `near`."""
+        ending = [k.item for k in self.kinds if k.item.endswith("{" + placeholder + "}")]
+        return max(ending, key=lambda t: shared_tail(t, near)) if ending else None
+
+    def topmost(self, placeholder: str, besides: str) -> str | None:
+        """The item template of the kind with fewest parents ending in `{placeholder}`: what a body's
+        `role_id` names is a role (/v1/organization/roles/{role_id}), not a group's role."""
+        ending = [k.item for k in self.kinds if k.item.endswith("{" + placeholder + "}") and k.item != besides]
+        return min(ending, key=lambda t: (t.count("{"), len(t))) if ending else None
+
+    def refers_to(self, row: Row) -> None:
+        """Make an object for each required `*_id` of row's body that none made yet."""
+        signature, _ = self.calls.signature(self.calls.method(row.name))
+        for param in signature.parameters.values():
+            if param.default is param.empty and "{" + param.name + "}" not in row.path and param.name.endswith("_id") \
+                    and not self.calls.has_id(param.name):
+                item = self.topmost(param.name, besides=self.calls.item_template(row) or "")
+                if item:
+                    self.ensure(item)
+
+    def ensure(self, item: str, options: dict | None = None, fresh: bool = False) -> bool:
+        """A live object at `item` (and its parents); False when one could not be made."""
+        if (item in self.calls.ids and not fresh) or item in self.making:  # made, by the walk or here
+            return True
+        self.making.add(item)
+        try:
+            return self._make(item, options)
+        finally:
+            self.making.discard(item)
+
+    def _make(self, item: str, options: dict | None) -> bool:
+        kind = self.by_item.get(item)
+        if kind is None:
+            # a parent with no create at its path (/v1/projects/{project_id}/groups/{group_id}): each
+            # of its ids from the kind nearest to it ending in that placeholder; else made-up ids
+            for placeholder in PLACEHOLDER.findall(item):
+                other = self.nearest(placeholder, item[:item.index(placeholder) + len(placeholder) + 1])
+                if other and not self.ensure(other):
+                    return False
+            return True
+        if kind.parent and not self.ensure(kind.parent):
+            return False
+        self.refers_to(kind.create)
+        made = self.walk.run(kind.create, options)
+        if made is None or kind.item not in self.calls.ids:
+            self.problems.setdefault(kind.create.name, "create gave no id: " + self.walk.failures.get(kind.create.name, repr(made)))
+            return False
+        return True
+
+    def forget(self, item: str) -> None:
+        """`item` was deleted, and its children with it."""
+        for other in list(self.calls.ids):
+            if other.startswith(item):
+                del self.calls.ids[other]
+
+
+# -- every row answers ----------------------------------------------------------------
+
+
+def test_every_sdk_method_answers(contract_client, fake):
+    """Every row of the route table, in walk order, through the real SDK with strict validation."""
+    calls = Calls(contract_client, ROWS)
+    upload_file(calls)
+    walk = Walk(calls)
+    maker = Maker(walk)
+    terminal_done: set[str] = set()
+    for row in walk_order(ROWS):
+        action = row.path.rsplit("/", 1)[-1]
+        if row.method == "POST" and action in TERMINAL:
+            item = row.path.rsplit("/", 1)[0]
+            if item in maker.by_item and (item in terminal_done or row.name in FRESH):
+                maker.ensure(item, FRESH.get(row.name), fresh=True)
+            terminal_done.add(item)
+        if calls.item_template(row):
+            maker.refers_to(row)
+        walk.run(row)
+    callable_rows = len(ROWS) - len(CANNOT_CALL)
+    print(report(walk, callable_rows, contract_client.face))
+    assert {e.face for e in fake.journal.entries()} == {contract_client.face}, "every call went through the face under test"
+    assert not walk.failures, report(walk, callable_rows, f"{len(walk.failures)} failed")
+
+
+# -- stored resources behave as stored objects ----------------------------------------
+
+
 def test_stored_resources_behave(base_url_client):
     """For every kind with a create: retrieve and list see it, update changes it, delete removes it
     (retrieve then 404), and children go with their parent (listing them then 404)."""
     calls = Calls(base_url_client, ROWS)
     upload_file(calls)
     walk = Walk(calls)
-    all_kinds = kinds(calls)
-    by_item = {k.item: k for k in all_kinds}
-    problems: dict[str, str] = {}
-    live: set[str] = set()
-    ensuring: set[str] = set()
+    maker = Maker(walk)
+    problems = maker.problems
     checked: Counter[str] = Counter()
-
-    def ensure(item: str) -> bool:
-        """A live object at `item` (and its parents); False when one could not be made."""
-        if item in live or item in ensuring:
-            return True
-        ensuring.add(item)
-        try:
-            return make(item)
-        finally:
-            ensuring.discard(item)
-
-    def make(item: str) -> bool:
-        kind = by_item.get(item)
-        if kind is None:
-            # a parent with no create at its path (/v1/projects/{project_id}/groups/{group_id}): each
-            # of its ids from the kind ending in that placeholder nearest to it; else made-up ids
-            for placeholder in PLACEHOLDER.findall(item):
-                ending = [k.item for k in all_kinds if k.item.endswith("{" + placeholder + "}")]
-                if ending and not ensure(max(ending, key=lambda t: shared_tail(t, item[:item.index(placeholder) + len(placeholder) + 1]))):
-                    return False
-            return True
-        if kind.parent and not ensure(kind.parent):
-            return False
-        signature, _ = calls.signature(calls.method(kind.create.name))
-        for param in signature.parameters.values():  # ids the body refers to (role_id, group_id): live ones
-            named = "{" + param.name + "}"
-            ending = [k.item for k in all_kinds if k.item.endswith(named) and k.item != item]
-            if param.default is param.empty and ending and named not in kind.create.path:
-                ensure(max(ending, key=lambda t: shared_tail(t, kind.create.path + "/" + named)))
-        made = walk.run(kind.create)
-        if made is None or kind.item not in calls.ids:
-            problems.setdefault(kind.create.name, f"create gave no id: {walk.failures.get(kind.create.name, made)!r}")
-            return False
-        live.add(item)
-        return True
-
-    def forget(item: str) -> None:
-        for other in list(live):
-            if other.startswith(item):
-                live.discard(other)
-                calls.ids.pop(other, None)
 
     def expect_404(what: str, row: Row) -> None:
         try:
@@ -319,25 +348,27 @@ def test_stored_resources_behave(base_url_client):
             return
         problems[what] = f"{row.name} after delete answered 200, not 404"
 
-    deepest_first = sorted(all_kinds, key=lambda k: -k.item.count("{"))
-    for kind in deepest_first:
+    def listed(page: Any, key: str) -> list:
+        return [id_of(x, key) for x in getattr(page, "data", [])]
+
+    for kind in sorted(maker.kinds, key=lambda k: -k.item.count("{")):  # deepest first
         name = kind.create.name.rsplit(".", 1)[0]
-        if not ensure(kind.item):
+        if not maker.ensure(kind.item):
             continue
-        oid = calls.ids[kind.item]
+        oid, key = calls.ids[kind.item], PLACEHOLDER.findall(kind.item)[-1]
         checked["created"] += 1
         if kind.retrieve:
             got = walk.run(kind.retrieve)
             if got is None:
                 problems[f"{name}: retrieve"] = walk.failures.get(kind.retrieve.name, "?")
-            elif getattr(got, "id", oid) != oid:
-                problems[f"{name}: retrieve"] = f"created {oid}, retrieve answered id {got.id}"
+            elif id_of(got, key) not in (oid, None):
+                problems[f"{name}: retrieve"] = f"created {oid}, retrieve answered {id_of(got, key)}"
             checked["retrieved"] += 1
         if kind.list:
             page = walk.run(kind.list)
             if page is None:
                 problems[f"{name}: list"] = walk.failures.get(kind.list.name, "?")
-            elif oid not in [getattr(x, "id", None) for x in getattr(page, "data", [])]:
+            elif oid not in listed(page, key):
                 problems[f"{name}: list"] = f"created {oid}, list does not show it"
             checked["listed"] += 1
         if kind.update:
@@ -354,12 +385,11 @@ def test_stored_resources_behave(base_url_client):
                     if _field(obj, field_name) != CHANGES[field_name]:
                         problems[f"{name}: {label}"] = f"{field_name} is {_field(obj, field_name)!r}, not {CHANGES[field_name]!r}"
         if kind.delete:
-            kids = [k for k in all_kinds if k.parent == kind.item]
-            made_kids = [k for k in kids if ensure(k.item)]
+            made_kids = [k for k in maker.kinds if k.parent == kind.item and maker.ensure(k.item)]
             deleted = walk.run(kind.delete)
             if deleted is None and kind.delete.name in walk.failures:
                 problems[f"{name}: delete"] = walk.failures[kind.delete.name]
-                forget(kind.item)
+                maker.forget(kind.item)
                 continue
             if getattr(deleted, "deleted", True) is not True:
                 problems[f"{name}: delete"] = f"answered deleted={deleted.deleted!r}"
@@ -368,7 +398,7 @@ def test_stored_resources_behave(base_url_client):
                 expect_404(f"{name}: retrieve after delete", kind.retrieve)
             elif kind.list:
                 page = walk.run(kind.list)
-                if page is not None and oid in [getattr(x, "id", None) for x in getattr(page, "data", [])]:
+                if page is not None and oid in listed(page, key):
                     problems[f"{name}: list after delete"] = f"still lists {oid}"
             for kid in made_kids:
                 kid_name = kid.create.name.rsplit(".", 1)[0]
@@ -377,8 +407,8 @@ def test_stored_resources_behave(base_url_client):
                     expect_404(f"{kid_name}: list after parent deleted", kid.list)
                 if kid.retrieve:
                     expect_404(f"{kid_name}: retrieve after parent deleted", kid.retrieve)
-            forget(kind.item)
-    summary = f"{len(all_kinds)} kinds: " + ", ".join(f"{n} {what}" for what, n in checked.items())
+            maker.forget(kind.item)
+    summary = f"{len(maker.kinds)} kinds: " + ", ".join(f"{n} {what}" for what, n in checked.items())
     print(summary)
     assert not problems, f"{summary}; {len(problems)} problems:\n" + "\n".join(
         f"  {what}: {problem}" for what, problem in sorted(problems.items()))
