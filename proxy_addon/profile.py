@@ -21,12 +21,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .engine import knobs as knob_types
 from .engine.errors import OpenAIError
-from .engine.routes import PRELOADERS, RULES
+from .engine.routes import PRELOADERS, ROUTE_RULES, RULES
 from .engine.state import State
 from .engine.streams import Pace
 
 __all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir", "is_real_interrupt"]
+
+
+#: Every name a profile can walk: rules, SDK method names, and the groups above them (`beta`, `beta.threads`).
+_PATHS = frozenset(".".join(name.split(".")[:i]) for name in (*RULES, *ROUTE_RULES) for i in range(1, name.count(".") + 2))
+
+
+def unknown_name(name: str, only_hint: bool = False) -> str:
+    """What to say of a rule name that is not one: the closest names, and where the full list is."""
+    import difflib
+
+    near = difflib.get_close_matches(name, sorted(set(RULES) | set(ROUTE_RULES)), n=3, cutoff=0.6)
+    under = sorted(r for r in RULES if r.startswith(name + "."))[:5]
+    hint = f"did you mean {' or '.join(near)}?" if near else f"rules under it: {', '.join(under)}" if under else ""
+    if only_hint:
+        return hint or "see the README's endpoint table"
+    return f"unknown route name {name!r}" + (f"; {hint}" if hint else "") + " (every rule: the README's endpoint table)"
 
 
 class ProfileError(Exception):
@@ -47,6 +64,14 @@ class Rule:
     retry_after: float | None = None
     handler: Callable | None = None
     knobs: dict[str, Any] = field(default_factory=dict)
+    #: The knobs this rule was given (a route's rule overrides its group's for these alone).
+    given: set[str] = field(default_factory=set)
+
+    def over(self, base: "Rule") -> "Rule":
+        """This (a route's) rule laid over `base` (its group's): what this one was given wins."""
+        pick = {attr: getattr(self if attr in self.given else base, attr)
+                for attr in ("latency", "failures", "failure_status", "retry_after", "handler")}
+        return Rule(self.name, **pick, knobs={**base.knobs, **self.knobs}, given=self.given | base.given)
 
     def failure(self, n: int, model: str | None) -> OpenAIError:
         """The error for the n-th of the rule's simulated failures."""
@@ -76,8 +101,8 @@ class _RuleRef:
 
     def __call__(self, handler: Callable | None = None, /, **knobs: Any) -> Any:
         """Configure the rule with knobs; or, used as a decorator, give it a handler."""
-        if self._path not in RULES:
-            raise AttributeError(f"{self._path!r} is not a route; routes: {', '.join(sorted(RULES))}")
+        if self._path not in RULES and self._path not in ROUTE_RULES:
+            raise AttributeError(f"{self._path!r} is a group of routes, not a route: {unknown_name(self._path, only_hint=True)}")
         if handler is not None:
             if knobs or not callable(handler):
                 raise TypeError(f"{self._path}(...) takes keyword knobs, or one function as a decorator")
@@ -125,6 +150,7 @@ class Profile:
         self.latency = float(latency)
         self.require_api_key = require_api_key
         self.rules: dict[str, Rule] = {}
+        self._merged: dict[tuple[str, str], Rule | None] = {}  # (route, group) -> the rule that governs
         #: Objects the state starts with: `profile.state.put("assistants", {"id": "asst_abc123", ...})`.
         self.state = _Preloads()
         self.name = "inline"
@@ -136,15 +162,18 @@ class Profile:
         return self._ref(attr)
 
     def _ref(self, path: str) -> _RuleRef:
-        if path in RULES or any(r.startswith(path + ".") for r in RULES):
+        if path in _PATHS:
             return _RuleRef(self, path)
-        raise AttributeError(f"unknown route name {path!r}; routes: {', '.join(sorted(RULES))}")
+        raise AttributeError(unknown_name(path))
 
     def configure(self, name: str, **knobs: Any) -> Rule:
-        """Set knobs on the rule `name` (for example `"chat.completions"`); later calls update it."""
-        if name not in RULES:
-            raise AttributeError(f"unknown route name {name!r}; routes: {', '.join(sorted(RULES))}")
-        own = RULES[name]
+        """Set knobs on the rule `name`: a group (`"chat.completions"`) or one SDK method
+        (`"chat.completions.create"`, which takes its group's knobs and overrides them for that route).
+        Later calls update it."""
+        if name not in RULES and name not in ROUTE_RULES:
+            raise AttributeError(unknown_name(name))
+        own = RULES[name] if name in RULES else RULES[ROUTE_RULES[name]]
+        self._merged.clear()
         rule = self.rules.get(name) or Rule(name)
         for key, value in knobs.items():
             kind = _COMMON.get(key) or own.get(key)
@@ -170,12 +199,22 @@ class Profile:
                     raise ValueError(f"failure_status must be an HTTP error status from 400 to 599, not {value!r}")
                 rule.failure_status = value
             else:
-                if value is not None and not isinstance(value, kind):
-                    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-                    raise TypeError(f"{name}({key}=...) must be a {names}, not {type(value).__name__}")
-                rule.knobs[key] = value
+                rule.knobs[key] = knob_types.check(name, key, value, kind)
+            rule.given.add(key)
         self.rules[name] = rule
         return rule
+
+    def rule_for(self, route: str, group: str) -> Rule | None:
+        """The rule that governs a call to `route` (an SDK method name) of `group`: the route's own over its
+        group's, either alone, or None."""
+        try:
+            return self._merged[(route, group)]
+        except KeyError:
+            pass
+        own, base = self.rules.get(route), self.rules.get(group)
+        found = base if own is None else own if base is None else own.over(base)
+        self._merged[(route, group)] = found
+        return found
 
     def __repr__(self) -> str:
         return f"<Profile {self.name!r} rules={sorted(self.rules)}>"

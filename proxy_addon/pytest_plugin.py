@@ -323,9 +323,9 @@ class RouteRef:
 
     def __call__(self, handler: Callable | None = None, /, **knobs: Any) -> Any:
         """Set knobs on this rule (`failures=2`, `choices=[...]`), or, as a decorator, give it a handler."""
-        from .engine.routes import RULES
+        from .engine.routes import ROUTE_RULES, RULES
 
-        if self._name not in RULES:
+        if self._name not in RULES and self._name not in ROUTE_RULES:
             rule = next((r for r in sorted(RULES, key=len, reverse=True) if self._name.startswith(r + ".")), None)
             hint = f"; set knobs on its rule: openai_fake.{rule}(...)" if rule else ""
             raise TypeError(f"{self._name!r} is not a profile rule{hint}. Rules: {', '.join(sorted(RULES))}")
@@ -423,10 +423,10 @@ class _Collection:
 @functools.cache
 def _names() -> frozenset[str]:
     """Every rule and SDK method name, and every group above them (`beta`, `beta.threads`)."""
-    from .engine.routes import ROUTES, RULES
+    from .engine.routes import ROUTE_RULES, RULES
 
     names: set[str] = set()
-    for full in [*RULES, *(r.name for r in ROUTES)]:
+    for full in [*RULES, *ROUTE_RULES]:
         parts = full.split(".")
         names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     return frozenset(names)
@@ -434,10 +434,9 @@ def _names() -> frozenset[str]:
 
 def _check_name(name: str) -> None:
     if name not in _names():
-        from .engine.routes import RULES
+        from .profile import unknown_name
 
-        raise AttributeError(f"unknown route name {name!r}; rules: {', '.join(sorted(RULES))} "
-                             f"(and their SDK methods, such as 'chat.completions.create')")
+        raise AttributeError(unknown_name(name))
 
 
 @functools.lru_cache(maxsize=4096)

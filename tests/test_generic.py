@@ -182,3 +182,51 @@ def test_the_route_table_is_what_the_installed_sdk_gives():
     tool = Path(__file__).resolve().parent.parent / "tools" / "generate_table.py"
     done = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+# -- one rule per route, over its group's (issue 13) -----------------------------------------------
+
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_a_route_rule_governs_that_route_alone():
+    profile = Profile()
+    profile.chat.completions.create(failures=1)
+    engine = Engine(profile)
+    assert call(engine, "GET", "/v1/chat/completions")[0] == 200  # the list does not use up create's failure
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] == 500
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] == 200
+
+
+def test_a_group_rules_failures_count_each_routes_own_calls():
+    profile = Profile()
+    profile.chat.completions(failures=1)
+    engine = Engine(profile)
+    assert call(engine, "GET", "/v1/chat/completions")[0] == 500
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] == 500  # its own first call
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] == 200
+    assert engine.state.call_count("chat.completions") == 3 and engine.state.call_count("chat.completions.create") == 2
+
+
+def test_a_route_rule_overrides_only_what_it_was_given():
+    profile = Profile()
+    profile.chat.completions(choices=[{"message": {"content": "from the group"}}], failures=1, failure_status=429)
+    profile.chat.completions.create(failures=0)
+    engine = Engine(profile)
+    status, body = call(engine, "POST", "/v1/chat/completions", CHAT)
+    assert status == 200 and body["choices"][0]["message"]["content"] == "from the group"
+
+    @profile.chat.completions.create
+    def mine(request, state):
+        return "from the route"
+
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[1]["choices"][0]["message"]["content"] == "from the route"
+    assert call(engine, "GET", "/v1/chat/completions")[0] == 429  # the group's failure, on the list
+
+
+def test_an_alias_names_the_same_route():
+    profile = Profile()
+    profile.beta.chat.completions.create(failures=1)  # the SDK's `client.beta.chat` is `client.chat`
+    engine = Engine(profile)
+    assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] in (200, 500)

@@ -50,7 +50,12 @@ def test_a_file_and_a_dotted_module(tmp_path, monkeypatch):
     ("from proxy_addon import Profile\nprofile = Profile(latncy=1)\n", 2, ["latncy"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completion(choices=[])\n", 3, ["unknown route name", "chat.completion", "chat.completions"]),
     ("from proxy_addon import Profile\nprofile = Profile()\n\nprofile.embeddings(vector=[1])\n", 4, ["unknown knob", "vector", "embedding"]),
-    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(embedding='x')\n", 3, ["must be a list"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(embedding='x')\n", 3, ["should be a valid list, not a str"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.responses(status='bogus')\n", 3, ["responses(status=...)", "'completed'"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.moderations(flagged=['x'])\n", 3, ["moderations(flagged=...)[0]", "'hate'"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completions(choices=['s'])\n", 3, ["chat.completions(choices=...)[0]", "dictionary"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.beta.threads.runs(poll_after_ms='3')\n", 3, ["poll_after_ms", "not a str"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completions.create(choices=[], failures=1)\n", 3, ["at least 1 item"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.models(failures=-1)\n", 3, ["failures"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.models(failure_status=200)\n", 3, ["failure_status"]),
     ("from proxy_addon import Profile\nprofile = Profile(latency='slow')\n", 2, ["latency"]),
@@ -89,7 +94,7 @@ def test_rules_update_and_decorate():
         return "x"
 
     assert rule.handler is handler and rule.failures == 1
-    with pytest.raises(AttributeError, match="routes"):
+    with pytest.raises(AttributeError, match="unknown route name"):
         profile.nothing
 
 

@@ -275,8 +275,10 @@ def test_profile_and_knobs(openai_fake):
 def test_a_misspelt_rule(openai_fake):
     with pytest.raises(AttributeError, match="unknown route name 'chat.completion'"):
         openai_fake.chat.completion(choices=[])
-    with pytest.raises(TypeError, match="not a profile rule; set knobs on its rule: openai_fake.chat.completions"):
+    with pytest.raises(ValueError, match="at least 1 item"):  # a route's own rule takes its group's knobs, checked
         openai_fake.chat.completions.create(choices=[])
+    with pytest.raises(AttributeError, match="did you mean chat.completions.create"):
+        openai_fake.chat.completions.creat(choices=[{"message": {"content": "x"}}])
 '''
 
 MINE_FILE = '''

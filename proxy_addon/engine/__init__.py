@@ -38,7 +38,7 @@ class Call:
         self.rule = rule
         self.state = state
         self.profile = profile
-        #: This call's number among the calls to its rule (1 for the first).
+        #: This call's number among the calls to its route, its SDK method (1 for the first).
         self.number = number
 
     def knob(self, name: str, default: Any = None) -> Any:
@@ -162,13 +162,13 @@ class Engine:
             route, params = routes.match(request.method, request.path)
             request.params = params
             request.route = route.name
-            rule = profile.rules.get(route.rule)
+            rule = profile.rule_for(route.name, route.rule)
             rule_name = route.rule
             if rule is not None and rule.latency is not None:
                 delay = rule.latency
             if profile.require_api_key and not _has_bearer(request.headers):
                 raise errors.missing_api_key()
-            n = self.state.count_call(route.rule, route.name)
+            n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
             if rule is not None and n <= rule.failures:
                 raise rule.failure(n, request.model)
             reply = route.handler(Call(request, rule, self.state, profile, n))

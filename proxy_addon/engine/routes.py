@@ -132,8 +132,13 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
     return tuple(out), rules
 
 
-#: Every route the fake serves.
+#: Every route the fake serves, and every profile rule (a group of routes) with the knobs it takes.
 ROUTES, RULES = _build()
+#: Each SDK method name (aliases too) -> the group rule whose knobs it takes: `profile.chat.completions.create(...)`
+#: governs that one route, over its group's `profile.chat.completions(...)`.
+ROUTE_RULES: dict[str, str] = {name: r.rule for r in ROUTES for name in (r.name, *(r.row.aliases if r.row else ()))}
+_clash = set(ROUTE_RULES) & set(RULES)
+assert not _clash, f"names that are both a route and a rule: {sorted(_clash)}"
 
 #: What a profile can store up front (`profile.state.put(name, {...})`), and how.
 PRELOADERS: dict[str, Callable] = {"assistants": assistants.preload, "threads": threads.preload, "files": files.preload}

@@ -19,14 +19,14 @@ import time
 from typing import Any
 
 
-from .. import errors, pages, params, tokens
+from .. import errors, knobs, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
 from .. import sdk
 
 RULE = "chat.completions"
-KNOBS = {"choices": list, "stream": object}
+KNOBS = {"choices": knobs.Partials, "stream": object}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 

@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 
-from .. import errors, params, tokens
+from .. import errors, knobs, params, tokens
 from ..bodies import check, merge, reply, stable_id
 from ..streams import Event, Pace, choice_stream, sse
 from .. import sdk
 
 RULE = "completions"
-KNOBS = {"choices": list, "stream": object}
+KNOBS = {"choices": knobs.Partials, "stream": object}
 
 
 def create(call) -> Any:

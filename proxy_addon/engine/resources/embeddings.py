@@ -14,7 +14,9 @@ import hashlib
 import json
 import math
 from array import array
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import MinLen
 
 
 from .. import errors, params, tokens
@@ -23,7 +25,7 @@ from ..wire import Reply
 from .. import sdk
 
 RULE = "embeddings"
-KNOBS = {"embedding": list}
+KNOBS = {"embedding": Annotated[list[float], MinLen(1)]}
 
 #: Native sizes of the embedding models; any other model gets 1536.
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}

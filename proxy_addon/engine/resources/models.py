@@ -15,7 +15,7 @@ from ..wire import Reply
 from .. import sdk
 
 RULE = "models"
-KNOBS = {"models": list}
+KNOBS = {"models": list[str | dict]}
 
 #: What the fake lists when the profile does not say.
 DEFAULT_MODELS = (

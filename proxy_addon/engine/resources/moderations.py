@@ -7,7 +7,7 @@ the default one per input. By default nothing is flagged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 
 from .. import errors, params
@@ -15,13 +15,14 @@ from ..bodies import merge, reply, stable_id
 from .. import sdk
 
 RULE = "moderations"
-KNOBS = {"flagged": list, "results": list}
 
 CATEGORIES = (
     "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
     "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors",
     "violence", "violence/graphic",
 )
+
+KNOBS = {"flagged": list[Literal[CATEGORIES]], "results": list[dict]}
 
 
 def create(call) -> Any:

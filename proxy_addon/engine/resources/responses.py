@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 
 from .. import errors, pages, params, tokens
@@ -58,7 +58,8 @@ from . import conversations
 from .. import sdk
 
 RULE = "responses"
-KNOBS = {"output_text": str, "output": list, "tool_calls": list, "reasoning": (bool, str), "status": str, "stream": object}
+KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
+         "status": Literal["completed", "incomplete", "failed"], "stream": object}
 
 COLLECTION = "responses"
 _INPUTS = "responses.input_items:"  # + response id: the context the model saw

@@ -56,11 +56,11 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
-from .. import errors, pages, params, tokens
+from .. import errors, knobs, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -70,8 +70,10 @@ from .. import sdk
 
 RULE = "beta.threads.runs"
 KNOBS = {
-    "sequence": (list, dict), "validate_thread_exists": bool, "validate_assistant_exists": bool,
-    "reply": str, "tool_calls": list, "progress": (str, int, float), "poll_after_ms": int, "stream": object,
+    "sequence": list[dict] | dict[Literal["create", "retrieve", "update", "cancel", "submit_tool_outputs"], list[dict]],
+    "validate_thread_exists": bool, "validate_assistant_exists": bool,
+    "reply": str, "tool_calls": list[dict], "progress": Literal["polls"] | knobs.Seconds, "poll_after_ms": knobs.Count,
+    "stream": object,
 }
 
 PROGRESS = "run_progress"

@@ -39,14 +39,14 @@ from collections import Counter
 from typing import Any
 
 
-from .. import errors, pages, params, tokens
+from .. import errors, knobs, pages, params, tokens
 from ..bodies import check, merge, reply
 from ..wire import Reply
 from . import files
 from .. import sdk
 
 RULE = "vector_stores"
-KNOBS: dict[str, type] = {"processing_reads": int, "poll_after_ms": int}
+KNOBS = {"processing_reads": knobs.Count, "poll_after_ms": knobs.Count}
 
 COLLECTION = "vector_stores"
 _FILES = "vector_store_files:"  # + store id: its VectorStoreFile objects (id = the File's id)
