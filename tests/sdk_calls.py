@@ -102,6 +102,7 @@ class Calls:
         self.named: dict[str, str] = {}  # "part_id" -> the id the last create on .../parts made
         self.file_id: str | None = None
         self.made_up: list[str] = []  # placeholders no create had made an id for
+        self.borrowed: list[str] = []  # placeholders given the id of another kind ("project_id from ...")
         self.creatable = {t for t in map(self.item_template, self.rows) if t}
 
     # -- methods ---------------------------------------------------------------
@@ -177,7 +178,10 @@ class Calls:
         else from a create by that name, else a made-up one."""
         matches = [t for t in self.ids if t.endswith("{" + name + "}")]
         if matches:
-            return self.ids[max(matches, key=lambda t: shared_tail(t, near))]
+            best = max(matches, key=lambda t: shared_tail(t, near))
+            if near and best != near:
+                self.borrowed.append(f"{name} from {best}")
+            return self.ids[best]
         if name in self.named:
             return self.named[name]
         if name == "model":
@@ -194,6 +198,7 @@ class Calls:
         fn = self.method(name or row.name)
         signature, hints = self.signature(fn)
         self.made_up.clear()
+        self.borrowed.clear()
         placeholders = PLACEHOLDER.findall(row.path)
         args: list = []
         kwargs: dict = {}

@@ -6,7 +6,8 @@ it, delete removes it, its children go with it).
 The calls are generated from the SDK's signatures (`sdk_calls.py`), not written per method. A
 failure lists every row that failed, with the exception, and how many rows answered; a row
 marked GENERATOR never reached the fake (the SDK refused the generated arguments), and
-"[made-up ids: ...]" says which of a call's ids no create had made.
+"[made-up ids: ...]" says which of a call's ids no create had made, "[ids of another kind: ...]"
+which were taken from another kind with that placeholder (a path with no create of its own).
 
 Run: `.venv/bin/python -m pytest tests/test_contract.py` (about 10 s; `-s` prints the counts).
 """
@@ -181,7 +182,9 @@ class Walk:
         except Exception as e:  # noqa: BLE001 -- every failure is reported at the end
             note = ""
             if self.calls.made_up:  # ids no create had made (its create failed, or nothing creates them)
-                note = f" [made-up ids: {', '.join(sorted(set(self.calls.made_up)))}]"
+                note += f" [made-up ids: {', '.join(sorted(set(self.calls.made_up)))}]"
+            if self.calls.borrowed:  # ids taken from another kind with the same placeholder
+                note += f" [ids of another kind: {', '.join(sorted(set(self.calls.borrowed)))}]"
             self.failures[row.name] = ("GENERATOR " if generator_bug(e) else "") + describe(e) + note
             return None
         self.failures.pop(row.name, None)
