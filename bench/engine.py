@@ -66,6 +66,8 @@ def calls(engine: Engine) -> dict[str, Callable[[], object]]:
     respond = json.dumps({"model": "gpt-4o", "input": "Tell me a three sentence story."}).encode()
     streamed = json.dumps({"model": "gpt-4o", "input": "Tell me a three sentence story.", "stream": True}).encode()
     upload_headers = {**AUTH, "content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+    batch = json.dumps({"input_file_id": "file-bench", "endpoint": "/v1/chat/completions", "completion_window": "24h"}).encode()
+    batch_id = json.loads(engine.handle(Request("POST", "/v1/batches", AUTH, batch)).body)["id"]
 
     def stream() -> None:
         reply = engine.handle(Request("POST", "/v1/responses", AUTH, streamed))
@@ -80,6 +82,8 @@ def calls(engine: Engine) -> dict[str, Callable[[], object]]:
         "runs.retrieve": lambda: engine.handle(Request("GET", f"/v1/threads/{thread}/runs/{run}", AUTH)),
         "responses.create": lambda: engine.handle(Request("POST", "/v1/responses", AUTH, respond)),
         "responses.create (stream)": stream,
+        "batches.create (generic)": lambda: engine.handle(Request("POST", "/v1/batches", AUTH, batch)),
+        "batches.retrieve (generic)": lambda: engine.handle(Request("GET", f"/v1/batches/{batch_id}", AUTH)),
     }
 
 

@@ -31,6 +31,35 @@ from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, id_of, s
 # Rows the generator cannot call, with why. Keep it short.
 CANNOT_CALL: dict[str, str] = {}
 
+# Objects that no API call makes (the organization's own users, the limits and keys it has, what an agent
+# session or an eval run or a safety review produces): no client can name one the fake has, so each row is
+# called with an id nothing made and must answer as the real API does then, a 404 in the API's error shape.
+_MADE_ELSEWHERE = {
+    "admin.organization.users": "the organization's members join by invite, outside the API",
+    "admin.organization.projects.api_keys": "project API keys are made in the dashboard",
+    "admin.organization.projects.rate_limits": "a project's rate limits are the platform's, per model",
+    "beta.agents.sessions.artifacts": "an agent session makes them as it runs",
+    "beta.agents.sessions.subagents": "an agent session makes them as it runs",
+    "beta.agents.sessions.turns": "an agent session makes them as it runs",
+    "beta.chatkit.threads": "ChatKit makes them as its sessions are used",
+    "evals.runs.output_items": "an eval run makes them as it grades",
+    "safety.alerts": "the platform's safety review makes them",
+    "safety.cases": "the platform's safety review makes them",
+}
+
+
+def _server_made() -> dict[str, str]:
+    """Every row that needs the id of such an object; the list of the collection itself must answer (empty)."""
+    out = {}
+    for group, why in _MADE_ELSEWHERE.items():
+        members = [r for r in ROWS if r.name.startswith(group + ".")]
+        own_list = min((r.path for r in members if r.page), key=len, default=None)
+        out.update({r.name: why for r in members if r.path != own_list})
+    return out
+
+
+SERVER_MADE = _server_made()
+
 # Rows answered as the real API answers, which the SDK's own type refuses under strict validation:
 # called with a lenient client.
 LENIENT: dict[str, str] = {
@@ -85,8 +114,12 @@ def contract_profile():
     """The profile the contract runs on: runs stop at a tool call, so submit_tool_outputs and steps can be called."""
     from proxy_addon import Profile
 
+    from proxy_addon.engine.resources.models import DEFAULT_MODELS
+
     profile = Profile()
-    profile.beta.threads.runs(tool_calls=[{"function": {"name": "contract", "arguments": {}}}])
+    profile.beta.threads.runs(tool_calls=[{"function": {"name": "contract", "arguments": {}}}], validate_thread_exists=True)
+    profile.beta.threads.messages(validate_thread_exists=True)
+    profile.models(models=[*DEFAULT_MODELS, "ft:gpt-4o-mini:contract:deleted"])  # a fine-tuned model to delete
     return profile
 
 
@@ -179,13 +212,17 @@ class Walk:
             return None
         try:
             result = call(self.calls, row, optional)
+        except openai.NotFoundError as e:
+            if row.name in SERVER_MADE and set(e.body or {}) >= {"message", "type", "param", "code"}:
+                self.failures.pop(row.name, None)  # the real API's answer to an id nothing made
+                return None
+            self._failed(row, e)
+            return None
         except Exception as e:  # noqa: BLE001 -- every failure is reported at the end
-            note = ""
-            if self.calls.made_up:  # ids no create had made (its create failed, or nothing creates them)
-                note += f" [made-up ids: {', '.join(sorted(set(self.calls.made_up)))}]"
-            if self.calls.borrowed:  # ids taken from another kind with the same placeholder
-                note += f" [ids of another kind: {', '.join(sorted(set(self.calls.borrowed)))}]"
-            self.failures[row.name] = ("GENERATOR " if generator_bug(e) else "") + describe(e) + note
+            self._failed(row, e)
+            return None
+        if row.name in SERVER_MADE:
+            self.failures[row.name] = f"answered {type(result).__name__} for an id nothing made: expected a 404"
             return None
         self.failures.pop(row.name, None)
         if row.method == "POST":
@@ -193,6 +230,14 @@ class Walk:
         elif row.method == "GET" and row.page:
             self.calls.remember_listed(row, result)
         return result
+
+    def _failed(self, row: Row, e: BaseException) -> None:
+        note = ""
+        if self.calls.made_up:  # ids no create had made (its create failed, or nothing creates them)
+            note += f" [made-up ids: {', '.join(sorted(set(self.calls.made_up)))}]"
+        if self.calls.borrowed:  # ids taken from another kind with the same placeholder
+            note += f" [ids of another kind: {', '.join(sorted(set(self.calls.borrowed)))}]"
+        self.failures[row.name] = ("GENERATOR " if generator_bug(e) else "") + describe(e) + note
 
 
 def upload_file(calls: Calls) -> None:
@@ -358,6 +403,8 @@ def test_stored_resources_behave(base_url_client):
 
     for kind in sorted(maker.kinds, key=lambda k: -k.item.count("{")):  # deepest first
         name = kind.create.name.rsplit(".", 1)[0]
+        if kind.create.name in SERVER_MADE:  # under an object no API call makes: nothing to create it under
+            continue
         if not maker.ensure(kind.item):
             continue
         oid, key = calls.ids[kind.item], PLACEHOLDER.findall(kind.item)[-1]

@@ -36,8 +36,17 @@ def resolve(name: str) -> Any:
 
 
 def instance(tp: Any, fields: dict | None = None, *, now: int | None = None) -> Any:
-    """A valid instance of `tp` as plain data, with `fields` merged in where they fit."""
+    """A valid instance of `tp` as plain data, with `fields` merged in where they fit. For a union
+    (`Automation`: periodic or one-time), the member that keeps most of `fields` (its `type`, say)."""
     now = int(time.time()) if now is None else now
+    members = [m for m in _flatten(tp) if isinstance(m, type) and issubclass(m, pydantic.BaseModel)]
+    if len(members) > 1 and fields:
+        built = [_merged(m, fields, now) for m in members]
+        return max(built, key=lambda b: sum(1 for k, v in fields.items() if b.get(k) == v))
+    return _merged(tp, fields, now)
+
+
+def _merged(tp: Any, fields: dict | None, now: int) -> Any:
     base = _value(tp, "", now, 0)
     if not fields or not isinstance(base, dict):
         return base

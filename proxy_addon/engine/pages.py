@@ -28,8 +28,10 @@ def list_reply(items: list[dict], has_more: bool, kind: str = "cursor") -> Reply
 
 
 def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100, default_order: str = "desc",
-         where: Callable[[dict], bool] | None = None, kind: str = "cursor") -> Reply:
-    """One page of a stored collection, as the request's query asks (a "token" page's cursor is `page`)."""
+         where: Callable[[dict], bool] | None = None, kind: str = "cursor",
+         shape: Callable[[dict], dict] | None = None) -> Reply:
+    """One page of a stored collection, as the request's query asks (a "token" page's cursor is `page`);
+    `shape` makes each stored object what the list answers."""
     query = call.request.query
     raw_limit = query.get("limit")
     try:
@@ -46,4 +48,4 @@ def page(call, collection: str, *, default_limit: int = 20, max_limit: int = 100
         items, more = state.collection(collection).page(
             limit=limit, order=order, after=query.get("after") or (query.get("page") if kind == "token" else None) or None,
             before=query.get("before") or None, where=where)
-        return list_reply(items, more, kind)
+        return list_reply([shape(i) for i in items] if shape else items, more, kind)

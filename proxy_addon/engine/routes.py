@@ -37,6 +37,7 @@ HANDWRITTEN: tuple[Route, ...] = (
     Route("POST", "/v1/embeddings", "embeddings.create", embeddings.RULE, embeddings.create),
     Route("GET", "/v1/models", "models.list", models.RULE, models.list_models),
     Route("GET", "/v1/models/{model}", "models.retrieve", models.RULE, models.retrieve),
+    Route("DELETE", "/v1/models/{model}", "models.delete", models.RULE, models.delete),
     Route("POST", "/v1/moderations", "moderations.create", moderations.RULE, moderations.create),
     Route("POST", "/v1/files", "files.create", files.RULE, files.create),
     Route("GET", "/v1/files", "files.list", files.RULE, files.list_files),
@@ -118,7 +119,7 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
     hand = {(r.method, generic.normalise(r.template)): r for r in HANDWRITTEN}
     shape = generic.Shape(rows)
     generic_rows = [row for row in rows if (row.method, generic.normalise(row.path)) not in hand]
-    items = {generic.normalise(row.path) for row in generic_rows if generic.normalise(row.path).endswith("/{}")}
+    items = {path for path in shape.items if not any(key[1] == path for key in hand)}
     out: list[Route] = []
     by_row = {(row.method, generic.normalise(row.path)): row for row in rows}
     for route in HANDWRITTEN:

@@ -64,19 +64,26 @@ class Shape:
     def __init__(self, rows: tuple[Row, ...]) -> None:
         self.collections: set[str] = set()  # normalised collection paths: listed, or with a `/{id}` under them
         self.singletons: set[str] = set()  # normalised static paths with a plain GET of one object
+        self.items: set[str] = set()  # normalised paths of one stored object (`/v1/batches/{}`)
+        creates = {normalise(r.path) for r in rows if r.method == "POST" and not r.binary}
         for row in rows:
             norm = normalise(row.path)
+            parent = norm.rsplit("/", 1)[0]
             if norm.endswith("/{}"):
                 self.collections.add(norm[:-3])
+                self.items.add(norm)
             elif row.page is not None:
                 self.collections.add(norm)
             elif row.method == "GET" and not row.binary:
                 self.singletons.add(norm)
+            if parent.endswith("/{}") and parent[:-3] in creates and not norm.endswith("/{}"):
+                self.collections.add(parent[:-3])  # made by a create, reached only by its actions (`/{id}/cancel`)
+                self.items.add(parent)
 
     def kind(self, row: Row) -> str:
         norm = normalise(row.path)
         if row.page is not None:
-            return "list"
+            return "create_many" if row.method == "POST" else "list"
         if norm.endswith("/{}"):
             return {"GET": "retrieve", "DELETE": "delete"}.get(row.method, "update")
         if norm in self.collections:
@@ -119,20 +126,56 @@ def handler(row: Row, shape: Shape, generic_items: set[str]) -> Callable:
 
 def _create(call, row: Row, tp: Any, items: set[str]) -> Reply:
     fields, files = _fields(call, row)
-    collection = _collection(call, row.path)
     with call.state.lock:
-        oid = call.state.new_id(_prefix(tp))
-        obj = _build(call, tp, {**fields, "id": oid, **_custom(call)}, row)
-        if "id" not in obj:  # a type without an id (a version, say) is still stored by one
-            obj = {**obj, "id": oid}
-        call.state.put(collection, obj)
-        for name, data in files.items():
-            call.state.put_blob(f"{collection}/{oid}", data)
+        obj = _store_new(call, row, tp, fields)
+        for data in files.values():
+            call.state.put_blob(f"{_collection(call, row.path)}/{obj['id']}", data)
     return Reply.json(200, obj)
 
 
+def _create_many(call, row: Row, tp: Any, items: set[str]) -> Reply:
+    """A create that answers a page of what it made: one object per id of the body's `*_ids` list
+    (`permissions.create(project_ids=[...])`), else one."""
+    fields, _ = _fields(call, row)
+    item = resolve(row.item) if row.item else None
+    listed = next(((k, v) for k, v in fields.items() if k.endswith("_ids") and isinstance(v, list)), None)
+    each = [{listed[0][:-1]: value} for value in listed[1]] if listed else [{}]
+    rest = {k: v for k, v in fields.items() if not listed or k != listed[0]}
+    with call.state.lock:
+        made = [_store_new(call, row, item, {**rest, **one}) for one in each]
+    return pages.list_reply(made, False, row.page)
+
+
+def _store_new(call, row: Row, tp: Any, fields: dict) -> dict:
+    """A new object of `tp` in the row's collection. A create that links an existing object (`{"user_id": ...}`
+    posted to `.../users`) stores it under that id; fields named as the path's ids (`project_id`) are filled."""
+    collection = _collection(call, row.path)
+    link = f"{_noun(collection).replace(' ', '_')}_id"
+    oid = fields.get(link) if isinstance(fields.get(link), str) and fields.get(link) else call.state.new_id(_prefix(tp))
+    parents = {name: value for name, value in call.request.params.items() if name in fields_of(tp)}
+    obj = _build(call, tp, {**parents, **fields, "id": oid, **_custom(call)}, row)
+    if "id" not in obj:  # a type without an id (a version, a session wrapper) is still stored by one
+        obj = {**_nested_ids(tp, obj, oid), "id": oid}
+    call.state.put(collection, obj)
+    return obj
+
+
+def _nested_ids(tp: Any, obj: dict, oid: str) -> dict:
+    """An id-less wrapper (`{"session": {...}}`) gets the stored id on the object it wraps."""
+    out = dict(obj)
+    for key, value in obj.items():
+        if isinstance(value, dict) and "id" in value and not value["id"]:
+            out[key] = {**value, "id": oid}
+    return out
+
+
 def _list(call, row: Row, tp: Any, items: set[str]) -> Reply:
-    return pages.page(call, _collection(call, row.path), kind=row.page)
+    item = resolve(row.item) if row.item else None
+
+    def as_item(obj: dict) -> dict:  # the create's type may not be the list's (`CertificateCreateResponse`)
+        return obj if item is None or first_error(item, obj) is None else instance(item, obj)
+
+    return pages.page(call, _collection(call, row.path), kind=row.page, shape=as_item)
 
 
 def _retrieve(call, row: Row, tp: Any, items: set[str]) -> Reply:
@@ -216,7 +259,7 @@ def _compute(call, row: Row, tp: Any, items: set[str]) -> Reply:
     return Reply.json(200, _build(call, tp, {**fields, **_custom(call)}, row))
 
 
-_KINDS = {"create": _create, "list": _list, "retrieve": _retrieve, "update": _update, "delete": _delete,
+_KINDS = {"create": _create, "create_many": _create_many, "list": _list, "retrieve": _retrieve, "update": _update, "delete": _delete,
           "action": _action, "content": _content, "singleton": _singleton, "compute": _compute}
 
 

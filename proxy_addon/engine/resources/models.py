@@ -1,7 +1,9 @@
-"""Models: `GET /v1/models` and `GET /v1/models/{model}`.
+"""Models: `GET /v1/models`, `GET /v1/models/{model}` and `DELETE /v1/models/{model}`.
 
 Knob: `models`, the ids the fake lists (strings, or partial Model dicts).
-Retrieving an id that is not listed answers the real API's 404.
+Retrieving an id that is not listed answers the real API's 404. A listed fine-tuned
+model (`ft:...`) can be deleted, and is gone from the list until the state is reset;
+a base model cannot (403, as for a model your organization does not own).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ DEFAULT_MODELS = (
 _CREATED = 1_700_000_000
 
 
+_DELETED = "models.deleted"  # {"id": model id}: fine-tuned models deleted since the last reset
+
+
 def _catalogue(call) -> list[dict]:
     custom = call.custom()
     listed = custom.get("models") if isinstance(custom, dict) else custom
@@ -41,7 +46,8 @@ def _catalogue(call) -> list[dict]:
         item.setdefault("owned_by", "system" if not item["id"].startswith("ft:") else "user-openai-fake")
         if not named:  # an id alone makes a valid Model; a partial dict may not (and checking imports the SDK types)
             check(sdk.Model, item, call.where)
-        out.append(item)
+        if call.state.get(_DELETED, item["id"]) is None:
+            out.append(item)
     return out
 
 
@@ -55,3 +61,16 @@ def retrieve(call) -> Any:
         if item["id"] == wanted:
             return Reply.json(200, item)
     raise errors.OpenAIError(404, f"The model '{wanted}' does not exist or you do not have access to it.", code="model_not_found")
+
+
+def delete(call) -> Any:
+    wanted = call.request.params["model"]
+    with call.state.lock:
+        if not any(item["id"] == wanted for item in _catalogue(call)):
+            raise errors.OpenAIError(404, f"The model '{wanted}' does not exist or you do not have access to it.",
+                                     code="model_not_found")
+        if not wanted.startswith("ft:"):
+            raise errors.OpenAIError(403, f"You do not have permission to delete the model '{wanted}'.",
+                                     code="model_not_deletable")
+        call.state.put(_DELETED, {"id": wanted})
+    return Reply.json(200, {"id": wanted, "object": "model", "deleted": True})
