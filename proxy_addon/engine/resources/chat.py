@@ -24,14 +24,20 @@ from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "chat.completions"
 KNOBS = {"choices": knobs.Partials, "stream": object}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
-COLLECTION = "chat.completions"
-_MESSAGES = "chat.completions.messages:"  # + completion id: that completion's request messages
+COLLECTION = stores.CHAT_COMPLETIONS.path
+
+
+def _messages(completion_id: str) -> str:
+    """Where a stored completion's request messages are."""
+    return stores.CHAT_MESSAGES.key(completion_id=completion_id)
+
 
 
 def create(call) -> Any:
@@ -114,7 +120,7 @@ def create(call) -> Any:
     cid = data["id"]
     stored = [_store_message(cid, i, m, call.where) for i, m in enumerate(messages)]
     with call.state.lock:
-        call.state.replace_all(_MESSAGES + cid, stored)  # a handler's fixed id replaces an earlier completion whole
+        call.state.replace_all(_messages(cid), stored)  # a handler's fixed id replaces an earlier completion whole
         call.state.put(COLLECTION, data)
     if stream:
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
@@ -272,13 +278,13 @@ def delete(call) -> Any:
     with call.state.lock:
         if call.state.delete(COLLECTION, cid) is None:
             raise not_found(cid)
-        call.state.drop(_MESSAGES + cid)
+        call.state.drop(_messages(cid))
     return reply(sdk.ChatCompletionDeleted, {"id": cid, "object": "chat.completion.deleted", "deleted": True}, call.where)
 
 
 def list_messages(call) -> Any:
     cid, _ = _stored(call)
-    return pages.page(call, _MESSAGES + cid, default_order="asc")
+    return pages.page(call, _messages(cid), default_order="asc")
 
 
 

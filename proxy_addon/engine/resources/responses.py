@@ -56,18 +56,25 @@ from ..streams import Event, sse
 from ..wire import Reply
 from . import conversations
 from .. import sdk
+from .. import stores
 
 RULE = "responses"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
          "status": Literal["completed", "incomplete", "failed"], "stream": object}
 
-COLLECTION = "responses"
-_INPUTS = "responses.input_items:"  # + response id: the context the model saw
+COLLECTION = stores.RESPONSES.path
+
+
+def _inputs(response_id: str) -> str:
+    """Where the context a response saw is kept (its input items)."""
+    return stores.INPUT_ITEMS.key(response_id=response_id)
+
+
 # {"id": response id, "events": [str, ...]}: a streamed response's events as sent, numbered by their place.
 # Kept encoded: strings are not tracked by the garbage collector, and 23 nested dicts a response
 # made every collection slower as responses piled up (bench/engine.py).
-_EVENTS = "responses.events"
-_PENDING = "responses.pending"  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
+_EVENTS = stores.RESPONSE_EVENTS
+_PENDING = stores.RESPONSE_PENDING  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
 
 # The stream's last event for each final status.
 _FINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed"}
@@ -139,7 +146,7 @@ def _context(state, body: dict) -> tuple[dict | None, str | None, list[dict], li
     raw = body.get("input")
     inputs = conversations.new_items(state, [] if raw is None else raw, "input")
     if previous is not None:
-        earlier = state.all(_INPUTS + previous["id"]) + previous["output"]
+        earlier = state.all(_inputs(previous["id"])) + previous["output"]
     elif conversation is not None:
         earlier = state.all(conversations.items_collection(conversation))
     else:
@@ -470,7 +477,7 @@ def create(call) -> Any:
         if pending:
             answer = _waiting(data, "queued")
         with call.state.lock:
-            call.state.replace_all(_INPUTS + response_id, context)  # a handler's fixed id replaces an earlier response whole
+            call.state.replace_all(_inputs(response_id), context)  # a handler's fixed id replaces an earlier response whole
             call.state.put(COLLECTION, answer)
             if pending:
                 call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
@@ -538,7 +545,7 @@ def delete(call) -> Any:
     with call.state.lock:
         if call.state.delete(COLLECTION, response_id) is None:
             raise not_found(response_id)
-        call.state.drop(_INPUTS + response_id)
+        call.state.drop(_inputs(response_id))
         call.state.delete(_EVENTS, response_id)
         call.state.delete(_PENDING, response_id)
     return Reply.json(200, {"id": response_id, "object": "response", "deleted": True})
@@ -558,7 +565,7 @@ def cancel(call) -> Any:
 def list_input_items(call) -> Any:
     """GET /v1/responses/{response_id}/input_items: the context the model saw, newest first by default."""
     response = _load(call)
-    return pages.page(call, _INPUTS + response["id"], default_order="desc")
+    return pages.page(call, _inputs(response["id"]), default_order="desc")
 
 
 def input_tokens(call) -> Any:

@@ -67,6 +67,7 @@ from ..streams import Event, sse
 from ..wire import Reply
 from . import assistants, messages, threads
 from .. import sdk
+from .. import stores
 
 RULE = "beta.threads.runs"
 KNOBS = {
@@ -76,7 +77,7 @@ KNOBS = {
     "stream": object,
 }
 
-PROGRESS = "run_progress"
+PROGRESS = stores.RUN_PROGRESS
 _WAITING = {"requires_action"}
 _TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 _END = _WAITING | _TERMINAL
@@ -85,11 +86,11 @@ _REST = {"queued": ["in_progress", "outcome"], "in_progress": ["outcome"], "canc
 
 
 def collection(thread_id: str) -> str:
-    return f"runs:{thread_id}"
+    return stores.RUNS.key(thread_id=thread_id)
 
 
-def steps_collection(run_id: str) -> str:
-    return f"run_steps:{run_id}"
+def steps_collection(run: dict) -> str:
+    return stores.RUN_STEPS.key(thread_id=run["thread_id"], run_id=run["id"])
 
 
 # -- the turn: what the "model" does with the thread --------------------------------
@@ -138,7 +139,7 @@ def _step(call, run: dict, kind: str, details: dict, status: str, usage: dict | 
         "cancelled_at": None, "completed_at": now if status == "completed" else None, "expired_at": None, "failed_at": None,
     }
     check(sdk.RunStep, step, call.where)
-    call.state.put(steps_collection(run["id"]), step)
+    call.state.put(steps_collection(run), step)
     return step
 
 
@@ -312,7 +313,7 @@ def _step_events(call, step: dict) -> list[Event]:
 def _new_steps(call, run: dict, known: set[str]) -> list[Event]:
     """The events of the run's steps not in `known` (which is updated)."""
     out = []
-    for step in call.state.all(steps_collection(run["id"])):
+    for step in call.state.all(steps_collection(run)):
         if step["id"] not in known:
             known.add(step["id"])
             out += _step_events(call, step)
@@ -504,16 +505,16 @@ def submit_tool_outputs(call) -> Any:
     by_id = {o["tool_call_id"]: o.get("output") for o in outputs}
     done = []  # the tool-calls steps these outputs complete
     with call.state.lock:
-        for step in call.state.all(steps_collection(run["id"])):
+        for step in call.state.all(steps_collection(run)):
             if step["type"] == "tool_calls" and step["status"] == "in_progress":
                 details = [dict(c, function=dict(c["function"], output=by_id.get(c["id"]))) for c in step["step_details"]["tool_calls"]]
-                done.append(call.state.update(steps_collection(run["id"]), step["id"], {
+                done.append(call.state.update(steps_collection(run), step["id"], {
                     "status": "completed", "completed_at": _now(), "step_details": {"type": "tool_calls", "tool_calls": details}}))
     progress["outcome"] = _decide(call, run["thread_id"], first_turn=False)
     progress["pending"] = ["in_progress", "outcome"]
     progress["changed_at"] = time.time()
     run.update({"status": "queued", "required_action": None})
-    known = {s["id"] for s in call.state.all(steps_collection(run["id"]))}
+    known = {s["id"] for s in call.state.all(steps_collection(run))}
     _sequence_step(call, run, progress, "submit_tool_outputs")
     if not stream:
         return _save(call, run, progress)
@@ -522,9 +523,9 @@ def submit_tool_outputs(call) -> Any:
 
 def list_steps(call) -> Any:
     run, _ = _load(call)
-    return pages.page(call, steps_collection(run["id"]))
+    return pages.page(call, steps_collection(run))
 
 
 def retrieve_step(call) -> Any:
     run, _ = _load(call)
-    return Reply.json(200, call.state.fetch(steps_collection(run["id"]), call.request.params["step_id"], "run step"))
+    return Reply.json(200, call.state.fetch(steps_collection(run), call.request.params["step_id"], "run step"))
