@@ -208,16 +208,19 @@ def _chunks(completion: dict, pace, include_usage: bool) -> list[Event]:
         refusal, content = message.get("refusal"), message.get("content")
         first: dict = {"role": "assistant", "content": "" if refusal is None else None, "refusal": None}
         events = [Event(sse(chunk(i, first)))]
+        said = i == 0  # the journal's summary tells the first choice
         for piece in pace.split(content or ""):
-            events.append(Event(sse(chunk(i, {"content": piece})), content=True))
+            events.append(Event(sse(chunk(i, {"content": piece})), True, piece if said else None))
         for piece in pace.split(refusal or ""):
-            events.append(Event(sse(chunk(i, {"refusal": piece})), content=True))
+            events.append(Event(sse(chunk(i, {"refusal": piece})), True, piece if said else None))
         for j, call in enumerate(message.get("tool_calls") or ()):
             fn = call["function"]
             events.append(Event(sse(chunk(i, {"tool_calls": [
-                {"index": j, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]}))))
+                {"index": j, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]})),
+                call=fn["name"] if said else None))
             for piece in pace.split(fn["arguments"]):
-                events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), content=True))
+                events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), True,
+                                    piece if said else None))
         events.append(Event(sse(chunk(i, {}, choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
     return choice_stream(per_choice, head, completion.get("usage"), include_usage)

@@ -437,14 +437,28 @@ def _error_event(error: OpenAIError, sequence: int) -> bytes:
 
 
 def _encoded(events: list[dict]) -> list[Event]:
-    return [Event(sse(e, event=e["type"]), content=e["type"].endswith(".delta")) for e in events]
+    return [Event(sse(e, event=e["type"]), e["type"].endswith(".delta"), *_said(e)) for e in events]
 
 
-def _decoded(texts: list) -> list[Event]:
-    """Stored events back as Events (a state file from before they were kept encoded holds dicts)."""
+def _said(event: dict) -> tuple[str | None, str | None]:
+    """(text, call) an event carries for the journal's summary: a text, refusal or arguments delta; a
+    function call it starts."""
+    kind = event["type"]
+    if kind in ("response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta"):
+        return event.get("delta"), None
+    if kind == "response.output_item.added" and event["item"].get("type") == "function_call":
+        return None, event["item"].get("name")
+    return None, None
+
+
+def _decoded(stored: dict) -> list[Event]:
+    """Stored events back as Events, with what each said (a state file from before they were kept encoded
+    holds dicts)."""
+    texts = stored["events"]
     if texts and isinstance(texts[0], dict):
         return _encoded(texts)
-    return [Event(t.encode(), content=t.split("\n", 1)[0].endswith(".delta")) for t in texts]
+    said = stored.get("said") or [(None, None)] * len(texts)
+    return [Event(t.encode(), t.split("\n", 1)[0].endswith(".delta"), *s) for t, s in zip(texts, said)]
 
 
 def _stream(call, events: list[Event], offset: int = 0) -> Reply:
@@ -482,7 +496,8 @@ def create(call) -> Any:
             if pending:
                 call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
             if events is not None:
-                call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events]})
+                call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events],
+                                         "said": [(e.text, e.call) for e in events]})
             if conversation is not None:
                 conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
     if events is not None:
@@ -534,7 +549,7 @@ def retrieve(call) -> Any:
         if not streamed:
             return Reply.json(200, response)
         stored = call.state.get(_EVENTS, response["id"])
-        events = _decoded(stored["events"]) if stored else _encoded(_events(response, call.pace.split))
+        events = _decoded(stored) if stored else _encoded(_events(response, call.pace.split))
     start = max(after + 1, 0)
     return _stream(call, events[start:], start)
 

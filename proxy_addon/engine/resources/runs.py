@@ -248,11 +248,13 @@ def _error_event(err: OpenAIError, sequence: int) -> bytes:
     return sse(err.payload(), event="error")
 
 
-def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content: bool = False) -> Event:
-    """One event of `data` as it is now (a copy), checked against the SDK type it must parse as."""
+def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content: bool = False,
+           text: str | None = None, starts: str | None = None) -> Event:
+    """One event of `data` as it is now (a copy), checked against the SDK type it must parse as; `text` and
+    `starts` are what it says for the journal's summary (a delta's text, the tool call it starts)."""
     data = copy.deepcopy(data)
     check(model, data, call.where)
-    return Event(sse(data, event=name), content=content)
+    return Event(sse(data, event=name), content, text, starts)
 
 
 def _run_event(call, run: dict) -> Event:
@@ -265,15 +267,15 @@ def _message_events(call, message: dict) -> list[Event]:
     view = dict(message, status="in_progress", content=[], completed_at=None, incomplete_at=None, incomplete_details=None)
     out = [_event(call, "thread.message.created", sdk.Message, view), _event(call, "thread.message.in_progress", sdk.Message, view)]
 
-    def delta(part: dict, content: bool) -> Event:
+    def delta(part: dict, content: bool, text: str | None = None) -> Event:
         return _event(call, "thread.message.delta", sdk.MessageDeltaEvent, {
-            "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content)
+            "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content, text)
 
     for index, part in enumerate(message["content"]):
         if part.get("type") == "text":
             for k, piece in enumerate(call.pace.split(part["text"]["value"])):
                 text = {"value": piece, "annotations": part["text"].get("annotations") or []} if k == 0 else {"value": piece}
-                out.append(delta({"index": index, "type": "text", "text": text}, True))
+                out.append(delta({"index": index, "type": "text", "text": text}, True, piece))
         else:
             out.append(delta({"index": index, **part}, False))
     final = message.get("status") if message.get("status") in ("completed", "incomplete") else "completed"
@@ -294,17 +296,18 @@ def _step_events(call, step: dict) -> list[Event]:
         if message is not None:
             out += _message_events(call, message)
     else:
-        def delta(tool_call: dict, content: bool) -> Event:
+        def delta(tool_call: dict, content: bool, text: str | None = None, starts: str | None = None) -> Event:
             return _event(call, "thread.run.step.delta", sdk.RunStepDeltaEvent, {
                 "id": step["id"], "object": "thread.run.step.delta",
-                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content)
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content, text, starts)
 
         for index, tool_call in enumerate(step["step_details"]["tool_calls"]):
             fn = tool_call["function"]
             out.append(delta({"index": index, "id": tool_call["id"], "type": "function",
-                              "function": {"name": fn["name"], "arguments": "", "output": fn.get("output")}}, False))
+                              "function": {"name": fn["name"], "arguments": "", "output": fn.get("output")}}, False,
+                             starts=fn["name"]))
             for piece in call.pace.split(fn.get("arguments") or ""):
-                out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True))
+                out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True, piece))
     if step["status"] != "in_progress":
         out.append(_event(call, f"thread.run.step.{step['status']}", sdk.RunStep, step))
     return out
