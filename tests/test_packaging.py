@@ -17,6 +17,7 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
     wheel = next((tmp_path / "dist").glob("openai_fake-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "openai_fake_profiles/flaky.py" in names and "openai_fake_cli/main.py" in names and "openai_fake/__init__.py" in names
+    assert "proxy_addon/profile.pyi" in names and "proxy_addon/py.typed" in names  # editors complete rules and knobs
     assert not any(n.startswith(("cli/", "profiles/", "tests/")) for n in names)  # no generic top-level names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
