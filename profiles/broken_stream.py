@@ -1,6 +1,6 @@
 """Streams that break half-way: dropped connections, error events and stalls, then whole streams for the retry."""
 
-from proxy_addon import Profile
+from openai_fake import Profile
 
 # Every stream stalls for 5 s after its 2nd chunk, then finishes, unless its rule
 # says otherwise below. A client with a read timeout under 5 s gives up (APITimeoutError).

@@ -1,6 +1,6 @@
 """Deterministic, helpful answers for every endpoint, no latency, no failures."""
 
-from proxy_addon import Profile
+from openai_fake import Profile
 
 # Every knob has a sensible default, so an empty profile already answers:
 # chat restates the user's last message, JSON schemas get a matching example,

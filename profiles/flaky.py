@@ -1,6 +1,6 @@
 """Rate limits and server errors your app's retries must survive; every answer arrives in the end."""
 
-from proxy_addon import OpenAIError, Profile
+from openai_fake import OpenAIError, Profile
 
 profile = Profile()
 

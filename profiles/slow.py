@@ -1,6 +1,6 @@
 """A slow API: every answer waits, and chat waits longest. Tests timeouts and spinners."""
 
-from proxy_addon import Profile
+from openai_fake import Profile
 
 # `latency` never blocks the fake: 100 concurrent calls of 2 s take about 2 s.
 profile = Profile(latency=0.5)  # seconds before every answer

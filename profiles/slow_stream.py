@@ -1,6 +1,6 @@
 """Streams that take their time: a pause before the first word, then words at reading pace. Tests streaming UIs and timeouts."""
 
-from proxy_addon import Profile
+from openai_fake import Profile
 
 # `stream=` paces every streamed reply (chat, completions, Responses, Assistants runs).
 # Whole (non-streamed) replies are not slowed: see the `slow` profile for that.

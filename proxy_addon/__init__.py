@@ -1,8 +1,8 @@
 """openai-fake: a fake api.openai.com behind a mitmproxy addon.
 
-The profile API:
+The profile API, whose public name is `openai_fake` (`openai_fake/__init__.py`):
 
-    from proxy_addon import Profile, OpenAIError
+    from openai_fake import Profile, OpenAIError    # or, as before: from proxy_addon import ...
 """
 
 from __future__ import annotations

@@ -210,7 +210,8 @@ class OpenAIFake:
         self.journal.record(Entry(
             time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
             error=_error_message(reply) if reply.status >= 400 else None,
-            answer=answer_of(reply.body, reply.headers.get("content-type", ""), reply.payload) if reply.status < 400 else None,
+            answer=None if reply.status >= 400 else answer_of_stream(reply.events) if isinstance(reply, StreamReply)
+            else answer_of(reply.body, reply.headers.get("content-type", ""), reply.payload),
             **entry,
         ))
 

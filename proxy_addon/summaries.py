@@ -183,7 +183,8 @@ def answer_of_stream(events: Iterable[Event], chunks: int | None = None) -> str 
     """The first words of what a stream sent: its text deltas, and tool calls as `name(args)`.
 
     Only the first `chunks` content deltas count (what was written before a cut or a hang-up).
-    Cheap: it stops once it has enough, and parses a non-content event only when it may name a tool call.
+    It reads what each event says (`Event.text`, `Event.call`, set by the resource that built it);
+    it never parses the encoded events, and it stops once it has enough.
     """
     pieces: list[str] = []
     size = 0
@@ -194,19 +195,13 @@ def answer_of_stream(events: Iterable[Event], chunks: int | None = None) -> str 
             if chunks is not None and seen >= chunks:
                 break
             seen += 1
-        elif b'"name"' not in event.data:
-            continue
-        data = _sse_json(event.data)
-        if data is None:
-            continue
-        kind, text = _delta(data)
-        if kind == "call":
+        if event.call:
             if in_call:
                 pieces.append(")")
-            pieces.append(f"{', ' if pieces else ''}{text}(")
+            pieces.append(f"{', ' if pieces else ''}{event.call}(")
             in_call = True
-        elif kind in ("text", "args") and text:
-            pieces.append(text)
+        elif event.text:
+            pieces.append(event.text)
         else:
             continue
         size += len(pieces[-1])
@@ -215,54 +210,3 @@ def answer_of_stream(events: Iterable[Event], chunks: int | None = None) -> str 
     if in_call:
         pieces.append(")")
     return shorten("".join(pieces))
-
-
-def _sse_json(data: bytes) -> Any:
-    at = data.find(b"data: ")
-    if at < 0:
-        return None
-    try:
-        return from_json(data[at + 6:])
-    except ValueError:
-        return None
-
-
-def _delta(data: Any) -> tuple[str | None, str | None]:
-    """("text" | "args", piece) or ("call", name) for one stream event of any format; (None, None) otherwise."""
-    if not isinstance(data, dict):
-        return None, None
-    try:
-        if isinstance(data.get("choices"), list):  # chat and legacy completions: the first choice only
-            choice = next((c for c in data["choices"] if c.get("index", 0) == 0), None)
-            if choice is None:
-                return None, None
-            if "text" in choice:
-                return "text", choice["text"]
-            delta = choice.get("delta") or {}
-            if delta.get("content") or delta.get("refusal"):
-                return "text", delta.get("content") or delta.get("refusal")
-            for call in delta.get("tool_calls") or ():
-                fn = call.get("function") or {}
-                if fn.get("name"):
-                    return "call", fn["name"]
-                return "args", fn.get("arguments")
-            return None, None
-        kind = data.get("type")
-        if kind in ("response.output_text.delta", "response.refusal.delta"):
-            return "text", data.get("delta")
-        if kind == "response.function_call_arguments.delta":
-            return "args", data.get("delta")
-        if kind == "response.output_item.added" and (data.get("item") or {}).get("type") == "function_call":
-            return "call", data["item"].get("name")
-        obj = data.get("object")
-        if obj == "thread.message.delta":
-            return "text", _text(data["delta"].get("content"))
-        if obj == "thread.run.step.delta":
-            for call in (data["delta"].get("step_details") or {}).get("tool_calls") or ():
-                fn = call.get("function") or {}
-                if fn.get("name"):
-                    return "call", fn["name"]
-                return "args", fn.get("arguments")
-    except (AttributeError, KeyError, TypeError):
-        pass
-    return None, None

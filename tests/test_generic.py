@@ -125,7 +125,7 @@ def test_a_singleton_is_its_types_defaults_until_set_and_cleared_by_delete():
     assert call(engine, "GET", limit)[1] == {**first, **set_to}
     assert call(engine, "DELETE", limit)[0] == 200
     assert call(engine, "GET", limit)[1] == first
-    assert call(engine, "GET", f"/v1/organization/projects/proj_nope/spend_limit")[0] == 404
+    assert call(engine, "GET", "/v1/organization/projects/proj_nope/spend_limit")[0] == 404
 
 
 def test_computes_and_the_agents_trace_upload():

@@ -317,27 +317,31 @@ def test_answer_summaries(body, expected):
 
 
 def test_answer_summaries_of_streams_stop_where_the_stream_stopped():
-    def chunk(delta):
-        return Event(sse({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}),
-                     content=bool(delta.get("content") or (delta.get("tool_calls") or [{}])[0].get("function", {}).get("arguments")))
+    """The summary of a stream is what the resources' own events say (`Event.text`, `Event.call`), up to the cut."""
+    from proxy_addon import Profile
+    from proxy_addon.engine import Engine, Request
 
-    events = [chunk({"role": "assistant", "content": ""}), chunk({"content": "One"}), chunk({"content": " two"}),
-              chunk({"content": " three"}),
-              chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "lookup", "arguments": ""}}]}),
-              chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"q":'}}]}),
-              chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"x"}'}}]}), Event(b"data: [DONE]\n\n")]
-    assert answer_of_stream(events) == 'One two three, lookup({"q":"x"})'
-    assert answer_of_stream(events, chunks=2) == "One two"
-    assert answer_of_stream(events, chunks=0) is None
-    responses = [Event(sse({"type": "response.created"}, event="response.created")),
-                 Event(sse({"type": "response.output_text.delta", "delta": "Hel"}, event="x"), content=True),
-                 Event(sse({"type": "response.output_text.delta", "delta": "lo"}, event="x"), content=True)]
-    assert answer_of_stream(responses) == "Hello"
-    runs = [Event(sse({"object": "thread.message.delta", "delta": {"content": [{"index": 0, "type": "text",
-                                                                                 "text": {"value": "Run text"}}]}}), content=True)]
-    assert answer_of_stream(runs) == "Run text"
-    long = [chunk({"content": f" word{n}"}) for n in range(1000)]
+    profile = Profile()
+    profile.chat.completions(choices=[{"message": {"content": "One two three", "tool_calls": [
+        {"function": {"name": "lookup", "arguments": {"q": "x"}}}]}}])
+    profile.responses(output_text="Hello there")
+    auth = {"authorization": "Bearer sk-x", "content-type": "application/json"}
+    engine = Engine(profile)
+
+    def events(path, body):
+        reply = engine.handle(Request("POST", path, auth, json.dumps({**body, "stream": True}).encode()))
+        assert reply.status == 200, reply.body
+        return reply.events
+
+    chat = events("/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "n": 2})
+    assert answer_of_stream(chat) == 'One two three, lookup({"q": "x"})'  # the first choice only
+    pieces = [e.text for e in chat if e.content and e.text]
+    assert answer_of_stream(chat, chunks=1) == pieces[0].strip() and answer_of_stream(chat, chunks=0) is None
+    assert answer_of_stream(events("/v1/responses", {"model": "gpt-4o", "input": "hi"})) == "Hello there"
+    assert answer_of_stream(events("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "Say"})) == "and this is how openai-fake continues it."
+    long = [Event(b"x", True, f" word{n}") for n in range(1000)]
     assert len(answer_of_stream(long)) == 60 and answer_of_stream(long).endswith("…")
+    assert answer_of_stream([Event(sse({"choices": [{"delta": {"content": "unsaid"}}]}), True)]) is None  # bytes are never read
 
 
 def test_shorten():

@@ -16,7 +16,8 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
                    check=True, capture_output=True)
     wheel = next((tmp_path / "dist").glob("openai_fake-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "openai_fake_profiles/flaky.py" in names and "openai_fake_cli/main.py" in names
+    assert "openai_fake_profiles/flaky.py" in names and "openai_fake_cli/main.py" in names and "openai_fake/__init__.py" in names
+    assert "proxy_addon/profile.pyi" in names and "proxy_addon/py.typed" in names  # editors complete rules and knobs
     assert not any(n.startswith(("cli/", "profiles/", "tests/")) for n in names)  # no generic top-level names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
@@ -28,6 +29,10 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
         f"assert str(shipped_dir()).startswith({str(target)!r}), shipped_dir()\n"
         "assert load('flaky').source.startswith(str(shipped_dir()))\n"
         f"assert proxy_addon.__file__.startswith({str(target)!r})\n"
+        "import openai_fake, proxy_addon.profile\n"  # the public name, the same objects as proxy_addon's
+        f"assert openai_fake.__file__.startswith({str(target)!r})\n"
+        "assert openai_fake.Profile is proxy_addon.profile.Profile is proxy_addon.Profile\n"
+        "assert isinstance(load('flaky'), openai_fake.Profile)\n"
         "print('ok', sorted(p.stem for p in shipped_dir().glob('*.py')))\n"
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path,

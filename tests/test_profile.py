@@ -112,3 +112,49 @@ def test_the_readme_profile_example_loads_and_works(tmp_path):
     flagged = engine.handle(Request("POST", "/v1/moderations", auth, b'{"input": "forbidden words"}'))
     assert json.loads(flagged.body)["results"][0]["categories"]["violence"] is True
     assert engine.handle(Request("POST", "/v1/embeddings", auth, b'{"model": "m", "input": "x", "encoding_format": "float"}')).body.count(b"0.2") == 1
+
+
+# -- the stub: an editor completes every rule and knob (issue 13) ----------------------------------------
+
+
+def test_the_profile_stub_is_current_and_covers_the_module():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import proxy_addon.profile as module
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "tools" / "generate_stubs.py"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stub = ast.parse((root / "proxy_addon" / "profile.pyi").read_text())
+    defined = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    assert set(module.__all__) <= defined
+
+
+def test_a_type_checker_catches_a_bad_knob_and_a_misspelt_rule_with_the_stub(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("mypy")
+    (tmp_path / "mine.py").write_text(
+        "from openai_fake import Profile\n"
+        "profile = Profile(latency=0.1)\n"
+        "profile.chat.completions(choices=[{'message': {'content': 'hi'}}], failures=2)\n"
+        "profile.chat.completions.create(failures=1)\n"
+        "profile.beta.threads.runs(progress='polls', poll_after_ms=3)\n"
+        "@profile.embeddings\n"
+        "def vectors(request, state):\n"
+        "    return None\n"
+        "profile.responses(status='bogus')\n"
+        "profile.chat.completion(choices=[])\n")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary", "--follow-imports=silent",
+                           "--cache-dir", str(tmp_path / "cache"), "mine.py"], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "MYPYPATH": str(root)})
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["9", "10"], done.stdout
+    assert "_Responses" in errors[0] and 'has no attribute "completion"' in errors[1]

@@ -336,3 +336,24 @@ def test_a_refused_cancel_keeps_what_time_did_to_the_run(tmp_path):
     replies = [m for m in _handle(engine, "GET", f"/v1/threads/{run['thread_id']}/messages")[1]["data"] if m["role"] == "assistant"]
     assert len(replies) == 1
     store.stop()
+
+
+def test_stores_are_named_by_path_and_a_deleted_thread_takes_its_tree():
+    from proxy_addon.engine import stores
+
+    from proxy_addon.engine import Engine
+
+    engine = Engine(Profile())
+    assistant = _handle(engine, "POST", "/v1/assistants", {"model": "gpt-4o"})[1]
+    run = _handle(engine, "POST", "/v1/threads/runs", {"assistant_id": assistant["id"],
+                                                       "thread": {"messages": [{"role": "user", "content": "Hi"}]}})[1]
+    thread_id = run["thread_id"]
+    _handle(engine, "GET", f"/v1/threads/{thread_id}/runs/{run['id']}")  # the run moves on, making its steps
+    state = engine.state
+    assert [m["role"] for m in state.messages(thread_id)][:1] == ["user"]
+    assert [r["id"] for r in state.runs(thread_id)] == [run["id"]]
+    assert state.all(stores.MESSAGES.key(thread_id=thread_id)) == state.messages(thread_id)
+    assert state.get(stores.RUN_PROGRESS, run["id"]) is not None
+    assert _handle(engine, "DELETE", f"/v1/threads/{thread_id}")[0] == 200
+    left = [name for name in state.snapshot()["collections"] if name.startswith(f"threads/{thread_id}")]
+    assert left == [] and state.messages(thread_id) == [] and state.get(stores.RUN_PROGRESS, run["id"]) is None

@@ -4,7 +4,8 @@
     reply = engine.handle(Request("POST", "/v1/chat/completions", headers, body))
 
 It finds the route, checks the key, applies the profile's failures, calls the
-resource handler and turns every error into an OpenAI-shaped reply.
+resource handler (holding the state's lock, so a handler's reads and writes are one
+step for every other call) and turns every error into an OpenAI-shaped reply.
 """
 
 from __future__ import annotations
@@ -168,10 +169,11 @@ class Engine:
                 delay = rule.latency
             if profile.require_api_key and not _has_bearer(request.headers):
                 raise errors.missing_api_key()
-            n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
-            if rule is not None and n <= rule.failures:
-                raise rule.failure(n, request.model)
-            reply = route.handler(Call(request, rule, self.state, profile, n))
+            with self.state.lock:  # one call at a time sees and changes the state: a handler's reads and writes are one step
+                n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
+                if rule is not None and n <= rule.failures:
+                    raise rule.failure(n, request.model)
+                reply = route.handler(Call(request, rule, self.state, profile, n))
         except OpenAIError as e:
             reply = e.reply()
         except BaseException as e:  # a bug in the fake itself, or user code's SystemExit: say so, keep serving

@@ -1,7 +1,8 @@
 """The fake's state: stored objects, file contents, call counts, and a scratch store for handlers.
 
 Objects are plain JSON dicts kept per collection in creation order
-("files", "assistants", "messages:thread_abc", ...). Pagination lives here,
+named by the API's path (`"assistants"`, `"threads/thread_abc/messages"`; `stores.py`
+declares them). Pagination lives here,
 once, for every list endpoint: a page costs O(limit), however large the
 collection. Every mutation takes one lock (the CLI and the pytest plugin read
 from other threads) and, under that lock, first tells the attached `store` (a
@@ -17,6 +18,7 @@ import threading
 from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+from . import stores
 from .bodies import stable_id
 
 SNAPSHOT_VERSION = 1
@@ -221,6 +223,41 @@ class State:
             if collection in self._collections and self.store is not None:
                 self._persist(self.store.replace_collection, collection, [])
             self._collections.pop(collection, None)
+
+    def delete_tree(self, collection: str, oid: str) -> dict | None:
+        """Remove an object and every store under its path (`threads/thread_abc/...`: its messages, runs,
+        their steps); the removed object, or None."""
+        with self.lock:
+            obj = self.delete(collection, oid)
+            if obj is not None:
+                self.drop_under(f"{collection}/{oid}/")
+            return obj
+
+    # -- reading by store and parent (the stores of `stores.py`) ---------------------------
+
+    def messages(self, thread_id: str) -> list[dict]:
+        """A thread's messages, oldest first."""
+        return self.all(stores.MESSAGES.key(thread_id=thread_id))
+
+    def runs(self, thread_id: str) -> list[dict]:
+        """A thread's runs, oldest first."""
+        return self.all(stores.RUNS.key(thread_id=thread_id))
+
+    def run_steps(self, thread_id: str, run_id: str) -> list[dict]:
+        """A run's steps, oldest first."""
+        return self.all(stores.RUN_STEPS.key(thread_id=thread_id, run_id=run_id))
+
+    def vector_store_files(self, vector_store_id: str) -> list[dict]:
+        """A vector store's files (VectorStoreFile objects), oldest first."""
+        return self.all(stores.VECTOR_STORE_FILES.key(vector_store_id=vector_store_id))
+
+    def conversation_items(self, conversation_id: str) -> list[dict]:
+        """A conversation's items, oldest first."""
+        return self.all(stores.CONVERSATION_ITEMS.key(conversation_id=conversation_id))
+
+    def input_items(self, response_id: str) -> list[dict]:
+        """The context a stored response saw, oldest first."""
+        return self.all(stores.INPUT_ITEMS.key(response_id=response_id))
 
     def drop_under(self, prefix: str) -> None:
         """Forget every collection whose name starts with `prefix` (a deleted object's children: `"jobs/ftjob-1/"`)."""

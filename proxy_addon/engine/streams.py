@@ -102,11 +102,17 @@ class Pace:
 class Event(NamedTuple):
     """One encoded server-sent event; `content` marks a delta the pace spaces out.
 
+    `text` is the answer text it carries (a content, refusal or tool-arguments delta of the
+    first choice) and `call` the name of a tool call it starts: the resource that builds the
+    event says so, and the journal's summary reads them, never the encoded bytes.
+
     A named tuple, not a dataclass: a stream has dozens, and a tuple is made in a
     third of the time (bench/engine.py, the streamed response)."""
 
     data: bytes
     content: bool = False
+    text: str | None = None
+    call: str | None = None
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -14,10 +14,11 @@ from .. import pages, params
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "beta.assistants"
 KNOBS: dict[str, type] = {}
-COLLECTION = "assistants"
+COLLECTION = stores.ASSISTANTS.path
 _FIELDS = ("description", "instructions", "metadata", "name", "response_format", "temperature", "tool_resources", "top_p", "tools", "model", "reasoning_effort")
 
 

@@ -24,14 +24,20 @@ from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "chat.completions"
 KNOBS = {"choices": knobs.Partials, "stream": object}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
-COLLECTION = "chat.completions"
-_MESSAGES = "chat.completions.messages:"  # + completion id: that completion's request messages
+COLLECTION = stores.CHAT_COMPLETIONS.path
+
+
+def _messages(completion_id: str) -> str:
+    """Where a stored completion's request messages are."""
+    return stores.CHAT_MESSAGES.key(completion_id=completion_id)
+
 
 
 def create(call) -> Any:
@@ -114,7 +120,7 @@ def create(call) -> Any:
     cid = data["id"]
     stored = [_store_message(cid, i, m, call.where) for i, m in enumerate(messages)]
     with call.state.lock:
-        call.state.replace_all(_MESSAGES + cid, stored)  # a handler's fixed id replaces an earlier completion whole
+        call.state.replace_all(_messages(cid), stored)  # a handler's fixed id replaces an earlier completion whole
         call.state.put(COLLECTION, data)
     if stream:
         return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
@@ -202,16 +208,19 @@ def _chunks(completion: dict, pace, include_usage: bool) -> list[Event]:
         refusal, content = message.get("refusal"), message.get("content")
         first: dict = {"role": "assistant", "content": "" if refusal is None else None, "refusal": None}
         events = [Event(sse(chunk(i, first)))]
+        said = i == 0  # the journal's summary tells the first choice
         for piece in pace.split(content or ""):
-            events.append(Event(sse(chunk(i, {"content": piece})), content=True))
+            events.append(Event(sse(chunk(i, {"content": piece})), True, piece if said else None))
         for piece in pace.split(refusal or ""):
-            events.append(Event(sse(chunk(i, {"refusal": piece})), content=True))
+            events.append(Event(sse(chunk(i, {"refusal": piece})), True, piece if said else None))
         for j, call in enumerate(message.get("tool_calls") or ()):
             fn = call["function"]
             events.append(Event(sse(chunk(i, {"tool_calls": [
-                {"index": j, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]}))))
+                {"index": j, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]})),
+                call=fn["name"] if said else None))
             for piece in pace.split(fn["arguments"]):
-                events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), content=True))
+                events.append(Event(sse(chunk(i, {"tool_calls": [{"index": j, "function": {"arguments": piece}}]})), True,
+                                    piece if said else None))
         events.append(Event(sse(chunk(i, {}, choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
     return choice_stream(per_choice, head, completion.get("usage"), include_usage)
@@ -272,13 +281,13 @@ def delete(call) -> Any:
     with call.state.lock:
         if call.state.delete(COLLECTION, cid) is None:
             raise not_found(cid)
-        call.state.drop(_MESSAGES + cid)
+        call.state.drop(_messages(cid))
     return reply(sdk.ChatCompletionDeleted, {"id": cid, "object": "chat.completion.deleted", "deleted": True}, call.where)
 
 
 def list_messages(call) -> Any:
     cid, _ = _stored(call)
-    return pages.page(call, _MESSAGES + cid, default_order="asc")
+    return pages.page(call, _messages(cid), default_order="asc")
 
 
 

@@ -118,7 +118,7 @@ def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
     per_choice = []
     for choice in completion["choices"]:
         i = choice["index"]
-        events = [Event(sse(chunk(i, piece)), content=True) for piece in pace.split(choice.get("text") or "")]
+        events = [Event(sse(chunk(i, piece)), True, piece if i == 0 else None) for piece in pace.split(choice.get("text") or "")]
         events.append(Event(sse(chunk(i, "", choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
     return choice_stream(per_choice, head, completion.get("usage"), include_usage)

@@ -29,10 +29,11 @@ from .. import errors, pages, params
 from ..bodies import check, merge
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "conversations"
 KNOBS: dict[str, type] = {}
-COLLECTION = "conversations"
+COLLECTION = stores.CONVERSATIONS.path
 _MAX_ITEMS = 20
 
 _ROLES = ("user", "assistant", "system", "developer")
@@ -42,7 +43,7 @@ PREFIX = {"message": "msg_", "function_call": "fc_", "function_call_output": "fc
 
 def items_collection(conversation_id: str) -> str:
     """Where a conversation's items are stored, oldest first."""
-    return f"conversations.items:{conversation_id}"
+    return stores.CONVERSATION_ITEMS.key(conversation_id=conversation_id)
 
 
 def not_found(conversation_id: str) -> errors.OpenAIError:

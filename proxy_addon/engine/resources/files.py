@@ -14,12 +14,13 @@ from .. import errors, forms, pages
 from ..bodies import reply
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "files"
 KNOBS: dict[str, type] = {}
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-COLLECTION = "files"
+COLLECTION = stores.FILES.path
 
 
 def not_found(file_id: str) -> errors.OpenAIError:

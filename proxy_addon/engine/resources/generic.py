@@ -198,8 +198,7 @@ def _delete(call, row: Row, tp: Any, items: set[str]) -> Reply:
     collection, oid = _item(call, row.path)
     with call.state.lock:
         _fetch(call, collection, oid, row)
-        call.state.delete(collection, oid)
-        call.state.drop_under(f"{collection}/{oid}/")
+        call.state.delete_tree(collection, oid)
         call.state.delete_blob(f"{collection}/{oid}")
     if tp is None:
         return Reply(204, b"")

@@ -15,13 +15,14 @@ from .. import errors, pages, params
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "beta.threads.messages"
 KNOBS = {"validate_thread_exists": bool}
 
 
 def collection(thread_id: str) -> str:
-    return f"messages:{thread_id}"
+    return stores.MESSAGES.key(thread_id=thread_id)
 
 
 def content_parts(content: Any, param: str) -> list[dict]:

@@ -15,6 +15,7 @@ from .. import errors
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
+from .. import stores
 
 RULE = "models"
 KNOBS = {"models": list[str | dict]}
@@ -29,7 +30,7 @@ DEFAULT_MODELS = (
 _CREATED = 1_700_000_000
 
 
-_DELETED = "models.deleted"  # {"id": model id}: fine-tuned models deleted since the last reset
+_DELETED = stores.MODELS_DELETED  # fine-tuned models deleted since the last reset
 
 
 def _catalogue(call) -> list[dict]:

@@ -56,18 +56,25 @@ from ..streams import Event, sse
 from ..wire import Reply
 from . import conversations
 from .. import sdk
+from .. import stores
 
 RULE = "responses"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
          "status": Literal["completed", "incomplete", "failed"], "stream": object}
 
-COLLECTION = "responses"
-_INPUTS = "responses.input_items:"  # + response id: the context the model saw
+COLLECTION = stores.RESPONSES.path
+
+
+def _inputs(response_id: str) -> str:
+    """Where the context a response saw is kept (its input items)."""
+    return stores.INPUT_ITEMS.key(response_id=response_id)
+
+
 # {"id": response id, "events": [str, ...]}: a streamed response's events as sent, numbered by their place.
 # Kept encoded: strings are not tracked by the garbage collector, and 23 nested dicts a response
 # made every collection slower as responses piled up (bench/engine.py).
-_EVENTS = "responses.events"
-_PENDING = "responses.pending"  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
+_EVENTS = stores.RESPONSE_EVENTS
+_PENDING = stores.RESPONSE_PENDING  # {"id", "steps": [...], "final": {...}}: a background response's way to its end
 
 # The stream's last event for each final status.
 _FINAL = {"completed": "response.completed", "incomplete": "response.incomplete", "failed": "response.failed"}
@@ -139,7 +146,7 @@ def _context(state, body: dict) -> tuple[dict | None, str | None, list[dict], li
     raw = body.get("input")
     inputs = conversations.new_items(state, [] if raw is None else raw, "input")
     if previous is not None:
-        earlier = state.all(_INPUTS + previous["id"]) + previous["output"]
+        earlier = state.all(_inputs(previous["id"])) + previous["output"]
     elif conversation is not None:
         earlier = state.all(conversations.items_collection(conversation))
     else:
@@ -430,14 +437,28 @@ def _error_event(error: OpenAIError, sequence: int) -> bytes:
 
 
 def _encoded(events: list[dict]) -> list[Event]:
-    return [Event(sse(e, event=e["type"]), content=e["type"].endswith(".delta")) for e in events]
+    return [Event(sse(e, event=e["type"]), e["type"].endswith(".delta"), *_said(e)) for e in events]
 
 
-def _decoded(texts: list) -> list[Event]:
-    """Stored events back as Events (a state file from before they were kept encoded holds dicts)."""
+def _said(event: dict) -> tuple[str | None, str | None]:
+    """(text, call) an event carries for the journal's summary: a text, refusal or arguments delta; a
+    function call it starts."""
+    kind = event["type"]
+    if kind in ("response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta"):
+        return event.get("delta"), None
+    if kind == "response.output_item.added" and event["item"].get("type") == "function_call":
+        return None, event["item"].get("name")
+    return None, None
+
+
+def _decoded(stored: dict) -> list[Event]:
+    """Stored events back as Events, with what each said (a state file from before they were kept encoded
+    holds dicts)."""
+    texts = stored["events"]
     if texts and isinstance(texts[0], dict):
         return _encoded(texts)
-    return [Event(t.encode(), content=t.split("\n", 1)[0].endswith(".delta")) for t in texts]
+    said = stored.get("said") or [(None, None)] * len(texts)
+    return [Event(t.encode(), t.split("\n", 1)[0].endswith(".delta"), *s) for t, s in zip(texts, said)]
 
 
 def _stream(call, events: list[Event], offset: int = 0) -> Reply:
@@ -470,12 +491,13 @@ def create(call) -> Any:
         if pending:
             answer = _waiting(data, "queued")
         with call.state.lock:
-            call.state.replace_all(_INPUTS + response_id, context)  # a handler's fixed id replaces an earlier response whole
+            call.state.replace_all(_inputs(response_id), context)  # a handler's fixed id replaces an earlier response whole
             call.state.put(COLLECTION, answer)
             if pending:
                 call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
             if events is not None:
-                call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events]})
+                call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events],
+                                         "said": [(e.text, e.call) for e in events]})
             if conversation is not None:
                 conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
     if events is not None:
@@ -527,7 +549,7 @@ def retrieve(call) -> Any:
         if not streamed:
             return Reply.json(200, response)
         stored = call.state.get(_EVENTS, response["id"])
-        events = _decoded(stored["events"]) if stored else _encoded(_events(response, call.pace.split))
+        events = _decoded(stored) if stored else _encoded(_events(response, call.pace.split))
     start = max(after + 1, 0)
     return _stream(call, events[start:], start)
 
@@ -538,7 +560,7 @@ def delete(call) -> Any:
     with call.state.lock:
         if call.state.delete(COLLECTION, response_id) is None:
             raise not_found(response_id)
-        call.state.drop(_INPUTS + response_id)
+        call.state.drop(_inputs(response_id))
         call.state.delete(_EVENTS, response_id)
         call.state.delete(_PENDING, response_id)
     return Reply.json(200, {"id": response_id, "object": "response", "deleted": True})
@@ -558,7 +580,7 @@ def cancel(call) -> Any:
 def list_input_items(call) -> Any:
     """GET /v1/responses/{response_id}/input_items: the context the model saw, newest first by default."""
     response = _load(call)
-    return pages.page(call, _INPUTS + response["id"], default_order="desc")
+    return pages.page(call, _inputs(response["id"]), default_order="desc")
 
 
 def input_tokens(call) -> Any:

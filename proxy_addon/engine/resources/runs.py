@@ -67,6 +67,7 @@ from ..streams import Event, sse
 from ..wire import Reply
 from . import assistants, messages, threads
 from .. import sdk
+from .. import stores
 
 RULE = "beta.threads.runs"
 KNOBS = {
@@ -76,7 +77,7 @@ KNOBS = {
     "stream": object,
 }
 
-PROGRESS = "run_progress"
+PROGRESS = stores.RUN_PROGRESS
 _WAITING = {"requires_action"}
 _TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 _END = _WAITING | _TERMINAL
@@ -85,11 +86,11 @@ _REST = {"queued": ["in_progress", "outcome"], "in_progress": ["outcome"], "canc
 
 
 def collection(thread_id: str) -> str:
-    return f"runs:{thread_id}"
+    return stores.RUNS.key(thread_id=thread_id)
 
 
-def steps_collection(run_id: str) -> str:
-    return f"run_steps:{run_id}"
+def steps_collection(run: dict) -> str:
+    return stores.RUN_STEPS.key(thread_id=run["thread_id"], run_id=run["id"])
 
 
 # -- the turn: what the "model" does with the thread --------------------------------
@@ -138,7 +139,7 @@ def _step(call, run: dict, kind: str, details: dict, status: str, usage: dict | 
         "cancelled_at": None, "completed_at": now if status == "completed" else None, "expired_at": None, "failed_at": None,
     }
     check(sdk.RunStep, step, call.where)
-    call.state.put(steps_collection(run["id"]), step)
+    call.state.put(steps_collection(run), step)
     return step
 
 
@@ -247,11 +248,13 @@ def _error_event(err: OpenAIError, sequence: int) -> bytes:
     return sse(err.payload(), event="error")
 
 
-def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content: bool = False) -> Event:
-    """One event of `data` as it is now (a copy), checked against the SDK type it must parse as."""
+def _event(call, name: str, model: type[pydantic.BaseModel], data: dict, content: bool = False,
+           text: str | None = None, starts: str | None = None) -> Event:
+    """One event of `data` as it is now (a copy), checked against the SDK type it must parse as; `text` and
+    `starts` are what it says for the journal's summary (a delta's text, the tool call it starts)."""
     data = copy.deepcopy(data)
     check(model, data, call.where)
-    return Event(sse(data, event=name), content=content)
+    return Event(sse(data, event=name), content, text, starts)
 
 
 def _run_event(call, run: dict) -> Event:
@@ -264,15 +267,15 @@ def _message_events(call, message: dict) -> list[Event]:
     view = dict(message, status="in_progress", content=[], completed_at=None, incomplete_at=None, incomplete_details=None)
     out = [_event(call, "thread.message.created", sdk.Message, view), _event(call, "thread.message.in_progress", sdk.Message, view)]
 
-    def delta(part: dict, content: bool) -> Event:
+    def delta(part: dict, content: bool, text: str | None = None) -> Event:
         return _event(call, "thread.message.delta", sdk.MessageDeltaEvent, {
-            "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content)
+            "id": message["id"], "object": "thread.message.delta", "delta": {"content": [part]}}, content, text)
 
     for index, part in enumerate(message["content"]):
         if part.get("type") == "text":
             for k, piece in enumerate(call.pace.split(part["text"]["value"])):
                 text = {"value": piece, "annotations": part["text"].get("annotations") or []} if k == 0 else {"value": piece}
-                out.append(delta({"index": index, "type": "text", "text": text}, True))
+                out.append(delta({"index": index, "type": "text", "text": text}, True, piece))
         else:
             out.append(delta({"index": index, **part}, False))
     final = message.get("status") if message.get("status") in ("completed", "incomplete") else "completed"
@@ -293,17 +296,18 @@ def _step_events(call, step: dict) -> list[Event]:
         if message is not None:
             out += _message_events(call, message)
     else:
-        def delta(tool_call: dict, content: bool) -> Event:
+        def delta(tool_call: dict, content: bool, text: str | None = None, starts: str | None = None) -> Event:
             return _event(call, "thread.run.step.delta", sdk.RunStepDeltaEvent, {
                 "id": step["id"], "object": "thread.run.step.delta",
-                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content)
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}}, content, text, starts)
 
         for index, tool_call in enumerate(step["step_details"]["tool_calls"]):
             fn = tool_call["function"]
             out.append(delta({"index": index, "id": tool_call["id"], "type": "function",
-                              "function": {"name": fn["name"], "arguments": "", "output": fn.get("output")}}, False))
+                              "function": {"name": fn["name"], "arguments": "", "output": fn.get("output")}}, False,
+                             starts=fn["name"]))
             for piece in call.pace.split(fn.get("arguments") or ""):
-                out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True))
+                out.append(delta({"index": index, "type": "function", "function": {"arguments": piece}}, True, piece))
     if step["status"] != "in_progress":
         out.append(_event(call, f"thread.run.step.{step['status']}", sdk.RunStep, step))
     return out
@@ -312,7 +316,7 @@ def _step_events(call, step: dict) -> list[Event]:
 def _new_steps(call, run: dict, known: set[str]) -> list[Event]:
     """The events of the run's steps not in `known` (which is updated)."""
     out = []
-    for step in call.state.all(steps_collection(run["id"])):
+    for step in call.state.all(steps_collection(run)):
         if step["id"] not in known:
             known.add(step["id"])
             out += _step_events(call, step)
@@ -504,16 +508,16 @@ def submit_tool_outputs(call) -> Any:
     by_id = {o["tool_call_id"]: o.get("output") for o in outputs}
     done = []  # the tool-calls steps these outputs complete
     with call.state.lock:
-        for step in call.state.all(steps_collection(run["id"])):
+        for step in call.state.all(steps_collection(run)):
             if step["type"] == "tool_calls" and step["status"] == "in_progress":
                 details = [dict(c, function=dict(c["function"], output=by_id.get(c["id"]))) for c in step["step_details"]["tool_calls"]]
-                done.append(call.state.update(steps_collection(run["id"]), step["id"], {
+                done.append(call.state.update(steps_collection(run), step["id"], {
                     "status": "completed", "completed_at": _now(), "step_details": {"type": "tool_calls", "tool_calls": details}}))
     progress["outcome"] = _decide(call, run["thread_id"], first_turn=False)
     progress["pending"] = ["in_progress", "outcome"]
     progress["changed_at"] = time.time()
     run.update({"status": "queued", "required_action": None})
-    known = {s["id"] for s in call.state.all(steps_collection(run["id"]))}
+    known = {s["id"] for s in call.state.all(steps_collection(run))}
     _sequence_step(call, run, progress, "submit_tool_outputs")
     if not stream:
         return _save(call, run, progress)
@@ -522,9 +526,9 @@ def submit_tool_outputs(call) -> Any:
 
 def list_steps(call) -> Any:
     run, _ = _load(call)
-    return pages.page(call, steps_collection(run["id"]))
+    return pages.page(call, steps_collection(run))
 
 
 def retrieve_step(call) -> Any:
     run, _ = _load(call)
-    return Reply.json(200, call.state.fetch(steps_collection(run["id"]), call.request.params["step_id"], "run step"))
+    return Reply.json(200, call.state.fetch(steps_collection(run), call.request.params["step_id"], "run step"))

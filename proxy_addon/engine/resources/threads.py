@@ -11,10 +11,11 @@ from ..bodies import check
 from ..wire import Reply
 from . import messages
 from .. import sdk
+from .. import stores
 
 RULE = "beta.threads"
 KNOBS: dict[str, type] = {}
-COLLECTION = "threads"
+COLLECTION = stores.THREADS.path
 
 
 def check_body(body: dict, prefix: str = "") -> list:
@@ -64,12 +65,9 @@ def delete(call) -> Any:
     oid = call.request.params["thread_id"]
     with call.state.lock:
         call.state.fetch(COLLECTION, oid, "thread")
-        call.state.delete(COLLECTION, oid)
-        call.state.drop(messages.collection(oid))
-        for run in call.state.all(f"runs:{oid}"):
-            call.state.drop(f"run_steps:{run['id']}")
-            call.state.delete(runs.PROGRESS, run["id"])
-        call.state.drop(f"runs:{oid}")
+        for run in call.state.all(runs.collection(oid)):
+            call.state.delete(runs.PROGRESS, run["id"])  # bookkeeping lives apart: forget it by hand
+        call.state.delete_tree(COLLECTION, oid)  # its messages, runs and their steps go with it
     return Reply.json(200, {"id": oid, "object": "thread.deleted", "deleted": True})
 
 

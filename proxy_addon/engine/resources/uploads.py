@@ -15,12 +15,17 @@ from ..bodies import reply
 from ..wire import Reply
 from . import files
 from .. import sdk
+from .. import stores
 
 RULE = "uploads"
 KNOBS: dict[str, type] = {}
 
-COLLECTION = "uploads"
-_PARTS = "upload_parts:"
+COLLECTION = stores.UPLOADS.path
+
+
+def _parts(upload_id: str) -> str:
+    return stores.UPLOAD_PARTS.key(upload_id=upload_id)
+
 
 
 def _get(state, upload_id: str) -> dict:
@@ -61,7 +66,7 @@ def add_part(call) -> Any:
     part = {"id": call.state.new_id("part_"), "object": "upload.part", "created_at": int(time.time()), "upload_id": upload["id"]}
     with call.state.lock:
         call.state.put_blob(part["id"], fields["data"].value)
-        call.state.put(_PARTS + upload["id"], part)
+        call.state.put(_parts(upload["id"]), part)
     return reply(sdk.UploadPart, part, call.where)
 
 
@@ -75,7 +80,7 @@ def complete(call) -> Any:
         _pending(upload, "complete")
         chunks = []
         for part_id in part_ids:
-            if state.get(_PARTS + upload["id"], part_id) is None:
+            if state.get(_parts(upload["id"]), part_id) is None:
                 raise errors.invalid_value("part_ids", f"No such part {part_id!r} in Upload {upload['id']}.")
             chunks.append(state.blob(part_id) or b"")
         content = b"".join(chunks)
@@ -85,9 +90,9 @@ def complete(call) -> Any:
         if md5 and hashlib.md5(content).hexdigest() != md5:
             raise errors.invalid_value("md5", "The md5 checksum does not match the uploaded bytes.")
         file = files.store(state, filename=upload["filename"], purpose=upload["purpose"], content=content)
-        for part_id in list(state.all(_PARTS + upload["id"])):
+        for part_id in list(state.all(_parts(upload["id"]))):
             state.delete_blob(part_id["id"])
-        state.drop(_PARTS + upload["id"])
+        state.drop(_parts(upload["id"]))
         upload = state.update(COLLECTION, upload["id"], {"status": "completed", "file": file})
     return reply(sdk.Upload, upload, call.where)
 
@@ -97,8 +102,8 @@ def cancel(call) -> Any:
     with state.lock:
         upload = _get(state, call.request.params["upload_id"])
         _pending(upload, "cancel")
-        for part in state.all(_PARTS + upload["id"]):
+        for part in state.all(_parts(upload["id"])):
             state.delete_blob(part["id"])
-        state.drop(_PARTS + upload["id"])
+        state.drop(_parts(upload["id"]))
         upload = state.update(COLLECTION, upload["id"], {"status": "cancelled"})
     return Reply.json(200, upload)

@@ -44,15 +44,16 @@ from ..bodies import check, merge, reply
 from ..wire import Reply
 from . import files
 from .. import sdk
+from .. import stores
 
 RULE = "vector_stores"
 KNOBS = {"processing_reads": knobs.Count, "poll_after_ms": knobs.Count}
 
-COLLECTION = "vector_stores"
-_FILES = "vector_store_files:"  # + store id: its VectorStoreFile objects (id = the File's id)
-_BATCHES = "vector_store_file_batches:"  # + store id: its VectorStoreFileBatch objects
-_MEMBERS = "vector_store_batch_members:"  # + store id: {"id": batch id, "file_ids": [...]}
-_PENDING = "vector_store_pending"  # {"id": store id, "files": {file id: reads left}, "batches": [...], "cancel": [...]}
+COLLECTION = stores.VECTOR_STORES.path
+_FILES = stores.VECTOR_STORE_FILES  # its VectorStoreFile objects (id = the File's id)
+_BATCHES = stores.FILE_BATCHES
+_MEMBERS = stores.BATCH_MEMBERS  # {"id": batch id, "file_ids": [...]}
+_PENDING = stores.VECTOR_STORE_PENDING  # {"id": store id, "files": {file id: reads left}, "batches": [...], "cancel": [...]}
 
 _STATUSES = ("in_progress", "completed", "failed", "cancelled")
 _AUTO_CHUNKING = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
@@ -86,14 +87,14 @@ def get(state, vs_id: str) -> dict:
 
 
 def _vs_file(state, vs_id: str, file_id: str) -> dict:
-    obj = state.get(_FILES + vs_id, file_id)
+    obj = state.get(_FILES.key(vector_store_id=vs_id), file_id)
     if obj is None:
         raise _file_not_found(vs_id, file_id)
     return obj
 
 
 def _batch(state, vs_id: str, batch_id: str) -> dict:
-    obj = state.get(_BATCHES + vs_id, batch_id)
+    obj = state.get(_BATCHES.key(vector_store_id=vs_id), batch_id)
     if obj is None:
         raise _batch_not_found(vs_id, batch_id)
     return obj
@@ -183,7 +184,7 @@ def _counts(objs) -> dict:
 def _refresh(state, vs_id: str) -> dict:
     """Recount the store's files; its usage, status and expiry follow. Call under the lock, after any other change."""
     store = state.get(COLLECTION, vs_id)
-    attached = state.all(_FILES + vs_id)
+    attached = state.all(_FILES.key(vector_store_id=vs_id))
     store["file_counts"] = _counts(attached)
     store["usage_bytes"] = sum(f["usage_bytes"] for f in attached if f["status"] == "completed")
     store["status"] = "in_progress" if store["file_counts"]["in_progress"] else "completed"
@@ -228,7 +229,7 @@ def _attach(call, vs_id: str, file_id: str, attributes: dict, chunking: dict, cu
     if obj["status"] == "completed" and not obj["usage_bytes"]:
         _complete(call.state, obj)
     check(sdk.VectorStoreFile, obj, call.where)
-    call.state.put(_FILES + vs_id, obj)
+    call.state.put(_FILES.key(vector_store_id=vs_id), obj)
     if obj["status"] == "in_progress":
         pending["files"][file_id] = max(1, reads if reads is not None else 1)
     else:
@@ -245,12 +246,12 @@ def _settle(state, vs_id: str) -> None:
         cancelling = set(pending["cancel"])
         doomed: set[str] = set()
         for batch_id in cancelling:
-            member = state.get(_MEMBERS + vs_id, batch_id)
+            member = state.get(_MEMBERS.format(vector_store_id=vs_id), batch_id)
             if member is not None:
                 doomed.update(member["file_ids"])
         left = {}
         for file_id, reads in pending["files"].items():
-            obj = state.get(_FILES + vs_id, file_id)
+            obj = state.get(_FILES.key(vector_store_id=vs_id), file_id)
             if obj is None or obj["status"] != "in_progress":
                 continue
             if file_id in doomed:
@@ -260,7 +261,7 @@ def _settle(state, vs_id: str) -> None:
             else:
                 left[file_id] = reads - 1
                 continue
-            state.touch(_FILES + vs_id, file_id)
+            state.touch(_FILES.key(vector_store_id=vs_id), file_id)
         pending["files"] = left
         pending["batches"] = [b for b in pending["batches"] if not _finish_batch(state, vs_id, b, b in cancelling)]
         pending["cancel"] = [b for b in pending["cancel"] if b in pending["batches"]]
@@ -269,13 +270,13 @@ def _settle(state, vs_id: str) -> None:
 
 
 def _batch_counts(state, vs_id: str, batch_id: str) -> dict:
-    member = state.get(_MEMBERS + vs_id, batch_id) or {"file_ids": []}
-    return _counts(f for f in (state.get(_FILES + vs_id, fid) for fid in member["file_ids"]) if f is not None)
+    member = state.get(_MEMBERS.format(vector_store_id=vs_id), batch_id) or {"file_ids": []}
+    return _counts(f for f in (state.get(_FILES.key(vector_store_id=vs_id), fid) for fid in member["file_ids"]) if f is not None)
 
 
 def _finish_batch(state, vs_id: str, batch_id: str, cancelling: bool) -> bool:
     """Recount an unfinished batch; True when it is now finished."""
-    batch = state.get(_BATCHES + vs_id, batch_id)
+    batch = state.get(_BATCHES.key(vector_store_id=vs_id), batch_id)
     if batch is None:
         return True
     counts = batch["file_counts"] = _batch_counts(state, vs_id, batch_id)
@@ -286,7 +287,7 @@ def _finish_batch(state, vs_id: str, batch_id: str, cancelling: bool) -> bool:
             batch["status"] = "failed"
         else:
             batch["status"] = "completed"
-    state.touch(_BATCHES + vs_id, batch_id)
+    state.touch(_BATCHES.key(vector_store_id=vs_id), batch_id)
     return not counts["in_progress"]
 
 
@@ -370,10 +371,9 @@ def delete(call) -> Any:
     vs_id = call.request.params["vector_store_id"]
     state = call.state
     with state.lock:
-        if state.delete(COLLECTION, vs_id) is None:
+        if state.delete_tree(COLLECTION, vs_id) is None:  # its files and batches go with it
             raise store_not_found(vs_id)
-        for prefix in (_FILES, _BATCHES, _MEMBERS):
-            state.drop(prefix + vs_id)
+        state.drop(_MEMBERS.format(vector_store_id=vs_id))
         state.delete(_PENDING, vs_id)
     return reply(sdk.VectorStoreDeleted, {"id": vs_id, "object": "vector_store.deleted", "deleted": True}, call.where)
 
@@ -406,7 +406,7 @@ def list_files(call) -> Any:
     wanted = _status_filter(call)
     get(call.state, vs_id)
     _settle(call.state, vs_id)
-    return pages.page(call, _FILES + vs_id, where=(lambda f: f["status"] == wanted) if wanted else None)
+    return pages.page(call, _FILES.key(vector_store_id=vs_id), where=(lambda f: f["status"] == wanted) if wanted else None)
 
 
 def retrieve_file(call) -> Any:
@@ -429,7 +429,7 @@ def update_file(call) -> Any:
     with state.lock:
         get(state, vs_id)
         _vs_file(state, vs_id, file_id)
-        obj = state.update(_FILES + vs_id, file_id, {"attributes": attributes})
+        obj = state.update(_FILES.key(vector_store_id=vs_id), file_id, {"attributes": attributes})
         return reply(sdk.VectorStoreFile, obj, call.where)
 
 
@@ -439,7 +439,7 @@ def delete_file(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        if state.delete(_FILES + vs_id, file_id) is None:
+        if state.delete(_FILES.key(vector_store_id=vs_id), file_id) is None:
             raise _file_not_found(vs_id, file_id)
         pending = state.get(_PENDING, vs_id)
         if pending is not None and file_id in pending["files"]:
@@ -516,10 +516,10 @@ def create_batch(call) -> Any:
         batch_id = state.new_id("vsfb_")
         for fid, attrs, chunks in entries:
             _attach(call, vs_id, fid, attrs, chunks, custom, pending)
-        state.put(_MEMBERS + vs_id, {"id": batch_id, "file_ids": [fid for fid, _, _ in entries]})
+        state.put(_MEMBERS.format(vector_store_id=vs_id), {"id": batch_id, "file_ids": [fid for fid, _, _ in entries]})
         batch = {"id": batch_id, "object": "vector_store.files_batch", "created_at": int(time.time()),
                  "vector_store_id": vs_id, "status": "in_progress", "file_counts": _counts(())}
-        state.put(_BATCHES + vs_id, batch)
+        state.put(_BATCHES.key(vector_store_id=vs_id), batch)
         if not _finish_batch(state, vs_id, batch_id, False):
             pending["batches"].append(batch_id)
         _save_pending(state, pending)
@@ -565,12 +565,12 @@ def list_batch_files(call) -> Any:
         get(state, vs_id)
         _settle(state, vs_id)
         _batch(state, vs_id, batch_id)
-        members = set((state.get(_MEMBERS + vs_id, batch_id) or {"file_ids": []})["file_ids"])
+        members = set((state.get(_MEMBERS.format(vector_store_id=vs_id), batch_id) or {"file_ids": []})["file_ids"])
 
     def where(f: dict) -> bool:
         return f["id"] in members and (wanted is None or f["status"] == wanted)
 
-    return pages.page(call, _FILES + vs_id, where=where)
+    return pages.page(call, _FILES.key(vector_store_id=vs_id), where=where)
 
 
 # -- search --------------------------------------------------------------------------------
@@ -713,7 +713,7 @@ def search(call) -> Any:
         state.update(COLLECTION, vs_id, {"last_active_at": int(time.time())})
         _refresh(state, vs_id)
         passages = []
-        for f in state.all(_FILES + vs_id):
+        for f in state.all(_FILES.key(vector_store_id=vs_id)):
             stored = state.get(files.COLLECTION, f["id"])
             if f["status"] != "completed" or stored is None:
                 continue

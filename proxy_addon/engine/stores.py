@@ -1,0 +1,61 @@
+"""Declared stores: every collection of API objects the fake keeps, named by the API's own path.
+
+    MESSAGES.key(thread_id="thread_abc")   # "threads/thread_abc/messages"
+
+A child store lives under its parent object's path, so deleting an object with
+`State.delete_tree` takes every store under it along (a thread's messages, its runs and
+their steps), and the generic resource names its stores the same way (`evals/eval_1/runs`).
+The fake's own bookkeeping (a run's pending status changes, a background response's steps)
+is kept apart, in stores whose names start with `~`: they are not API objects and no
+list endpoint shows them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_IDS = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Store:
+    """One collection: `path` is the API's path of the collection under /v1, with its parents' ids as fields."""
+
+    path: str
+
+    def key(self, **ids: str) -> str:
+        """The state collection for these parent ids."""
+        return self.path.format(**ids)
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """The ids a key needs, outermost first (`("thread_id", "run_id")`)."""
+        return tuple(_IDS.findall(self.path))
+
+
+ASSISTANTS = Store("assistants")
+THREADS = Store("threads")
+MESSAGES = Store("threads/{thread_id}/messages")
+RUNS = Store("threads/{thread_id}/runs")
+RUN_STEPS = Store("threads/{thread_id}/runs/{run_id}/steps")
+FILES = Store("files")
+UPLOADS = Store("uploads")
+UPLOAD_PARTS = Store("uploads/{upload_id}/parts")
+VECTOR_STORES = Store("vector_stores")
+VECTOR_STORE_FILES = Store("vector_stores/{vector_store_id}/files")
+FILE_BATCHES = Store("vector_stores/{vector_store_id}/file_batches")
+CHAT_COMPLETIONS = Store("chat/completions")
+CHAT_MESSAGES = Store("chat/completions/{completion_id}/messages")
+RESPONSES = Store("responses")
+INPUT_ITEMS = Store("responses/{response_id}/input_items")
+CONVERSATIONS = Store("conversations")
+CONVERSATION_ITEMS = Store("conversations/{conversation_id}/items")
+
+# Bookkeeping: the fake's own records about API objects, apart from them.
+RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
+RESPONSE_PENDING = "~response_pending"  # {"id": response id, "steps": [...], "final": {...}}
+RESPONSE_EVENTS = "~response_events"  # {"id": response id, "events": [str, ...]}: a stored stream, as sent
+VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...}, "batches": [...], "cancel": [...]}
+BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
+MODELS_DELETED = "~models_deleted"  # {"id": model id}
