@@ -85,3 +85,12 @@ def preload(state, partial: dict) -> None:
     state.put(COLLECTION, thread)
     for i, m in enumerate(initial):
         state.put(messages.collection(thread["id"]), messages.build(state, "profile state", thread["id"], m, f"messages[{i}]"))
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "beta.threads.create": create,
+    "beta.threads.retrieve": retrieve,
+    "beta.threads.update": update,
+    "beta.threads.delete": delete,
+}
