@@ -250,3 +250,54 @@ def test_an_alias_names_the_same_route():
     profile.beta.chat.completions.create(failures=1)  # the SDK's `client.beta.chat` is `client.chat`
     engine = Engine(profile)
     assert call(engine, "POST", "/v1/chat/completions", CHAT)[0] in (200, 500)
+
+
+# -- one handler contract, on every route (issue 13) ---------------------------------------------------
+
+
+def test_a_routes_own_handler_is_laid_over_what_its_module_answers():
+    from proxy_addon.engine import Reply
+
+    profile = Profile()
+
+    @profile.beta.assistants.retrieve
+    def named(request, state):
+        return {"name": f"seen {request.params['assistant_id']}"}
+
+    engine = Engine(profile)
+    made = call(engine, "POST", "/v1/assistants", {"model": "gpt-4o", "name": "mine"})[1]
+    assert made["name"] == "mine"  # the create is not the retrieve's
+    assert call(engine, "GET", f"/v1/assistants/{made['id']}")[1]["name"] == f"seen {made['id']}"
+
+    @profile.beta.threads
+    def thread(request, state):
+        return {"metadata": {"from": "handler"}} if request.route == "beta.threads.create" else None
+
+    assert call(engine, "POST", "/v1/threads", {})[1]["metadata"] == {"from": "handler"}  # no longer thrown away
+
+    @profile.batches.create
+    def whole(request, state):
+        return Reply.json(202, {"anything": "at all"}, {"x-mine": "1"})
+
+    status, body = call(engine, "POST", "/v1/batches", {"input_file_id": "f", "endpoint": "/v1/chat/completions",
+                                                         "completion_window": "24h"})
+    assert (status, body) == (202, {"anything": "at all"}) and engine.state.all("batches") == []
+
+
+def test_a_generic_handlers_error_comes_before_any_change_and_a_wrong_answer_is_loud():
+    from proxy_addon import OpenAIError
+
+    profile = Profile()
+
+    @profile.evals
+    def refuse(request, state):
+        if request.method == "POST":
+            raise OpenAIError(429, "slow down")
+        return "not a dict"
+
+    engine = Engine(profile)
+    assert call(engine, "POST", "/v1/evals", {"data_source_config": {"type": "custom", "item_schema": {}},
+                                              "testing_criteria": []})[0] == 429
+    assert engine.state.all("evals") == []
+    status, body = call(engine, "GET", "/v1/evals")
+    assert status == 500 and "handler answered a str" in body["error"]["message"]

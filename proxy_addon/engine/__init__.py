@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "Call", "Request", "Reply", "OpenAIError", "State"]
 
+_UNASKED = object()
+
+
+class _WholeReply(Exception):
+    """A handler answered a whole `Reply`: it goes to the client as it is."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+def _handler_of_its_own(profile: "Profile", route: Any) -> bool:
+    """Whether the route has a handler set on its own rule (`@profile.beta.assistants.retrieve`), which is
+    called whatever the route's module does with its group's handler."""
+    own = profile.rules.get(route.name)
+    return own is not None and "handler" in own.given and own.handler is not None
+
 # Headers the real API sends on every reply.
 _COMMON_HEADERS = {"openai-version": "2020-10-01", "openai-organization": "org-openai-fake", "openai-processing-ms": "1"}
 
@@ -32,7 +48,7 @@ _COMMON_HEADERS = {"openai-version": "2020-10-01", "openai-organization": "org-o
 class Call:
     """One call as a resource handler sees it: the request, the profile rule and the state."""
 
-    __slots__ = ("request", "rule", "state", "profile", "number")
+    __slots__ = ("request", "rule", "state", "profile", "number", "_custom", "used")
 
     def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile", number: int = 1) -> None:
         self.request = request
@@ -41,6 +57,9 @@ class Call:
         self.profile = profile
         #: This call's number among the calls to its route, its SDK method (1 for the first).
         self.number = number
+        self._custom: Any = _UNASKED
+        #: Whether the resource used the handler's answer (else the engine lays it over the reply).
+        self.used = False
 
     def knob(self, name: str, default: Any = None) -> Any:
         """The rule's value for a resource knob, such as `choices`."""
@@ -72,10 +91,17 @@ class Call:
     def custom(self) -> Any:
         """What the profile's handler answers (a partial dict, a string, or None), or None without one.
 
-        An `OpenAIError` it raises or returns goes to the client as it is; any
-        other exception becomes a 500 that names the profile, the handler and
-        the exception, and the proxy keeps serving.
+        The handler is called once per call, whoever asks. An `OpenAIError` it
+        raises or returns goes to the client as it is; any other exception
+        becomes a 500 that names the profile, the handler and the exception,
+        and the proxy keeps serving.
         """
+        self.used = True
+        if self._custom is _UNASKED:
+            self._custom = self._ask()
+        return self._custom
+
+    def _ask(self) -> Any:
         if self.rule is None or self.rule.handler is None:
             return None
         handler = self.rule.handler
@@ -97,6 +123,8 @@ class Call:
             ) from e
         if isinstance(result, OpenAIError):
             raise result
+        if isinstance(result, Reply):
+            raise _WholeReply(result)
         return as_partial(result)
 
     def choices(self, text_field: str) -> tuple[dict, list | None]:
@@ -173,7 +201,17 @@ class Engine:
                 n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
                 if rule is not None and n <= rule.failures:
                     raise rule.failure(n, request.model)
-                reply = route.handler(Call(request, rule, self.state, profile, n))
+                call = Call(request, rule, self.state, profile, n)
+                try:
+                    generic = getattr(route.handler, "kind", None) is not None
+                    if generic and rule is not None and rule.handler is not None:
+                        call.custom()  # first, so that its error or whole reply comes before any change
+                        call.used = False
+                    reply = route.handler(call)
+                    if not call.used and _handler_of_its_own(profile, route):  # its module had no use for it
+                        reply = _laid_over(reply, call.custom(), route, call)
+                except _WholeReply as whole:  # any status, any body, as the handler made it
+                    reply = whole.reply
         except OpenAIError as e:
             reply = e.reply()
         except BaseException as e:  # a bug in the fake itself, or user code's SystemExit: say so, keep serving
@@ -188,6 +226,32 @@ class Engine:
         reply.delay = delay
         reply.rule = rule_name
         return reply
+
+
+def _laid_over(reply: Reply, partial: Any, route: Any, call: Call) -> Reply:
+    if partial is None:
+        return reply
+    return _merged_reply(reply, partial, route, call)
+
+
+def _merged_reply(reply: Reply, partial: Any, route: Any, call: Call) -> Reply:
+    """A handler's partial answer laid over a resource's JSON reply (a route whose module does not read
+    the handler's answer itself), checked against the route's SDK type."""
+    from .bodies import check, merge
+
+    if not isinstance(partial, dict) or not isinstance(reply.payload, dict) or reply.status >= 400:
+        if isinstance(reply, StreamReply) or reply.status >= 400:
+            return reply  # a stream, or an error: nothing to lay a partial over
+        raise OpenAIError(500, f"openai-fake: {call.where}: the handler answered a {type(partial).__name__}; "
+                               f"{route.name} takes a partial dict, a Reply or None", type="server_error",
+                          headers={"x-should-retry": "false"})
+    merged = merge(reply.payload, partial)
+    if route.row is not None and route.row.returns:
+        from .instances import resolve
+
+        check(resolve(route.row.returns), merged, call.where)
+    out = Reply.json(reply.status, merged, reply.headers)
+    return out
 
 
 def _is_real_interrupt(error: BaseException) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: Each type the engine uses, and the SDK module that defines it.
+#: Types the engine uses that no row of the route table returns (or that it needs warm at start), and the
+#: SDK module that defines each; any other type a row names is found in the table.
 _WHERE = {
     "Completion": "openai.types",
     "CreateEmbeddingResponse": "openai.types",
@@ -58,8 +59,17 @@ def warm() -> None:
         importlib.import_module(module)
 
 
+def _from_the_table(name: str) -> str | None:
+    """The module of a type the route table names once (`Batch` -> `openai.types.batch`): a module with
+    behaviour needs no `_WHERE` entry for the types its rows return."""
+    from .table import ROWS
+
+    found = {t.split(":")[0] for row in ROWS for t in (row.returns, row.item) if t and t.split(":")[1] == name}
+    return found.pop() if len(found) == 1 else None
+
+
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
+    module = _WHERE.get(name) or _from_the_table(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}; add it to _WHERE")
     value = getattr(importlib.import_module(module), name)

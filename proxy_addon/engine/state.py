@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import stores
+from ..codec import from_json, to_json
 from .bodies import stable_id
 
 SNAPSHOT_VERSION = 1
@@ -351,14 +352,15 @@ class State:
             self._seq = seq
 
     def snapshot(self) -> dict:
-        """Everything stored, as JSON-ready data (call counts and the scratch store are not kept)."""
+        """Everything stored, as JSON-ready data (call counts and the scratch store are not kept): a copy,
+        made under the lock, so that it can be read and encoded while calls go on changing the state."""
         with self.lock:
-            return {
+            return from_json(to_json({
                 "version": SNAPSHOT_VERSION,
                 "seq": self._seq,
                 "collections": {name: list(c.objects.values()) for name, c in self._collections.items() if len(c)},
                 "blobs": {key: base64.b64encode(data).decode() for key, data in self._blobs.items()},
-            }
+            }))
 
     def restore(self, snapshot: dict) -> None:
         """Replace what is stored with a snapshot. Raises ValueError when it is not one."""

@@ -90,3 +90,13 @@ def preload(state, partial: dict) -> None:
     obj.update(partial)
     check(sdk.Assistant, obj, "profile state")
     state.put(COLLECTION, obj)
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "beta.assistants.create": create,
+    "beta.assistants.list": list_assistants,
+    "beta.assistants.retrieve": retrieve,
+    "beta.assistants.update": update,
+    "beta.assistants.delete": delete,
+}

@@ -381,3 +381,14 @@ def _forced_tool(body: dict) -> dict | None:
 
 def _echo(messages: list) -> str:
     return echo_answer(next((tokens.text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""))
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "chat.completions.create": create,
+    "chat.completions.list": list_completions,
+    "chat.completions.retrieve": retrieve,
+    "chat.completions.update": update,
+    "chat.completions.delete": delete,
+    "chat.completions.messages.list": list_messages,
+}

@@ -126,3 +126,9 @@ def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
 
 def _continue(prompt: str) -> str:
     return " and this is how openai-fake continues it." if prompt else "This is a fake completion from openai-fake."
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "completions.create": create,
+}

@@ -231,3 +231,16 @@ def delete_item(call) -> Any:
         if call.state.delete(items_collection(conversation["id"]), item_id) is None:
             raise _item_not_found(item_id)
         return Reply.json(200, conversation)
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "conversations.create": create,
+    "conversations.retrieve": retrieve,
+    "conversations.update": update,
+    "conversations.delete": delete,
+    "conversations.items.create": create_items,
+    "conversations.items.list": list_items,
+    "conversations.items.retrieve": retrieve_item,
+    "conversations.items.delete": delete_item,
+}

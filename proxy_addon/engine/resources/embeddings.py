@@ -147,3 +147,9 @@ def _encoded(text: str, size: int, fmt: str) -> str:
 
 def _base64(vector) -> str:
     return base64.b64encode(array("f", vector).tobytes()).decode()
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "embeddings.create": create,
+}

@@ -101,3 +101,13 @@ def preload(state, partial: dict) -> None:
     content = partial.get("content", b"")
     store(state, filename=partial.get("filename", "file.txt"), purpose=partial.get("purpose", "assistants"),
           content=content.encode() if isinstance(content, str) else bytes(content), file_id=partial.get("id"))
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "files.create": create,
+    "files.list": list_files,
+    "files.retrieve": retrieve,
+    "files.delete": delete,
+    "files.content": content,
+}

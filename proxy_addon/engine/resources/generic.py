@@ -175,7 +175,14 @@ def _list(call, row: Row, tp: Any, items: set[str]) -> Reply:
     def as_item(obj: dict) -> dict:  # the create's type may not be the list's (`CertificateCreateResponse`)
         return obj if item is None or first_error(item, obj) is None else instance(item, obj)
 
-    return pages.page(call, _collection(call, row.path), kind=row.page, shape=as_item)
+    page = pages.page(call, _collection(call, row.path), kind=row.page, shape=as_item)
+    custom = _custom(call)
+    if not custom:
+        return page
+    body = {**page.payload, **custom}  # a handler's page: its own `data`, `has_more`, ...
+    if item is not None and isinstance(body.get("data"), list):
+        body["data"] = [as_item(instance(item, obj)) if isinstance(obj, dict) else obj for obj in body["data"]]
+    return Reply.json(200, body)
 
 
 def _retrieve(call, row: Row, tp: Any, items: set[str]) -> Reply:
@@ -292,9 +299,16 @@ def _fields(call, row: Row) -> tuple[dict, dict[str, bytes]]:
 
 
 def _custom(call) -> dict:
-    """The profile handler's partial answer, laid over the default (a dict), or nothing."""
+    """The profile handler's partial answer, laid over the default (a dict), or nothing; anything else is a
+    mistake said loudly (a 500 naming the route), never ignored."""
     custom = call.custom()
-    return custom if isinstance(custom, dict) else {}
+    if custom is None:
+        return {}
+    if not isinstance(custom, dict):
+        raise OpenAIError(500, f"openai-fake: {call.where}: the handler answered a {type(custom).__name__}; "
+                               f"{call.request.route} takes a partial dict, a Reply or None", type="server_error",
+                          headers={"x-should-retry": "false"})
+    return custom
 
 
 def _build(call, tp: Any, fields: dict, row: Row) -> Any:

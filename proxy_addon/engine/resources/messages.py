@@ -144,3 +144,13 @@ def delete(call) -> Any:
     call.state.fetch(collection(thread_id), oid, "message")
     call.state.delete(collection(thread_id), oid)
     return Reply.json(200, {"id": oid, "object": "thread.message.deleted", "deleted": True})
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "beta.threads.messages.create": create,
+    "beta.threads.messages.list": list_messages,
+    "beta.threads.messages.retrieve": retrieve,
+    "beta.threads.messages.update": update,
+    "beta.threads.messages.delete": delete,
+}

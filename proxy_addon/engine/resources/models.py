@@ -75,3 +75,11 @@ def delete(call) -> Any:
                                      code="model_not_deletable")
         call.state.put(_DELETED, {"id": wanted})
     return Reply.json(200, {"id": wanted, "object": "model", "deleted": True})
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "models.list": list_models,
+    "models.retrieve": retrieve,
+    "models.delete": delete,
+}

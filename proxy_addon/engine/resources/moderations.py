@@ -75,3 +75,9 @@ def _check_part(part: Any, where: str) -> None:
         if image.get("url") is None:
             raise errors.missing_param(f"{where}.image_url.url")
         params.text(image["url"], f"{where}.image_url.url")
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "moderations.create": create,
+}

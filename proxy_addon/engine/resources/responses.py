@@ -591,3 +591,14 @@ def input_tokens(call) -> Any:
     _, _, context, _ = _context(call.state, body)
     return reply(sdk.InputTokenCountResponse, {"object": "response.input_tokens",
                                            "input_tokens": _input_tokens(context, body)}, call.where)
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "responses.create": create,
+    "responses.input_tokens.count": input_tokens,
+    "responses.retrieve": retrieve,
+    "responses.delete": delete,
+    "responses.cancel": cancel,
+    "responses.input_items.list": list_input_items,
+}

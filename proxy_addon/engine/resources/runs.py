@@ -532,3 +532,17 @@ def list_steps(call) -> Any:
 def retrieve_step(call) -> Any:
     run, _ = _load(call)
     return Reply.json(200, call.state.fetch(steps_collection(run), call.request.params["step_id"], "run step"))
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "beta.threads.create_and_run": create_thread_and_run,
+    "beta.threads.runs.create": create,
+    "beta.threads.runs.list": list_runs,
+    "beta.threads.runs.retrieve": retrieve,
+    "beta.threads.runs.update": update,
+    "beta.threads.runs.cancel": cancel,
+    "beta.threads.runs.submit_tool_outputs": submit_tool_outputs,
+    "beta.threads.runs.steps.list": list_steps,
+    "beta.threads.runs.steps.retrieve": retrieve_step,
+}

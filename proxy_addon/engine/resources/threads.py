@@ -7,7 +7,7 @@ from typing import Any
 
 
 from .. import params
-from ..bodies import check
+from ..bodies import check, merge
 from ..wire import Reply
 from . import messages
 from .. import sdk
@@ -26,11 +26,14 @@ def check_body(body: dict, prefix: str = "") -> list:
     return initial
 
 
-def new_thread(call, body: dict, prefix: str = "") -> dict:
-    """Store a thread and its initial messages; shared with create-and-run (where `prefix` is "thread.")."""
+def new_thread(call, body: dict, prefix: str = "", partial: dict | None = None) -> dict:
+    """Store a thread and its initial messages; shared with create-and-run (where `prefix` is "thread.").
+    `partial`: a profile handler's answer, laid over the thread."""
     initial = check_body(body, prefix)
     thread = {"id": call.state.new_id("thread_"), "object": "thread", "created_at": int(time.time()),
               "metadata": params.metadata(body.get("metadata")) or {}, "tool_resources": body.get("tool_resources")}
+    if partial:
+        thread = merge(thread, partial)
     check(sdk.Thread, thread, call.where)
     built = [messages.build(call.state, call.where, thread["id"], m, f"{prefix}messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:
@@ -42,8 +45,8 @@ def new_thread(call, body: dict, prefix: str = "") -> dict:
 
 def create(call) -> Any:
     body = params.json_body(call.request)
-    call.custom()
-    return Reply.json(200, new_thread(call, body))
+    custom = call.custom()
+    return Reply.json(200, new_thread(call, body, partial=custom if isinstance(custom, dict) else None))
 
 
 def retrieve(call) -> Any:
@@ -82,3 +85,12 @@ def preload(state, partial: dict) -> None:
     state.put(COLLECTION, thread)
     for i, m in enumerate(initial):
         state.put(messages.collection(thread["id"]), messages.build(state, "profile state", thread["id"], m, f"messages[{i}]"))
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "beta.threads.create": create,
+    "beta.threads.retrieve": retrieve,
+    "beta.threads.update": update,
+    "beta.threads.delete": delete,
+}

@@ -107,3 +107,12 @@ def cancel(call) -> Any:
         state.drop(_parts(upload["id"]))
         upload = state.update(COLLECTION, upload["id"], {"status": "cancelled"})
     return Reply.json(200, upload)
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "uploads.create": create,
+    "uploads.parts.create": add_part,
+    "uploads.complete": complete,
+    "uploads.cancel": cancel,
+}

@@ -743,3 +743,24 @@ def search(call) -> Any:
         check(sdk.VectorStoreSearchResponse, item, call.where)
     return Reply.json(200, {"object": "vector_store.search_results.page", "search_query": search_query,
                             "data": data, "has_more": False, "next_page": None})
+
+
+#: The SDK methods this module serves (their method and path are the route table's), and how.
+HANDLES = {
+    "vector_stores.create": create,
+    "vector_stores.list": list_stores,
+    "vector_stores.retrieve": retrieve,
+    "vector_stores.update": update,
+    "vector_stores.delete": delete,
+    "vector_stores.search": search,
+    "vector_stores.files.create": create_file,
+    "vector_stores.files.list": list_files,
+    "vector_stores.files.retrieve": retrieve_file,
+    "vector_stores.files.update": update_file,
+    "vector_stores.files.delete": delete_file,
+    "vector_stores.files.content": file_content,
+    "vector_stores.file_batches.create": create_batch,
+    "vector_stores.file_batches.retrieve": retrieve_batch,
+    "vector_stores.file_batches.cancel": cancel_batch,
+    "vector_stores.file_batches.list_files": list_batch_files,
+}
