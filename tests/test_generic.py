@@ -301,3 +301,16 @@ def test_a_generic_handlers_error_comes_before_any_change_and_a_wrong_answer_is_
     assert engine.state.all("evals") == []
     status, body = call(engine, "GET", "/v1/evals")
     assert status == 500 and "handler answered a str" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {**CHAT, "colour": "red"}),
+    ("/v1/responses", {"model": "gpt-4o", "input": "hi", "colour": "red"}),
+    ("/v1/assistants", {"model": "gpt-4o", "colour": "red"}),
+    ("/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi", "colour": "red"}),
+])
+def test_a_field_the_sdk_does_not_have_is_unrecognized_on_hand_written_rows_too(path, body):
+    status, answer = call(Engine(Profile()), "POST", path, body)
+    assert status == 400 and answer["error"] == {"message": "Unrecognized request argument supplied: colour",
+                                                 "type": "invalid_request_error", "param": "colour", "code": "unknown_parameter"}
+    assert call(Engine(Profile(validate_requests=False)), "POST", path, body)[0] == 200

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from . import errors, routes
+from . import errors, routes, validation
 from .bodies import as_partial
 from .errors import OpenAIError
 from .state import State
@@ -204,6 +204,9 @@ class Engine:
                 call = Call(request, rule, self.state, profile, n)
                 try:
                     generic = getattr(route.handler, "kind", None) is not None
+                    if not generic and profile.validate_requests and route.row is not None and route.row.body == "json" \
+                            and request.body and request.method != "GET":
+                        validation.unknown_fields(route.row, _json_or_none(request))
                     if generic and rule is not None and rule.handler is not None:
                         call.custom()  # first, so that its error or whole reply comes before any change
                         call.used = False
@@ -226,6 +229,13 @@ class Engine:
         reply.delay = delay
         reply.rule = rule_name
         return reply
+
+
+def _json_or_none(request: Request) -> Any:
+    try:
+        return request.json
+    except ValueError:  # the module answers an unparsable body with its own 400
+        return None
 
 
 def _laid_over(reply: Reply, partial: Any, route: Any, call: Call) -> Reply:

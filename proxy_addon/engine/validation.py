@@ -75,6 +75,18 @@ def _path_names(path: str) -> frozenset[str]:
     return frozenset(re.findall(r"\{(\w+)\}", path))
 
 
+def unknown_fields(row: Row, body: Any) -> None:
+    """The real API's 400 for a field the row's params type does not have (`Unrecognized request argument
+    supplied: X`), for the rows whose modules check the rest of the body themselves."""
+    if row.params is None or not isinstance(body, dict):
+        return
+    _, names, _ = _checker(row.params)
+    for key in body:
+        if names and key not in names:
+            raise errors.OpenAIError(400, f"Unrecognized request argument supplied: {key}", param=key,
+                                     code="unknown_parameter")
+
+
 def _as_api_error(error: dict) -> errors.OpenAIError:
     param = _param(error["loc"])
     kind = error["type"]
