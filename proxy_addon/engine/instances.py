@@ -50,6 +50,9 @@ def _merged(tp: Any, fields: dict | None, now: int) -> Any:
     base = _value(tp, "", now, 0)
     if not fields or not isinstance(base, dict):
         return base
+    known = fields_of(tp)
+    if known:  # a request field the type lacks (an image's `prompt`) is not the answer's, though the SDK allows extras
+        fields = {k: v for k, v in fields.items() if k in known}
     merged = {**base, **fields}
     for _ in range(len(fields) + 1):  # drop, one by one, the given fields the type refuses
         found = _first_error(tp, merged)
@@ -110,6 +113,17 @@ def _flatten(tp: Any) -> list:
     return [tp]
 
 
+def _absent(field: Any) -> Any:
+    """An optional field's value when nothing sets it: its default, an empty list for a list, else null."""
+    default = field.get_default(call_default_factory=True)
+    if default is not None:
+        return default
+    inner = [a for a in _flatten(field.annotation) if a is not _NONE]
+    if inner and (typing.get_origin(inner[0]) in (list, tuple) or inner[0] in (list, tuple)):
+        return []
+    return None
+
+
 def _value(tp: Any, name: str, now: int, depth: int) -> Any:
     if depth > 10:
         return None
@@ -133,6 +147,8 @@ def _value(tp: Any, name: str, now: int, depth: int) -> Any:
             for key, field in fields_of(tp).items():
                 if field.is_required():
                     out[key] = _value(field.annotation, key, now, depth + 1)
+                elif depth == 0:  # the real API sends every field of an object, null where it has nothing
+                    out[key] = _absent(field)
             return out
         if issubclass(tp, bool):
             return False

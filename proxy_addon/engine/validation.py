@@ -31,6 +31,15 @@ _TYPE_WORDS = {
 }
 
 
+def _checker_or_none(params: str):
+    """The checker of a params type, or None when it cannot be had now (its module half-imported by the thread
+    that warms the SDK's types, say): a request is never refused because its validator could not be built."""
+    try:
+        return _checker(params)
+    except Exception:  # not cached: the next call tries again
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def _checker(params: str) -> tuple[pydantic.TypeAdapter | None, frozenset[str], frozenset[str]]:
     """(adapter, every field, required fields) of a params type; no adapter where pydantic cannot make one
@@ -51,7 +60,10 @@ def validate(row: Row, body: dict[str, Any], *, types: bool = True) -> None:
     """The real API's 400 for a body its params type refuses; `types=False` checks the names only."""
     if row.params is None:
         return
-    adapter, names, required = _checker(row.params)
+    checker = _checker_or_none(row.params)
+    if checker is None:
+        return
+    adapter, names, required = checker
     in_path = _path_names(row.path)  # the SDK types them with the body, and sends them in the URL
     for name in sorted(required - in_path):
         if name not in body:
@@ -80,7 +92,10 @@ def unknown_fields(row: Row, body: Any) -> None:
     supplied: X`), for the rows whose modules check the rest of the body themselves."""
     if row.params is None or not isinstance(body, dict):
         return
-    _, names, _ = _checker(row.params)
+    checker = _checker_or_none(row.params)
+    if checker is None:
+        return
+    _, names, _ = checker
     for key in body:
         if names and key not in names:
             raise errors.OpenAIError(400, f"Unrecognized request argument supplied: {key}", param=key,

@@ -79,6 +79,7 @@ def content_parts(content: Any, role: str) -> Any:
             part = {**part, "type": text_type}
             if text_type == "output_text":
                 part.setdefault("annotations", [])
+                part.setdefault("logprobs", [])  # the API sends the list, empty unless logprobs were asked for
         parts.append(part)
     return parts
 
@@ -196,6 +197,8 @@ def create_items(call) -> Any:
     """POST /v1/conversations/{conversation_id}/items: up to 20 items, answered as a list of the stored ones."""
     body = params.json_body(call.request)
     raw = _limited(params.require(body, "items", list), "items")
+    if not raw:
+        raise errors.invalid_value("items", "Invalid 'items': empty array. Expected an array with minimum length 1, but got an empty array instead.")
     cid = fetch(call.state, call.request.params["conversation_id"])["id"]
     items = new_items(call.state, raw, "items")
     append(call.state, cid, items, call.where)

@@ -11,7 +11,7 @@ from typing import Any
 
 
 from .. import errors, forms, pages
-from ..bodies import reply
+from ..bodies import check, merge
 from ..wire import Reply
 from .. import sdk
 from .. import stores
@@ -27,8 +27,10 @@ def not_found(file_id: str) -> errors.OpenAIError:
     return errors.OpenAIError(404, f"No such File object: {file_id}", param="id")
 
 
-def store(state, *, filename: str, purpose: str, content: bytes, file_id: str | None = None) -> dict:
-    """Keep a file and its bytes; shared with uploads, which end in a file."""
+def store(state, *, filename: str, purpose: str, content: bytes, file_id: str | None = None,
+          partial: dict | None = None, where: str = "files") -> dict:
+    """Keep a file and its bytes, once it is a valid FileObject (`partial`, a profile's, laid over it);
+    shared with uploads, which end in a file."""
     obj = {
         "id": file_id or state.new_id("file-"),
         "object": "file",
@@ -40,6 +42,10 @@ def store(state, *, filename: str, purpose: str, content: bytes, file_id: str | 
         "expires_at": None,
         "status_details": None,
     }
+    if partial:
+        obj = merge(obj, partial)
+    # The SDK's FileObject lags the API here: "evals" is a purpose the API takes and answers.
+    check(sdk.FileObject, {**obj, "purpose": "user_data"} if obj.get("purpose") == "evals" else obj, where)
     with state.lock:
         state.put_blob(obj["id"], content)
         state.put(COLLECTION, obj)
@@ -65,10 +71,9 @@ def create(call) -> Any:
         raise errors.invalid_value("purpose", f"Invalid value for 'purpose': {purpose!r}. Supported values are: {', '.join(map(repr, PURPOSES))}.")
     upload = fields["file"]
     custom = call.custom()
-    obj = store(call.state, filename=upload.filename or "file", purpose=purpose, content=upload.value)
-    if isinstance(custom, dict):
-        obj = call.state.update(COLLECTION, obj["id"], custom)
-    return reply(sdk.FileObject, obj, call.where)
+    obj = store(call.state, filename=upload.filename or "file", purpose=purpose, content=upload.value,
+                partial=custom if isinstance(custom, dict) else None, where=call.where)
+    return Reply.json(200, obj)
 
 
 def list_files(call) -> Any:

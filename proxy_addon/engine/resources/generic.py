@@ -15,7 +15,7 @@ What a row does follows from its shape in the table, as the real API's REST layo
 - **singleton**: a `GET` (and a `POST` that sets it) of a path that holds one object
   (`/organization/projects/{id}/service_tier_settings`).
 - **compute**: a `POST` that stores nothing (`/images/generations`, `/traces/ingest`): the
-  row's return type built from the request, or 204 without one.
+  row's return type built from the request, or an empty 200 without one.
 
 Every reply is an instance of the row's return type that validates (`instances.instance`).
 Rows whose endpoint really does work (batches that run, images, audio) answer consistent
@@ -56,6 +56,20 @@ _PREFIXES = {
     "Invite": "invite-", "AdminAPIKey": "key_", "Certificate": "cert_", "Skill": "skill_", "Agent": "agent_",
     "AgentSession": "sess_", "ImagesResponse": "img_", "PermissionCreateResponse": "cp_",
 }
+
+
+def _empty(row: Row) -> Reply:
+    """The answer of a row whose SDK method expects no body: 200 and nothing, as the API sends (204 for the
+    agents SDK's trace upload, which is what the tracing endpoint answers)."""
+    if row.name == "traces.ingest":
+        return Reply(204, b"")
+    return Reply(200, b"", {"content-type": "application/json"})
+
+
+# What a row of raw bytes answers as; any other, application/octet-stream.
+_MEDIA = {"skills.content.retrieve": "application/zip", "skills.versions.content.retrieve": "application/zip",
+          "videos.download_content": "video/mp4", "audio.speech.create": "audio/mpeg",
+          "realtime.calls.create": "application/sdp", "live.sessions.download_recording": "audio/wav"}
 
 
 class Shape:
@@ -204,24 +218,27 @@ def _update(call, row: Row, tp: Any, items: set[str]) -> Reply:
 def _delete(call, row: Row, tp: Any, items: set[str]) -> Reply:
     collection, oid = _item(call, row.path)
     with call.state.lock:
-        _fetch(call, collection, oid, row)
+        gone = _fetch(call, collection, oid, row)
         call.state.delete_tree(collection, oid)
         call.state.delete_blob(f"{collection}/{oid}")
     if tp is None:
-        return Reply(204, b"")
-    return Reply.json(200, _build(call, tp, {"id": oid, "deleted": True, **_custom(call)}, row))
+        return _empty(row)
+    said = {"id": oid, "deleted": True, list(call.request.params)[-1]: oid}  # `run_id` too, where the type has it
+    if isinstance(gone.get("object"), str):
+        said["object"] = f"{gone['object']}.deleted"  # "eval.run" -> "eval.run.deleted", where the type takes any
+    return Reply.json(200, _build(call, tp, {**said, **_custom(call)}, row))
 
 
 def _action(call, row: Row, tp: Any, items: set[str]) -> Reply:
     parent, verb = row.path.rsplit("/", 1)
     if normalise(parent) not in items:  # an object the API made elsewhere (a SIP call, say): nothing stored to move
         fields, _ = _fields(call, row)
-        return Reply(204, b"") if tp is None else Reply.json(200, _build(call, tp, {**fields, **_custom(call)}, row))
+        return _empty(row) if tp is None else Reply.json(200, _build(call, tp, {**fields, **_custom(call)}, row))
     collection, oid = _item(call, parent)
     with call.state.lock:
         obj = _fetch(call, collection, oid, row)
         if tp is None:
-            return Reply(204, b"")
+            return _empty(row)
         fields, _ = _fields(call, row)
         moved = _moved_status(tp, verb)
         if first_error(tp, obj) is None or moved is not None:  # the action answers the object itself
@@ -235,7 +252,7 @@ def _action(call, row: Row, tp: Any, items: set[str]) -> Reply:
 def _content(call, row: Row, tp: Any, items: set[str]) -> Reply:
     collection, oid = _item(call, row.path.rsplit("/", 1)[0])
     _fetch(call, collection, oid, row)
-    return Reply(200, call.state.blob(f"{collection}/{oid}") or b"", {"content-type": "application/octet-stream"})
+    return Reply(200, call.state.blob(f"{collection}/{oid}") or b"", {"content-type": _MEDIA.get(row.name, "application/octet-stream")})
 
 
 def _singleton(call, row: Row, tp: Any, items: set[str]) -> Reply:
@@ -245,22 +262,22 @@ def _singleton(call, row: Row, tp: Any, items: set[str]) -> Reply:
         stored = {k: v for k, v in (call.state.get(collection, _SINGLETON) or {}).items() if k != "id"}
         if row.method == "DELETE":
             call.state.delete(collection, _SINGLETON)
-            return Reply(204, b"") if tp is None else Reply.json(200, _build(call, tp, {"deleted": True, **_custom(call)}, row))
+            return _empty(row) if tp is None else Reply.json(200, _build(call, tp, {"deleted": True, **_custom(call)}, row))
         if row.method == "GET":
-            return Reply(204, b"") if tp is None else Reply.json(200, _build(call, tp, {**stored, **_custom(call)}, row))
+            return _empty(row) if tp is None else Reply.json(200, _build(call, tp, {**stored, **_custom(call)}, row))
         fields, _ = _fields(call, row)
         body = {**stored, **fields, **_custom(call)}
         if tp is not None:
             body = _build(call, tp, body, row)
         call.state.put(collection, {**body, "id": _SINGLETON})
-    return Reply(204, b"") if tp is None else Reply.json(200, body)
+    return _empty(row) if tp is None else Reply.json(200, body)
 
 
 def _compute(call, row: Row, tp: Any, items: set[str]) -> Reply:
     if row.binary:
-        return Reply(200, b"", {"content-type": "application/octet-stream"})
+        return Reply(200, b"", {"content-type": _MEDIA.get(row.name, "application/octet-stream")})
     if tp is None:
-        return Reply(204, b"")
+        return _empty(row)
     fields, _ = _fields(call, row)
     return Reply.json(200, _build(call, tp, {**fields, **_custom(call)}, row))
 

@@ -359,7 +359,7 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
         "text": merge({"format": {"type": "text"}, "verbosity": "medium"}, body.get("text") or {}),
         "tools": body.get("tools") or [], "usage": _usage(context, output, body),
         "metadata": params.metadata(body.get("metadata")) or {},
-        **_ECHOED, **{name: value for name, value in body.items() if name in _ECHOED},
+        **_ECHOED, **{name: value for name, value in body.items() if name in _ECHOED and value is not None},
     }
     data = merge(data, rest)
     _finish(data)
