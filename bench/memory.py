@@ -123,11 +123,12 @@ class Driver:
         return Mark(calls, self.server.rss_bytes(), count / elapsed, cpu / count * 1e3)
 
 
-def stored_objects(port: int) -> int:
-    """How many objects the fake holds in its state (`GET /_fake/state`)."""
+def stored_objects(port: int, confdir: Path) -> int:
+    """How many objects the fake holds in its state (`GET /_fake/state`, with the run's control token)."""
+    token = json.loads((confdir / "running.json").read_text())["control_token"]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("GET", "/_fake/state")
+        connection.request("GET", "/_fake/state", headers={"Authorization": f"Bearer {token}"})
         response = connection.getresponse()
         state = json.loads(response.read())
     finally:
@@ -164,10 +165,10 @@ def main() -> None:
         idle_rss = server.rss_bytes()
         stateless = Driver(server, STATELESS_CALLS)
         marks = [stateless.mark(n) for n in marks_at]
-        stored_before = stored_objects(stateless.port)
+        stored_before = stored_objects(stateless.port, Path(confdir))
         stored = Driver(server, STORED_CALLS)
         stored_mark = stored.mark(stored_count)
-        stored_after = stored_objects(stateless.port)
+        stored_after = stored_objects(stateless.port, Path(confdir))
         journal = journal_note(Path(confdir))
 
     first, settled, last = marks[0], marks[1], marks[-1]

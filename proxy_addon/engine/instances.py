@@ -46,8 +46,31 @@ def instance(tp: Any, fields: dict | None = None, *, now: int | None = None) -> 
     return _merged(tp, fields, now)
 
 
+_NOW = -7_777_777_777  # stands for the time of the call in a cached template
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(tp: Any) -> Any:
+    """A type's instance with `_NOW` for its time fields: built once per type (walking a type is most of the cost)."""
+    return _value(tp, "", _NOW, 0)
+
+
+def _at(value: Any, now: int) -> Any:
+    """A copy of a template with the call's time in place of `_NOW`."""
+    if isinstance(value, dict):
+        return {k: _at(v, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_at(v, now) for v in value]
+    if value == _NOW and type(value) in (int, float):
+        return type(value)(now)
+    return value
+
+
 def _merged(tp: Any, fields: dict | None, now: int) -> Any:
-    base = _value(tp, "", now, 0)
+    try:
+        base = _at(_template(tp), now)
+    except TypeError:  # a type that cannot be a cache key
+        base = _value(tp, "", now, 0)
     if not fields or not isinstance(base, dict):
         return base
     known = fields_of(tp)
