@@ -20,11 +20,13 @@ when it is uploaded, and never again), and a committed transaction survives `kil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Iterator
 from .engine.state import State
 
 #: In the database header, so that another program's SQLite file is not taken for a state.
@@ -203,8 +205,16 @@ class StateFile:
                              ((collection, obj["id"], start + i, _encode(obj)) for i, obj in enumerate(objs)))
         self._pos = start + len(objs)
 
-    def _transaction(self):
-        return _Transaction(self._db)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK when the block raises (the State then changes nothing)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- reading, for tests and tools ---------------------------------------------------
 
@@ -221,19 +231,6 @@ class StateFile:
             return state.snapshot()
         finally:
             db.close()
-
-
-class _Transaction:
-    """BEGIN ... COMMIT, or ROLLBACK when the block raises (the State then changes nothing)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN")
-
-    def __exit__(self, kind, value, tb) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
 def _encode(obj: dict) -> str:

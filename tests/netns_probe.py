@@ -33,9 +33,7 @@ def canary() -> list[int]:
 def connect_tls(proxy: tuple[str, int], target: str, sni: str, ca: str, alpn: list[str] | None = None):
     s = socket.create_connection(proxy, timeout=10)
     s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(4096)
+    head = read_head(s)
     assert head.startswith(b"HTTP/1.1 200"), head
     ctx = ssl.create_default_context(cafile=ca)
     ctx.check_hostname = False
@@ -44,15 +42,20 @@ def connect_tls(proxy: tuple[str, int], target: str, sni: str, ca: str, alpn: li
     return ctx.wrap_socket(s, server_hostname=sni)
 
 
-def ask(sock, request: bytes) -> bytes:
-    sock.sendall(request)
+def read_head(sock) -> bytes:
+    """What comes back up to the end of an answer's head (or to the close)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
             break
         data += chunk
-    return data.split(b"\r\n", 1)[0]
+    return data
+
+
+def ask(sock, request: bytes) -> bytes:
+    sock.sendall(request)
+    return read_head(sock).split(b"\r\n", 1)[0]
 
 
 def main() -> None:

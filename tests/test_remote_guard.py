@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from conftest import API_KEY, openai_fake_cmd, read_until, wait_for
+from netns_probe import read_head
 
 pytestmark = pytest.mark.slow
 
@@ -159,12 +160,7 @@ def exchange(address: tuple[str, int], source: str | None, request: bytes, then:
     s = socket.create_connection(address, timeout=5, source_address=(source, 0) if source else None)
     try:
         s.sendall(request)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            head += chunk
+        head = read_head(s)
         tunnel = None
         if then:
             s.sendall(then)

@@ -127,6 +127,12 @@ class Call:
             raise _WholeReply(result)
         return as_partial(result)
 
+    def unfit(self, answer: Any) -> OpenAIError:
+        """The 500 for a handler's answer this route cannot take (a string for a batch): said, never ignored."""
+        return OpenAIError(500, f"openai-fake: {self.where}: the handler answered a {type(answer).__name__}; "
+                                f"{self.request.route} takes a partial dict, a Reply or None", type="server_error",
+                           headers={"x-should-retry": "false"})
+
     def choices(self, text_field: str) -> tuple[dict, list | None]:
         """For resources that answer `choices`: the handler's partial answer and the choices to use.
 
@@ -239,29 +245,20 @@ def _json_or_none(request: Request) -> Any:
 
 
 def _laid_over(reply: Reply, partial: Any, route: Any, call: Call) -> Reply:
-    if partial is None:
-        return reply
-    return _merged_reply(reply, partial, route, call)
-
-
-def _merged_reply(reply: Reply, partial: Any, route: Any, call: Call) -> Reply:
     """A handler's partial answer laid over a resource's JSON reply (a route whose module does not read
     the handler's answer itself), checked against the route's SDK type."""
     from .bodies import check, merge
 
-    if not isinstance(partial, dict) or not isinstance(reply.payload, dict) or reply.status >= 400:
-        if isinstance(reply, StreamReply) or reply.status >= 400:
-            return reply  # a stream, or an error: nothing to lay a partial over
-        raise OpenAIError(500, f"openai-fake: {call.where}: the handler answered a {type(partial).__name__}; "
-                               f"{route.name} takes a partial dict, a Reply or None", type="server_error",
-                          headers={"x-should-retry": "false"})
+    if partial is None or isinstance(reply, StreamReply) or reply.status >= 400:
+        return reply  # nothing to lay, or a stream or an error to lay it over
+    if not isinstance(partial, dict) or not isinstance(reply.payload, dict):
+        raise call.unfit(partial)
     merged = merge(reply.payload, partial)
     if route.row is not None and route.row.returns:
         from .instances import resolve
 
         check(resolve(route.row.returns), merged, call.where)
-    out = Reply.json(reply.status, merged, reply.headers)
-    return out
+    return Reply.json(reply.status, merged, reply.headers)
 
 
 def _is_real_interrupt(error: BaseException) -> bool:

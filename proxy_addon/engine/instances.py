@@ -78,10 +78,10 @@ def _merged(tp: Any, fields: dict | None, now: int) -> Any:
         fields = {k: v for k, v in fields.items() if k in known}
     merged = {**base, **fields}
     for _ in range(len(fields) + 1):  # drop, one by one, the given fields the type refuses
-        found = _first_error(tp, merged)
+        found = first_error(tp, merged)
         if found is None:
             return merged
-        key = found[0] if found else None
+        key = found[0][0] if found[0] else None
         if key not in fields or key not in merged:
             break
         if key in base:
@@ -90,11 +90,6 @@ def _merged(tp: Any, fields: dict | None, now: int) -> Any:
             merged.pop(key)
         fields = {k: v for k, v in fields.items() if k != key}
     return base
-
-
-def _first_error(tp: Any, data: Any) -> tuple | None:
-    found = first_error(tp, data)
-    return None if found is None else found[0]
 
 
 @functools.lru_cache(maxsize=None)

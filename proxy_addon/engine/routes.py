@@ -56,7 +56,7 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
     hand = {(r.method, generic.normalise(r.template)): r for r in HANDWRITTEN}
     shape = generic.Shape(rows)
     generic_rows = [row for row in rows if (row.method, generic.normalise(row.path)) not in hand]
-    items = {path for path in shape.items if not any(key[1] == path for key in hand)}
+    items = shape.items - {path for _, path in hand}
     out: list[Route] = []
     by_row = {(row.method, generic.normalise(row.path)): row for row in rows}
     for route in HANDWRITTEN:

@@ -187,7 +187,7 @@ def _list(call, row: Row, tp: Any, items: set[str]) -> Reply:
     item = resolve(row.item) if row.item else None
 
     def as_item(obj: dict) -> dict:  # the create's type may not be the list's (`CertificateCreateResponse`)
-        return obj if item is None or first_error(item, obj) is None else instance(item, obj)
+        return _as(item, obj, call, row)
 
     page = pages.page(call, _collection(call, row.path), kind=row.page, shape=as_item)
     custom = _custom(call)
@@ -195,7 +195,7 @@ def _list(call, row: Row, tp: Any, items: set[str]) -> Reply:
         return page
     body = {**page.payload, **custom}  # a handler's page: its own `data`, `has_more`, ...
     if item is not None and isinstance(body.get("data"), list):
-        body["data"] = [as_item(instance(item, obj)) if isinstance(obj, dict) else obj for obj in body["data"]]
+        body["data"] = [as_item(obj) if isinstance(obj, dict) else obj for obj in body["data"]]
     return Reply.json(200, body)
 
 
@@ -322,9 +322,7 @@ def _custom(call) -> dict:
     if custom is None:
         return {}
     if not isinstance(custom, dict):
-        raise OpenAIError(500, f"openai-fake: {call.where}: the handler answered a {type(custom).__name__}; "
-                               f"{call.request.route} takes a partial dict, a Reply or None", type="server_error",
-                          headers={"x-should-retry": "false"})
+        raise call.unfit(custom)
     return custom
 
 
