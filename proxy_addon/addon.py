@@ -229,7 +229,7 @@ class OpenAIFake:
             host=_shared(req.host),
             path=_shared(redact_target(req.path)),
             rule=reply.rule,
-            model=_shared(model) if isinstance(model, str) else model,
+            model=_shared(model) if model is not None else None,
             face=face or self._face(flow) or "",
             key=_shared(key) if key else None,
             body=body,

@@ -287,6 +287,18 @@ def test_tail_follow_in_json_sees_a_stream_start_then_its_call(tmp_path):
     assert records[0]["request_id"] == records[1]["request_id"] and records[1]["outcome"] == "completed"
 
 
+def test_a_call_with_a_model_that_is_not_a_string_is_journaled_readably(fake):
+    # The journal once wrote the body's `model` as it came (a list, from the schema fuzz), and every later
+    # `tail` warned that the line was not a record.
+    answer = requests.post(f"{fake.base_url}/embeddings", json={"model": [1, {"x": True}], "input": "odd"},
+                           headers=AUTH, timeout=30)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "model"
+    done = _tail(fake.confdir, "--json", "-n", "1", "--path", "/v1/embeddings")
+    assert done.returncode == 0 and "skipped a journal line" not in done.stderr, done.stderr
+    record = json.loads(done.stdout)
+    assert (record["status"], record["model"], record["prompt"]) == (400, None, "odd")
+
+
 # -- a real terminal --------------------------------------------------------------------------------
 
 

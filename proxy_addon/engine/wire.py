@@ -48,7 +48,8 @@ class Request:
             body = self.json
         except ValueError:
             return None
-        return body.get("model") if isinstance(body, dict) else None
+        model = body.get("model") if isinstance(body, dict) else None
+        return model if isinstance(model, str) else None  # `"model": 5` is the API's 400, not a model name
 
 
 @dataclass
