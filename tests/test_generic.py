@@ -72,7 +72,7 @@ def test_create_retrieve_list_update_delete_of_a_generic_collection():
     engine = Engine(Profile())
     status, f = call(engine, "POST", "/v1/evals", {"name": "grading", "data_source_config": {"type": "custom", "item_schema": {}},
                                                      "testing_criteria": []})
-    assert status == 200 and f["id"].startswith("eval_") and f["name"] == "grading" and f["object"] == "eval"
+    assert status == 201 and f["id"].startswith("eval_") and f["name"] == "grading" and f["object"] == "eval"
     assert call(engine, "GET", f"/v1/evals/{f['id']}")[1] == f
     status, page = call(engine, "GET", "/v1/evals")
     assert [e["id"] for e in page["data"]] == [f["id"]] and page["has_more"] is False
@@ -88,7 +88,7 @@ def test_children_live_under_their_parent_and_go_with_it():
     engine = Engine(Profile())
     eval_id = call(engine, "POST", "/v1/evals", {"data_source_config": {"type": "custom", "item_schema": {}}, "testing_criteria": []})[1]["id"]
     status, run = call(engine, "POST", f"/v1/evals/{eval_id}/runs", {"data_source": {"type": "jsonl", "source": {"type": "file_id", "id": "f"}}})
-    assert status == 200
+    assert status == 201  # as the description says for evals (every other create: 200)
     assert [r["id"] for r in call(engine, "GET", f"/v1/evals/{eval_id}/runs")[1]["data"]] == [run["id"]]
     assert call(engine, "GET", "/v1/evals/eval_other/runs")[0] == 404  # no such parent
     call(engine, "DELETE", f"/v1/evals/{eval_id}")

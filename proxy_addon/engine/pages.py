@@ -12,11 +12,11 @@ from . import errors
 from .wire import Reply
 
 
-def list_reply(items: list[dict], has_more: bool, kind: str = "cursor") -> Reply:
+def list_reply(items: list[dict], has_more: bool, kind: str = "cursor", object_name: str = "list") -> Reply:
     """A list body around `items`; `kind`, the SDK's page type, adds the cursor its next page asks with
-    (`next` for the "next" and "token" pages)."""
+    (`next` for the "next" and "token" pages); a few lists name their `object` otherwise."""
     body = {
-        "object": "list",
+        "object": object_name,
         "data": items,
         "first_id": items[0]["id"] if items else None,
         "last_id": items[-1]["id"] if items else None,

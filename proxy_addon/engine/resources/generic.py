@@ -70,6 +70,27 @@ def _empty(row: Row) -> Reply:
 _MEDIA = {"skills.content.retrieve": "application/zip", "skills.versions.content.retrieve": "application/zip",
           "videos.download_content": "video/mp4", "audio.speech.create": "audio/mpeg",
           "realtime.calls.create": "application/sdp", "live.sessions.download_recording": "audio/wav"}
+#: Lists the API names other than "list" (the SDK's page types do not say; the OpenAPI description does).
+_LIST_OBJECT = {
+    "admin.organization.certificates.activate": "organization.certificate.activation",
+    "admin.organization.certificates.deactivate": "organization.certificate.deactivation",
+    "admin.organization.projects.certificates.activate": "organization.project.certificate.activation",
+    "admin.organization.projects.certificates.deactivate": "organization.project.certificate.deactivation",
+}
+
+#: Nested fields the API sends as null where it has nothing (the OpenAPI description requires them, the SDK
+#: types them optional). Top-level ones are always sent; nested ones only here, as other descriptions call
+#: their nested optional fields non-null.
+_NESTED_NULLS = {
+    "beta.chatkit.sessions.create": ("chatkit_configuration.file_upload.max_file_size", "chatkit_configuration.file_upload.max_files",
+                                     "chatkit_configuration.history.recent_threads", "workflow.state_variables", "workflow.version"),
+    "admin.organization.groups.roles.create": ("role.description",),
+    "admin.organization.projects.groups.roles.create": ("role.description",),
+    "admin.organization.projects.users.roles.create": ("role.description",),
+}
+#: Creates the API answers 201 Created (its description says so; every other create answers 200).
+CREATED = frozenset({"evals.create", "evals.runs.create"})
+_NESTED_NULLS["beta.chatkit.sessions.cancel"] = _NESTED_NULLS["beta.chatkit.sessions.create"]
 
 
 class Shape:
@@ -144,7 +165,7 @@ def _create(call, row: Row, tp: Any, items: set[str]) -> Reply:
         obj = _store_new(call, row, tp, fields)
         for data in files.values():
             call.state.put_blob(f"{_collection(call, row.path)}/{obj['id']}", data)
-    return Reply.json(200, obj)
+    return Reply.json(201 if row.name in CREATED else 200, obj)
 
 
 def _create_many(call, row: Row, tp: Any, items: set[str]) -> Reply:
@@ -157,7 +178,7 @@ def _create_many(call, row: Row, tp: Any, items: set[str]) -> Reply:
     rest = {k: v for k, v in fields.items() if not listed or k != listed[0]}
     with call.state.lock:
         made = [_store_new(call, row, item, {**rest, **one}) for one in each]
-    return pages.list_reply(made, False, row.page)
+    return pages.list_reply(made, False, row.page, _LIST_OBJECT.get(row.name, "list"))
 
 
 def _store_new(call, row: Row, tp: Any, fields: dict) -> dict:
@@ -328,6 +349,13 @@ def _custom(call) -> dict:
 
 def _build(call, tp: Any, fields: dict, row: Row) -> Any:
     obj = instance(tp, fields)
+    for path in _NESTED_NULLS.get(row.name, ()):
+        *outer, last = path.split(".")
+        holder = obj
+        for key in outer:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict):
+            holder.setdefault(last, None)
     found = first_error(tp, obj)
     if found is not None:  # pragma: no cover - instance() always validates; a profile's partial may not
         raise OpenAIError(500, f"openai-fake: {call.where} produced a {row.returns} that does not validate: {found}",
