@@ -195,6 +195,7 @@ class Runner:
         if self.state_file is not None:
             self.state_file.start()
         watching = asyncio.ensure_future(self.watcher.run())
+        ticking = asyncio.ensure_future(self._tick())
         # Listening already: the SDK types the replies are checked against are imported meanwhile.
         if self.warm:
             threading.Thread(target=_warm_sdk_types, name="openai-fake-warm", daemon=True).start()
@@ -209,11 +210,22 @@ class Runner:
             self.journal.record(stopped_notice(url))
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
-            await asyncio.gather(watching, return_exceptions=True)
+            ticking.cancel()
+            await asyncio.gather(watching, ticking, return_exceptions=True)
             await relay.stop()
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
+
+    async def _tick(self, every: float = 0.05) -> None:
+        """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job), off
+        the event loop: a batch's lines are answered in the tick that finalizes it."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self.engine.tick)
+            except Exception:  # pragma: no cover - tick answers errors itself; never let the loop end
+                logging.getLogger(__name__).exception("openai-fake: moving objects on failed")
 
     def start(self, timeout: float = 30.0) -> "Runner":
         """Serve in a background thread; return once listening. Raises StartupError."""

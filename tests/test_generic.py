@@ -101,7 +101,7 @@ def test_actions_move_the_status_the_verb_names():
     file_id = engine.state.new_id("file-")
     batch = call(engine, "POST", "/v1/batches", {"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"})[1]
     assert batch["status"] == "validating" and batch["endpoint"] == "/v1/chat/completions"
-    assert call(engine, "POST", f"/v1/batches/{batch['id']}/cancel")[1]["status"] == "cancelled"
+    assert call(engine, "POST", f"/v1/batches/{batch['id']}/cancel")[1]["status"] == "cancelling"  # tests/test_batches.py
     assert call(engine, "GET", f"/v1/batches/{batch['id']}")[1]["status"] == "cancelled"
     job = call(engine, "POST", "/v1/fine_tuning/jobs", {"model": "gpt-4o-mini", "training_file": file_id})[1]
     assert job["id"].startswith("ftjob-") and job["model"] == "gpt-4o-mini"

@@ -48,9 +48,10 @@ _COMMON_HEADERS = {"openai-version": "2020-10-01", "openai-organization": "org-o
 class Call:
     """One call as a resource handler sees it: the request, the profile rule and the state."""
 
-    __slots__ = ("request", "rule", "state", "profile", "number", "_custom", "used")
+    __slots__ = ("request", "rule", "state", "profile", "number", "_custom", "used", "engine")
 
-    def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile", number: int = 1) -> None:
+    def __init__(self, request: Request, rule: "Rule | None", state: State, profile: "Profile", number: int = 1,
+                 engine: "Engine | None" = None) -> None:
         self.request = request
         self.rule = rule
         self.state = state
@@ -60,6 +61,8 @@ class Call:
         self._custom: Any = _UNASKED
         #: Whether the resource used the handler's answer (else the engine lays it over the reply).
         self.used = False
+        #: The engine answering the call: a batch answers its lines through it.
+        self.engine = engine
 
     def knob(self, name: str, default: Any = None) -> Any:
         """The rule's value for a resource knob, such as `choices`."""
@@ -188,6 +191,27 @@ class Engine:
         for collection, obj in self.profile.state.items:
             routes.PRELOADERS[collection](self.state, obj)
 
+    def tick(self) -> int:
+        """Move on every object whose progress is by time (`progress=<seconds>`), as a read of it would,
+        so that objects nobody polls still finish (and their webhooks go). How many were looked at."""
+        from . import lifecycle
+
+        profile = self.profile
+        looked = 0
+        with self.state.lock:
+            for kind in list(lifecycle.KINDS.values()):
+                rule = profile.rule_for(kind.route, routes.ROUTE_RULES[kind.route])
+                if rule is None or rule.knobs.get("progress", "polls") == "polls":
+                    continue
+                for record in self.state.all(kind.store):
+                    call = Call(Request("GET", kind.path(record), route=kind.route), rule, self.state, profile, 0, self)
+                    try:
+                        kind.catch_up(call, record)
+                    except OpenAIError:
+                        pass  # what a read would have answered as an error: the next read says it
+                    looked += 1
+        return looked
+
     def handle(self, request: Request) -> Reply:
         """Answer one request. Never raises: every failure becomes an OpenAI-shaped reply."""
         profile = self.profile  # one profile for the whole call, even if swapped meanwhile
@@ -207,7 +231,7 @@ class Engine:
                 n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
                 if rule is not None and n <= rule.failures:
                     raise rule.failure(n, request.model)
-                call = Call(request, rule, self.state, profile, n)
+                call = Call(request, rule, self.state, profile, n, self)
                 try:
                     generic = getattr(route.handler, "kind", None) is not None
                     if not generic and profile.validate_requests and route.row is not None and route.row.body == "json" \

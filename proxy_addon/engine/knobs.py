@@ -13,7 +13,7 @@ import typing
 from typing import Annotated, Any
 
 import pydantic
-from annotated_types import Ge, MinLen
+from annotated_types import Ge, Gt, MinLen
 
 #: A non-empty list of partial dicts (`choices=[{"message": {...}}]`).
 Partials = Annotated[list[dict], MinLen(1)]
@@ -21,6 +21,8 @@ Partials = Annotated[list[dict], MinLen(1)]
 Count = Annotated[int, Ge(0)]
 #: Seconds that can't be negative.
 Seconds = Annotated[float, Ge(0)]
+#: How much faster than real time a clock runs (1: real time).
+Scale = Annotated[float, Gt(0)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -51,6 +51,7 @@ RESPONSES = Store("responses")
 INPUT_ITEMS = Store("responses/{response_id}/input_items")
 CONVERSATIONS = Store("conversations")
 CONVERSATION_ITEMS = Store("conversations/{conversation_id}/items")
+BATCHES = Store("batches")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -58,4 +59,5 @@ RESPONSE_PENDING = "~response_pending"  # {"id": response id, "steps": [...], "f
 RESPONSE_EVENTS = "~response_events"  # {"id": response id, "events": [str, ...]}: a stored stream, as sent
 VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...}, "batches": [...], "cancel": [...]}
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
+BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}

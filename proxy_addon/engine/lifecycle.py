@@ -1,0 +1,102 @@
+"""One lifecycle for everything that progresses: an object moves through the API's statuses by polls or by
+time, on the fake's clock, as the profile's knobs say.
+
+A resource whose objects progress (runs, background responses, vector-store files, batches, fine-tuning
+jobs, eval runs, videos) keeps, beside each object, a **record** in a bookkeeping store: the steps still to
+come (`"steps"`: names the resource gives meaning to, usually the next statuses) and when the last one
+happened. Whenever the object is read, the resource asks `due()` which steps have come due and applies
+each. Every such resource takes the same knobs (`KNOBS`, merged into its own):
+
+- `progress="polls"`: one step per read of the object (a retrieve, a list); a number instead: one step
+  each that many seconds of real time, whether anybody reads it or not (`Engine.tick` moves objects
+  nobody polls, so that their webhooks are sent).
+- `time_scale=43200`: the fake's clock runs that much faster for this resource's deadlines and timestamps:
+  a 24 h batch window expires after 2 s, and the batch's `completed_at` says it took hours.
+- `fail_at="in_progress"`: the object fails (its resource's failure: `failed` with an error) when it would
+  reach that step; `fail_message` says why.
+
+A resource registers how to move one of its objects (`register`), so that `Engine.tick` can move every
+object whose progress is by time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Literal
+
+from . import knobs
+
+#: The knobs of every resource whose objects progress.
+KNOBS: dict[str, Any] = {
+    "progress": Literal["polls"] | knobs.Seconds,
+    "time_scale": knobs.Scale,
+    "fail_at": str,
+    "fail_message": str,
+}
+
+
+def start(record: dict, steps: list[str], now: float | None = None) -> dict:
+    """Make `record` (an object's bookkeeping, with its "id") the start of a lifecycle through `steps`."""
+    now = time.time() if now is None else now
+    record.update(steps=list(steps), changed_at=now, started_at=now)
+    return record
+
+
+def due(call, record: dict, polled: bool, default: Any = "polls") -> Iterator[str]:
+    """The steps of `record` that have come due, each taken off its steps as it is yielded (so that a step
+    the resource adds meanwhile, at the front, comes next). A step the profile's `fail_at` names comes
+    out as "failed", and the steps after it are dropped."""
+    interval = call.knob("progress", default)
+    fail_at = call.knob("fail_at")
+    if interval == "polls":
+        if polled and record["steps"]:
+            yield _take(record, fail_at, time.time())
+        return
+    interval = float(interval)
+    while record["steps"] and time.time() - record["changed_at"] >= interval:
+        step = _take(record, fail_at, record["changed_at"] + interval)
+        yield step
+
+
+def _take(record: dict, fail_at: str | None, at: float) -> str:
+    step = record["steps"].pop(0)
+    record["changed_at"] = at
+    if fail_at is not None and step == fail_at:
+        record["steps"] = []
+        return "failed"
+    return step
+
+
+def fake_time(call, record: dict | None = None, at: float | None = None) -> int:
+    """The fake's clock for this resource: real time since the object's start, times `time_scale`."""
+    at = time.time() if at is None else at
+    scale = float(call.knob("time_scale", 1) or 1)
+    if record is None or scale == 1:
+        return int(at)
+    start_at = record.get("started_at", at)
+    return int(start_at + (at - start_at) * scale)
+
+
+def fail_message(call, default: str) -> str:
+    """Why a `fail_at` failure failed: the profile's `fail_message`, else the resource's own words."""
+    return call.knob("fail_message") or default
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How `Engine.tick` moves one resource's objects: its bookkeeping store, the route whose rule governs
+    them, the path a read of an object takes, and the function that catches an object up."""
+
+    store: str
+    route: str
+    path: Callable[[dict], str]
+    catch_up: Callable[[Any, dict], None]
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(name: str, kind: Kind) -> None:
+    """Let `Engine.tick` move this resource's objects whose progress is by time."""
+    KINDS[name] = kind
