@@ -83,6 +83,19 @@ def fail_message(call, default: str) -> str:
     return call.knob("fail_message") or default
 
 
+#: Events waiting for the webhook sender: {"id": "evt_...", "type": "batch.completed", "created_at", "data": {"id"}}.
+OUTBOX = "~webhook_outbox"
+
+
+def emit(call, event_type: str, object_id: str) -> None:
+    """Announce an event the API sends a webhook for (`batch.completed`, `fine_tuning.job.succeeded`, ...), for
+    the webhook sender to deliver; kept only when the profile has somewhere to send it."""
+    if not getattr(call.profile, "webhooks", None):
+        return
+    call.state.put(OUTBOX, {"id": call.state.new_id("evt_"), "type": event_type, "created_at": int(time.time()),
+                            "data": {"id": object_id}})
+
+
 @dataclass(frozen=True)
 class Kind:
     """How `Engine.tick` moves one resource's objects: its bookkeeping store, the route whose rule governs

@@ -133,6 +133,7 @@ def catch_up(call, batch: dict, polled: bool) -> dict:
     call.state.put(COLLECTION, batch)
     if batch["status"] in _TERMINAL:
         call.state.delete(PENDING, batch["id"])
+        lifecycle.emit(call, f"batch.{batch['status']}", batch["id"])
     else:
         call.state.put(PENDING, record)
     return batch
