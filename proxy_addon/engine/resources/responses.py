@@ -49,7 +49,7 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, pages, params, tokens
+from .. import errors, lifecycle, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -59,7 +59,7 @@ from .. import sdk
 from .. import stores
 
 RULE = "responses"
-KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
+KNOBS = {**lifecycle.KNOBS, "output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
          "status": Literal["completed", "incomplete", "failed"], "stream": object}
 
 COLLECTION = stores.RESPONSES.path
@@ -494,7 +494,7 @@ def create(call) -> Any:
             call.state.replace_all(_inputs(response_id), context)  # a handler's fixed id replaces an earlier response whole
             call.state.put(COLLECTION, answer)
             if pending:
-                call.state.put(_PENDING, {"id": response_id, "steps": ["in_progress", "done"], "final": data})
+                call.state.put(_PENDING, lifecycle.start({"id": response_id, "final": data}, ["in_progress", "done"]))
             if events is not None:
                 call.state.put(_EVENTS, {"id": response_id, "events": [e.data.decode() for e in events],
                                          "said": [(e.text, e.call) for e in events]})
@@ -515,24 +515,44 @@ def _load(call) -> dict:
 
 
 def _advance(call, response: dict, to_the_end: bool) -> dict:
-    """A background response's next step (or all of them): in progress, then its final state."""
+    """A background response's steps that have come due on the one lifecycle (all of them, `to_the_end`, for
+    a stream that plays it out): in progress, then its final state (or `failed`, at the profile's `fail_at`)."""
     pending = call.state.get(_PENDING, response["id"])
-    while pending is not None and pending["steps"]:
-        step, *rest = pending["steps"]
+    if pending is None:
+        return response
+    pending = {"changed_at": time.time(), **pending, "steps": list(pending["steps"])}  # changed_at: an older record
+    steps = [pending["steps"].pop(0) for _ in list(pending["steps"])] if to_the_end else list(lifecycle.due(call, pending, True))
+    for step in steps:
         if step == "in_progress":
             response = _waiting(response, "in_progress")
-            pending = call.state.put(_PENDING, {**pending, "steps": rest})
+        elif step == "failed":
+            response = {**_waiting(response, "failed"), "error": {
+                "code": "server_error", "message": lifecycle.fail_message(call, "The model failed to generate a response.")}}
         else:
             response = pending["final"]
-            call.state.delete(_PENDING, response["id"])
             conversation = (response.get("conversation") or {}).get("id")
             if conversation and call.state.get(conversations.COLLECTION, conversation) is not None:
                 conversations.append(call.state, conversation, response["output"], call.where)
-            pending = None
+    if steps:
         call.state.put(COLLECTION, response)
-        if not to_the_end:
-            break
+    if response["status"] in ("queued", "in_progress"):
+        call.state.put(_PENDING, pending)
+    else:
+        call.state.delete(_PENDING, response["id"])
     return response
+
+
+def _tick(call, record: dict) -> None:
+    """A background response moved on by time, nobody polling it (`responses(progress=<seconds>)`)."""
+    response = call.state.get(COLLECTION, record["id"])
+    if response is None:
+        call.state.delete(_PENDING, record["id"])
+    else:
+        _advance(call, response, to_the_end=False)
+
+
+lifecycle.register("responses", lifecycle.Kind(store=_PENDING, route="responses.retrieve",
+                                               path=lambda record: f"/v1/responses/{record['id']}", catch_up=_tick))
 
 
 def retrieve(call) -> Any:

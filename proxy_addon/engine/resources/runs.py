@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 import pydantic
 
-from .. import errors, knobs, pages, params, tokens
+from .. import errors, knobs, lifecycle, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -71,9 +71,10 @@ from .. import stores
 
 RULE = "beta.threads.runs"
 KNOBS = {
+    **lifecycle.KNOBS,  # progress, time_scale, fail_at: the one lifecycle's
     "sequence": list[dict] | dict[Literal["create", "retrieve", "update", "cancel", "submit_tool_outputs"], list[dict]],
     "validate_thread_exists": bool, "validate_assistant_exists": bool,
-    "reply": str, "tool_calls": list[dict], "progress": Literal["polls"] | knobs.Seconds, "poll_after_ms": knobs.Count,
+    "reply": str, "tool_calls": list[dict], "poll_after_ms": knobs.Count,
     "stream": object,
 }
 
@@ -171,32 +172,26 @@ def _complete(call, run: dict, progress: dict) -> dict:
     return {"status": "completed", "completed_at": _now(), "required_action": None, "usage": progress.get("usage")}
 
 
-def _advance(call, run: dict, progress: dict) -> dict:
-    """Apply one pending status change."""
-    nxt = progress["pending"].pop(0)
+def _advance(call, run: dict, progress: dict, nxt: str) -> dict:
+    """Apply one status change of the run's lifecycle."""
     if nxt == "outcome":
         changes = _resolve(call, run, progress)
     elif nxt == "in_progress":
         changes = {"status": "in_progress", "started_at": run.get("started_at") or _now()}
     elif nxt == "cancelled":
         changes = {"status": "cancelled", "cancelled_at": _now(), "required_action": None}
+    elif nxt == "failed":  # the profile's `fail_at`
+        changes = {"status": "failed", "failed_at": _now(), "required_action": None,
+                   "last_error": {"code": "server_error", "message": lifecycle.fail_message(call, "Sorry, something went wrong.")}}
     else:
         changes = {"status": nxt}
-    progress["changed_at"] = time.time()
     run.update(changes)
     return run
 
 
 def _catch_up(call, run: dict, progress: dict, polled: bool) -> None:
-    interval = call.knob("progress", "polls")
-    if interval == "polls":
-        if polled and progress["pending"]:
-            _advance(call, run, progress)
-        return
-    while progress["pending"] and time.time() - progress["changed_at"] >= float(interval):
-        changed_at = progress["changed_at"]
-        _advance(call, run, progress)
-        progress["changed_at"] = changed_at + float(interval)
+    for step in lifecycle.due(call, progress, polled):
+        _advance(call, run, progress, step)
 
 
 def _sequence_step(call, run: dict, progress: dict, op: str) -> bool:
@@ -210,7 +205,7 @@ def _sequence_step(call, run: dict, progress: dict, op: str) -> bool:
     index = min(used.get(op, 0), len(entries) - 1)
     used[op] = used.get(op, 0) + 1
     partial = entries[index]
-    progress["pending"] = []  # the sequence decides, not the clock
+    progress["steps"] = []  # the sequence decides, not the clock
     run.update(merge(run, partial))
     if run.get("status") == "completed" and progress["outcome"]["kind"] == "reply":
         run.update({k: v for k, v in _complete(call, run, progress).items() if k not in partial})
@@ -344,9 +339,9 @@ def _play(call, run: dict, progress: dict, head: list[Event], known: set[str]) -
         else:
             if entries:
                 progress["retrieve_spent"] = True
-            if not progress["pending"]:
-                progress["pending"] = list(_REST.get(run["status"], ["outcome"]))
-            _advance(call, run, progress)
+            if not progress["steps"]:
+                progress["steps"] = list(_REST.get(run["status"], ["outcome"]))
+            _advance(call, run, progress, progress["steps"].pop(0))
         events += _new_steps(call, run, known)
         if run["status"] != status:
             events.append(_run_event(call, run))
@@ -425,8 +420,8 @@ def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Repl
         "response_format": body.get("response_format") or "auto", "tool_choice": body.get("tool_choice") or "auto",
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
     }
-    progress = {"id": run["id"], "thread_id": thread_id, "pending": ["in_progress", "outcome"],
-                "outcome": _decide(call, thread_id, first_turn=True), "changed_at": time.time()}
+    progress = lifecycle.start({"id": run["id"], "thread_id": thread_id, "outcome": _decide(call, thread_id, first_turn=True)},
+                               ["in_progress", "outcome"])
     _sequence_step(call, run, progress, "create")
     if not stream:
         return _save(call, run, progress)
@@ -454,8 +449,25 @@ def create_thread_and_run(call) -> Any:
 def _load(call) -> tuple[dict, dict]:
     thread_id = _thread_id(call)
     run = call.state.fetch(collection(thread_id), call.request.params["run_id"], "run")
-    progress = call.state.get(PROGRESS, run["id"]) or {"id": run["id"], "pending": [], "outcome": {"kind": "reply"}, "changed_at": time.time()}
-    return copy.deepcopy(run), copy.deepcopy(progress)  # changed here, stored by _store: never in place
+    progress = call.state.get(PROGRESS, run["id"]) or lifecycle.start({"id": run["id"], "outcome": {"kind": "reply"}}, [])
+    progress = copy.deepcopy(progress)
+    if "pending" in progress:  # a state file from before the one lifecycle
+        progress["steps"] = progress.pop("pending")
+    return copy.deepcopy(run), progress  # changed here, stored by _store: never in place
+
+
+def _tick(call, progress: dict) -> None:
+    """A run moved on by time, nobody polling it (`runs(progress=<seconds>)`)."""
+    run = call.state.get(collection(progress["thread_id"]), progress["id"]) if progress.get("thread_id") else None
+    if run is None or not progress.get("steps"):
+        return
+    run, progress = copy.deepcopy(run), copy.deepcopy(progress)
+    _catch_up(call, run, progress, polled=False)
+    _store(call, run, progress)
+
+
+lifecycle.register("runs", lifecycle.Kind(store=PROGRESS, route="beta.threads.runs.retrieve", catch_up=_tick,
+                                          path=lambda p: f"/v1/threads/{p.get('thread_id')}/runs/{p['id']}"))
 
 
 def list_runs(call) -> Any:
@@ -486,8 +498,7 @@ def cancel(call) -> Any:
         if run["status"] in _TERMINAL or run["status"] == "cancelling":
             raise OpenAIError(400, f"Cannot cancel run with status '{run['status']}'.", param="run_id")
         run.update({"status": "cancelling", "required_action": None})
-        progress["pending"] = ["cancelled"]
-        progress["changed_at"] = time.time()
+        lifecycle.start(progress, ["cancelled"])
     return _save(call, run, progress)
 
 
@@ -514,8 +525,7 @@ def submit_tool_outputs(call) -> Any:
                 done.append(call.state.update(steps_collection(run), step["id"], {
                     "status": "completed", "completed_at": _now(), "step_details": {"type": "tool_calls", "tool_calls": details}}))
     progress["outcome"] = _decide(call, run["thread_id"], first_turn=False)
-    progress["pending"] = ["in_progress", "outcome"]
-    progress["changed_at"] = time.time()
+    lifecycle.start(progress, ["in_progress", "outcome"])
     run.update({"status": "queued", "required_action": None})
     known = {s["id"] for s in call.state.all(steps_collection(run))}
     _sequence_step(call, run, progress, "submit_tool_outputs")

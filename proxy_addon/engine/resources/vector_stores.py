@@ -39,7 +39,7 @@ from collections import Counter
 from typing import Any
 
 
-from .. import errors, knobs, pages, params, tokens
+from .. import errors, knobs, lifecycle, pages, params, tokens
 from ..bodies import check, merge, reply
 from ..wire import Reply
 from . import files
@@ -47,7 +47,7 @@ from .. import sdk
 from .. import stores
 
 RULE = "vector_stores"
-KNOBS = {"processing_reads": knobs.Count, "poll_after_ms": knobs.Count}
+KNOBS = {**lifecycle.KNOBS, "processing_reads": knobs.Count, "poll_after_ms": knobs.Count}
 
 COLLECTION = stores.VECTOR_STORES.path
 _FILES = stores.VECTOR_STORE_FILES  # its VectorStoreFile objects (id = the File's id)
@@ -204,11 +204,14 @@ def _complete(state, obj: dict) -> None:
 
 
 def _pending(state, vs_id: str) -> dict:
-    return state.get(_PENDING, vs_id) or {"id": vs_id, "files": {}, "batches": [], "cancel": []}
+    return state.get(_PENDING, vs_id) or lifecycle.start({"id": vs_id, "files": {}, "batches": [], "cancel": []}, [])
 
 
 def _save_pending(state, pending: dict) -> None:
+    """Keep the store's pending work, its lifecycle one "read" step per read its slowest file still needs."""
     if pending["files"] or pending["batches"]:
+        pending.setdefault("changed_at", time.time())  # a record from before the one lifecycle
+        pending["steps"] = ["read"] * max(1, max(pending["files"].values(), default=1))
         state.put(_PENDING, pending)
     else:
         state.delete(_PENDING, pending["id"])
@@ -237,12 +240,22 @@ def _attach(call, vs_id: str, file_id: str, attributes: dict, chunking: dict, cu
     return obj
 
 
-def _settle(state, vs_id: str) -> None:
-    """One read of the store: pending work moves on (files complete, cancelled batches finish)."""
+def _settle(call, vs_id: str) -> None:
+    """A read of the store: the reads due on the one lifecycle (this one, by polls; those the time passed
+    covers, by `progress=<seconds>`) move pending work on: files complete, cancelled batches finish; the
+    profile's `fail_at="read"` fails the files still in progress."""
+    state = call.state
     with state.lock:
         pending = state.get(_PENDING, vs_id)
         if pending is None:
             return
+        pending = {"changed_at": time.time(), **pending}
+        pending["steps"] = pending.get("steps") or ["read"]
+        steps = list(lifecycle.due(call, pending, polled=True))
+        if not steps:
+            state.put(_PENDING, pending)
+            return
+        reads, failed = len(steps), steps[-1] == "failed"
         cancelling = set(pending["cancel"])
         doomed: set[str] = set()
         for batch_id in cancelling:
@@ -250,16 +263,19 @@ def _settle(state, vs_id: str) -> None:
             if member is not None:
                 doomed.update(member["file_ids"])
         left = {}
-        for file_id, reads in pending["files"].items():
+        for file_id, needs in pending["files"].items():
             obj = state.get(_FILES.key(vector_store_id=vs_id), file_id)
             if obj is None or obj["status"] != "in_progress":
                 continue
             if file_id in doomed:
                 obj["status"] = "cancelled"
-            elif reads <= 1:
+            elif failed:
+                obj.update(status="failed", last_error={"code": "server_error", "message": lifecycle.fail_message(
+                    call, "The file could not be processed.")})
+            elif needs <= reads:
                 _complete(state, obj)
             else:
-                left[file_id] = reads - 1
+                left[file_id] = needs - reads
                 continue
             state.touch(_FILES.key(vector_store_id=vs_id), file_id)
         pending["files"] = left
@@ -267,6 +283,11 @@ def _settle(state, vs_id: str) -> None:
         pending["cancel"] = [b for b in pending["cancel"] if b in pending["batches"]]
         _refresh(state, vs_id)
         _save_pending(state, pending)
+
+
+lifecycle.register("vector_stores", lifecycle.Kind(store=_PENDING, route="vector_stores.retrieve",
+                                                   path=lambda record: f"/v1/vector_stores/{record['id']}",
+                                                   catch_up=lambda call, record: _settle(call, record["id"])))
 
 
 def _batch_counts(state, vs_id: str, batch_id: str) -> dict:
@@ -337,7 +358,7 @@ def list_stores(call) -> Any:
     state = call.state
     with state.lock:
         for pending in state.all(_PENDING):
-            _settle(state, pending["id"])
+            _settle(call, pending["id"])
     return pages.page(call, COLLECTION)
 
 
@@ -345,7 +366,7 @@ def retrieve(call) -> Any:
     vs_id = call.request.params["vector_store_id"]
     with call.state.lock:
         store = get(call.state, vs_id)
-        _settle(call.state, vs_id)
+        _settle(call, vs_id)
         return reply(sdk.VectorStore, store, call.where)
 
 
@@ -405,7 +426,7 @@ def list_files(call) -> Any:
     vs_id = call.request.params["vector_store_id"]
     wanted = _status_filter(call)
     get(call.state, vs_id)
-    _settle(call.state, vs_id)
+    _settle(call, vs_id)
     return pages.page(call, _FILES.key(vector_store_id=vs_id), where=(lambda f: f["status"] == wanted) if wanted else None)
 
 
@@ -414,7 +435,7 @@ def retrieve_file(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        _settle(state, vs_id)
+        _settle(call, vs_id)
         obj = _vs_file(state, vs_id, file_id)
         return _poll_reply(call, sdk.VectorStoreFile, obj, obj["status"] == "in_progress")
 
@@ -462,7 +483,7 @@ def file_content(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        _settle(state, vs_id)
+        _settle(call, vs_id)
         _vs_file(state, vs_id, file_id)
         files.get(state, file_id)
         text = _text(state, file_id)
@@ -533,7 +554,7 @@ def retrieve_batch(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        _settle(state, vs_id)
+        _settle(call, vs_id)
         batch = _batch(state, vs_id, batch_id)
         return _poll_reply(call, sdk.VectorStoreFileBatch, batch, batch["status"] == "in_progress")
 
@@ -563,7 +584,7 @@ def list_batch_files(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        _settle(state, vs_id)
+        _settle(call, vs_id)
         _batch(state, vs_id, batch_id)
         members = set((state.get(_MEMBERS.format(vector_store_id=vs_id), batch_id) or {"file_ids": []})["file_ids"])
 
@@ -709,7 +730,7 @@ def search(call) -> Any:
     state = call.state
     with state.lock:
         get(state, vs_id)
-        _settle(state, vs_id)
+        _settle(call, vs_id)
         state.update(COLLECTION, vs_id, {"last_active_at": int(time.time())})
         _refresh(state, vs_id)
         passages = []
