@@ -225,3 +225,22 @@ def test_the_running_fake_moves_a_batch_by_time_while_nobody_polls(fake, base_cl
         time.sleep(0.05)  # looking at the state, not polling the API
     assert fake.engine.state.get("batches", batch.id)["status"] == "completed"
     assert base_client.batches.retrieve(batch.id).request_counts.completed == 2
+
+
+def test_a_sequence_sets_the_statuses_a_poller_sees(base_client, use_profile):
+    profile = Profile()
+    profile.batches(sequence=["in_progress", "in_progress", "in_progress", "completed"])
+    use_profile(profile)
+    batch = base_client.batches.create(input_file_id=_upload(base_client, _jsonl(_chat_lines(3))),
+                                       endpoint="/v1/chat/completions", completion_window="24h")
+    done, seen = _wait(base_client, batch.id)
+    assert seen == ["in_progress", "in_progress", "in_progress", "completed"]
+    assert done.request_counts.completed == 3 and len(_lines(base_client, done.output_file_id)) == 3
+
+    profile = Profile()
+    profile.batches(sequence=["expired"])
+    use_profile(profile)
+    batch = base_client.batches.create(input_file_id=_upload(base_client, _jsonl(_chat_lines(2))),
+                                       endpoint="/v1/chat/completions", completion_window="24h")
+    expired = base_client.batches.retrieve(batch.id)
+    assert expired.status == "expired" and expired.request_counts.failed == 2

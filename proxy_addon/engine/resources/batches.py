@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import MinLen
 
 from .. import knobs, lifecycle, pages, params, stores, table, validation
 from ..bodies import check
@@ -28,7 +30,9 @@ from .. import sdk
 from . import files
 
 RULE = "batches"
-KNOBS = {**lifecycle.KNOBS, "lines_per_step": knobs.Count, "max_lines": knobs.Count, "max_bytes": knobs.Count}
+KNOBS = {**lifecycle.KNOBS, "lines_per_step": knobs.Count, "max_lines": knobs.Count, "max_bytes": knobs.Count,
+         # the statuses a batch goes through after `validating`, one per step (a repeat holds one)
+         "sequence": Annotated[list[Literal["in_progress", "finalizing", "completed", "failed", "expired"]], MinLen(1)]}
 
 COLLECTION = stores.BATCHES.path
 PENDING = stores.BATCH_PENDING  # {"id", "steps", "changed_at", "started_at", "lines": [...], "answered": [...]}
@@ -67,7 +71,7 @@ def create(call) -> Any:
     batch.update(custom or {})
     check(sdk.Batch, batch, call.where)
     record = lifecycle.start({"id": batch["id"], "lines": [], "answered": [], "auth": call.request.headers.get("authorization", "")},
-                             ["in_progress", "finalizing", "completed"])
+                             call.knob("sequence") or ["in_progress", "finalizing", "completed"])
     with call.state.lock:
         call.state.put(COLLECTION, batch)
         if batch["status"] not in _TERMINAL:
@@ -145,6 +149,14 @@ def _past_window(call, batch: dict, record: dict) -> bool:
 
 def _apply(call, batch: dict, record: dict, step: str) -> dict:
     at = lifecycle.fake_time(call, record)
+    if step == batch["status"] and step != "finalizing":
+        return batch  # a `sequence` that holds a status for another poll
+    if step in ("finalizing", "completed", "expired") and batch["status"] == "validating":
+        batch = _apply(call, batch, record, "in_progress")  # a `sequence` that skips a step still checks the file
+        if batch["status"] == "failed":
+            return batch
+    if step == "expired":
+        return _end(call, batch, record, "expired")
     if step == "failed":
         return _failed(call, batch, record, [{"code": "batch_failed", "line": None, "param": None,
                                               "message": lifecycle.fail_message(call, "The batch failed.")}])
