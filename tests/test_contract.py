@@ -65,6 +65,8 @@ SERVER_MADE = _server_made()
 LENIENT: dict[str, str] = {
     "chat.completions.messages.list": "lists the request's messages (role user, developer, ...); the SDK types "
                                       "them as ChatCompletionStoreMessage, whose role is Literal['assistant']",
+    "fine_tuning.jobs.pause": "answers status 'paused', as the API's own example does; the SDK's FineTuningJob "
+                              "status Literal lacks it",
 }
 
 THREAD, RUN = "/v1/threads/{thread_id}", "/v1/threads/{thread_id}/runs/{run_id}"
@@ -80,9 +82,26 @@ def _tool_outputs(calls) -> list[dict]:
     return [{"tool_call_id": c.id, "output": "ok"} for c in run.required_action.submit_tool_outputs.tool_calls]
 
 
+JOB = "/v1/fine_tuning/jobs/{fine_tuning_job_id}"
+
+
+def _job_running(calls) -> None:
+    """A job that trains, retrieved until it runs, to pause, resume and cancel: the walk's own job failed at its
+    first read (the contract's file is one line, not ten chat examples); tests/test_fine_tuning.py runs jobs through."""
+    example = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+    training = calls.client.files.create(file=("train.jsonl", example * 10), purpose="fine-tune")
+    job = calls.client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+    for _ in range(5):
+        if job.status == "running":
+            break
+        job = calls.client.fine_tuning.jobs.retrieve(job.id)
+    calls.ids[JOB] = job.id
+
+
 # Steps to take before a row, where state must move first.
 BEFORE = {
     "beta.threads.runs.steps.list": _run_at_requires_action,
+    "fine_tuning.jobs.pause": _job_running,
 }
 
 # Terminal actions (cancel, complete, ...) get a fresh object when the object has had one already;
@@ -188,11 +207,11 @@ def generator_bug(e: BaseException) -> bool:
 
 def call(calls: Calls, row: Row, optional: dict | None = None) -> Any:
     """Call row's SDK method with generated arguments; binary rows answer bytes, streams are read."""
-    args, kwargs = calls.arguments(row, optional={**OVERRIDES.get(row.name, {}), **(optional or {})})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        if row.name in BEFORE:
+        if row.name in BEFORE:  # before the arguments: it may make the object the row is called on
             BEFORE[row.name](calls)
+        args, kwargs = calls.arguments(row, optional={**OVERRIDES.get(row.name, {}), **(optional or {})})
         method = calls.method(row.name, calls.lenient if row.name in LENIENT else None)
         result = method(*args, **kwargs)
     if row.binary:

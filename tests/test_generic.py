@@ -104,7 +104,7 @@ def test_actions_move_the_status_the_verb_names():
     assert call(engine, "POST", f"/v1/batches/{batch['id']}/cancel")[1]["status"] == "cancelling"  # tests/test_batches.py
     assert call(engine, "GET", f"/v1/batches/{batch['id']}")[1]["status"] == "cancelled"
     job = call(engine, "POST", "/v1/fine_tuning/jobs", {"model": "gpt-4o-mini", "training_file": file_id})[1]
-    assert job["id"].startswith("ftjob-") and job["model"] == "gpt-4o-mini"
+    assert job["id"].startswith("ftjob-") and job["model"] == "gpt-4o-mini-2024-07-18"  # tests/test_fine_tuning.py
     assert call(engine, "POST", f"/v1/fine_tuning/jobs/{job['id']}/cancel")[1]["status"] == "cancelled"
     project = call(engine, "POST", "/v1/organization/projects", {"name": "p"})[1]
     assert call(engine, "POST", f"/v1/organization/projects/{project['id']}/archive")[1]["status"] == "archived"

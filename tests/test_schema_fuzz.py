@@ -81,6 +81,7 @@ HINTS: dict[str, dict[str, Any]] = {
 # Fields set whatever was generated: what makes the answer something later operations can reach.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "POST /chat/completions": {"store": True},  # only stored completions can be retrieved, listed, updated
+    "POST /fine_tuning/jobs": {"model": "gpt-4o-mini"},  # a model the API fine-tunes: a job is made, and read after
 }
 
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -1,6 +1,7 @@
 """Models: `GET /v1/models`, `GET /v1/models/{model}` and `DELETE /v1/models/{model}`.
 
-Knob: `models`, the ids the fake lists (strings, or partial Model dicts).
+Knob: `models`, the ids the fake lists (strings, or partial Model dicts); the models of the fine-tuning
+jobs that have succeeded are listed after them, owned by the organization.
 Retrieving an id that is not listed answers the real API's 404. A listed fine-tuned
 model (`ft:...`) can be deleted, and is gone from the list until the state is reset;
 a base model cannot (403, as for a model your organization does not own).
@@ -16,6 +17,7 @@ from ..bodies import check
 from ..wire import Reply
 from .. import sdk
 from .. import stores
+from . import fine_tuning
 
 RULE = "models"
 KNOBS = {"models": list[str | dict]}
@@ -48,6 +50,10 @@ def _catalogue(call) -> list[dict]:
         if not named:  # an id alone makes a valid Model; a partial dict may not (and checking imports the SDK types)
             check(sdk.Model, item, call.where)
         if call.state.get(_DELETED, item["id"]) is None:
+            out.append(item)
+    listed_ids = {item["id"] for item in out}
+    for item in fine_tuning.trained_models(call.state):  # the models this fake's jobs have made
+        if item["id"] not in listed_ids and call.state.get(_DELETED, item["id"]) is None:
             out.append(item)
     return out
 
