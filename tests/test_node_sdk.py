@@ -33,3 +33,10 @@ def test_openai_node_sdk_through_base_url(node_sdk, tmp_path):
     summary = result.stderr.strip().splitlines()[-1]
     # list + retrieve + unknown retrieve all count under the "models" rule.
     assert summary == "openai-fake: 10 calls (9×200, 1×404); chat.completions 3, models 3, responses 3, embeddings 1", summary
+
+
+def test_openai_node_sdk_runs_a_batch_and_a_fine_tuning_job(node_sdk, tmp_path):
+    result = run_cli("exec", "--confdir", str(tmp_path), "--base-url", "--",
+                     "node", str(NODE_DIR / "batch_check.mjs"), timeout=120)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "all checks passed" in result.stdout
