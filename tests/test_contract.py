@@ -105,6 +105,8 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "responses.input_tokens.count": {"model": "gpt-4o", "input": "hello"},
     "vector_stores.file_batches.create": {"file_ids": lambda calls: [calls.file_id]},
     "beta.threads.runs.submit_tool_outputs": {"tool_outputs": _tool_outputs},
+    # both optional in the SDK; the API needs one of them (tests/test_containers.py tries both)
+    "containers.files.create": {"file": ("contract.txt", b"contract")},
 }
 
 

@@ -52,6 +52,9 @@ INPUT_ITEMS = Store("responses/{response_id}/input_items")
 CONVERSATIONS = Store("conversations")
 CONVERSATION_ITEMS = Store("conversations/{conversation_id}/items")
 BATCHES = Store("batches")
+CONTAINERS = Store("containers")
+CONTAINER_FILES = Store("containers/{container_id}/files")
+VIDEOS = Store("videos")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -61,3 +64,5 @@ VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
+CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
+VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}
