@@ -124,7 +124,18 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "responses.input_tokens.count": {"model": "gpt-4o", "input": "hello"},
     "vector_stores.file_batches.create": {"file_ids": lambda calls: [calls.file_id]},
     "beta.threads.runs.submit_tool_outputs": {"tool_outputs": _tool_outputs},
+    # both optional in the SDK; the API needs one of them (tests/test_containers.py tries both)
+    "containers.files.create": {"file": ("contract.txt", b"contract")},
+    # a video the fake can read (the generator's bytes are no video)
+    "videos.edit": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
+    "videos.extend": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
 }
+
+
+def _clip() -> bytes:
+    from proxy_addon.engine import clips
+
+    return clips.render("contract", "720x1280", 4)
 
 
 
@@ -142,6 +153,9 @@ def contract_profile():
     # A batch steps on by the hour, so the walk's batch is still validating (not failed: its input file is not
     # JSONL) when it is cancelled; tests/test_batches.py runs batches through.
     profile.batches(progress=3600)
+    # A video's steps all come due at once, so the walk's video is completed when it is remixed, downloaded,
+    # deleted; tests/test_videos.py polls videos through.
+    profile.videos(progress=0)
     return profile
 
 

@@ -15,10 +15,10 @@ from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, responses
-from .resources import batches, fine_tuning
+from .resources import batches, containers, fine_tuning, videos
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning)
+              responses, conversations, batches, fine_tuning, containers, videos)
 
 
 @dataclass(frozen=True)

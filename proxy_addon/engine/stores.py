@@ -55,6 +55,9 @@ BATCHES = Store("batches")
 FINE_TUNING_JOBS = Store("fine_tuning/jobs")
 FINE_TUNING_EVENTS = Store("fine_tuning/jobs/{fine_tuning_job_id}/events")
 FINE_TUNING_CHECKPOINTS = Store("fine_tuning/jobs/{fine_tuning_job_id}/checkpoints")
+CONTAINERS = Store("containers")
+CONTAINER_FILES = Store("containers/{container_id}/files")
+VIDEOS = Store("videos")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -65,3 +68,5 @@ BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch 
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 FINE_TUNING_PENDING = "~fine_tuning_pending"  # {"id": job id, "steps": [...], "training": {...}, "plan": {...}}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
+CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
+VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}
