@@ -14,7 +14,9 @@ Run: `.venv/bin/python -m pytest tests/test_contract.py` (about 10 s; `-s` print
 
 from __future__ import annotations
 
+import io
 import warnings
+import wave
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +82,17 @@ def _tool_outputs(calls) -> list[dict]:
     return [{"tool_call_id": c.id, "output": "ok"} for c in run.required_action.submit_tool_outputs.tool_calls]
 
 
+def _wav() -> bytes:
+    """Half a second of silence as a WAV, for the audio uploads."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 4000)
+    return buffer.getvalue()
+
+
 # Steps to take before a row, where state must move first.
 BEFORE = {
     "beta.threads.runs.steps.list": _run_at_requires_action,
@@ -105,6 +118,10 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "responses.input_tokens.count": {"model": "gpt-4o", "input": "hello"},
     "vector_stores.file_batches.create": {"file_ids": lambda calls: [calls.file_id]},
     "beta.threads.runs.submit_tool_outputs": {"tool_outputs": _tool_outputs},
+    # the API routes audio by model (another kind is its 404 Invalid URL), and reads the upload as audio
+    "audio.speech.create": {"model": "gpt-4o-mini-tts"},
+    "audio.transcriptions.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
+    "audio.translations.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
 }
 
 

@@ -59,3 +59,4 @@ RESPONSE_EVENTS = "~response_events"  # {"id": response id, "events": [str, ...]
 VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...}, "batches": [...], "cancel": [...]}
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
+AUDIO_SPOKEN = "~audio_spoken"  # {"id": digest of speech audio the fake answered, "text": what it says}
