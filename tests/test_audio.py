@@ -406,12 +406,15 @@ def test_an_upload_over_25_mb_is_a_413():
     assert reply.status == 413 and "26214400" in json.loads(reply.body)["error"]["message"]
 
 
-def test_speech_is_cached_and_fast():
+def test_speech_is_cached():
+    """An aac encode of 50 s of speech takes a while; the same request again takes next to nothing."""
     engine = Engine(Profile())
-    body = json.dumps({"model": "tts-1", "voice": "echo", "input": TEXT * 4, "response_format": "wav"}).encode()
+    body = json.dumps({"model": "tts-1", "voice": "echo", "input": TEXT * 4, "response_format": "aac"}).encode()
+    started = time.perf_counter()
     first = engine.handle(Request("POST", "/v1/audio/speech", AUTH, body))
+    took = time.perf_counter() - started
     assert isinstance(first, StreamReply) and first.status == 200
     started = time.perf_counter()
     again = engine.handle(Request("POST", "/v1/audio/speech", AUTH, body))
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < took / 3, took
     assert b"".join(e.data for e in again.events) == b"".join(e.data for e in first.events)
