@@ -14,7 +14,9 @@ Run: `.venv/bin/python -m pytest tests/test_contract.py` (about 10 s; `-s` print
 
 from __future__ import annotations
 
+import io
 import warnings
+import wave
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +98,15 @@ def _job_running(calls) -> None:
             break
         job = calls.client.fine_tuning.jobs.retrieve(job.id)
     calls.ids[JOB] = job.id
+def _wav() -> bytes:
+    """Half a second of silence as a WAV, for the audio uploads."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 4000)
+    return buffer.getvalue()
 
 
 # Steps to take before a row, where state must move first.
@@ -129,6 +140,10 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     # a video the fake can read (the generator's bytes are no video)
     "videos.edit": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
     "videos.extend": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
+    # the API routes audio by model (another kind is its 404 Invalid URL), and reads the upload as audio
+    "audio.speech.create": {"model": "gpt-4o-mini-tts"},
+    "audio.transcriptions.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
+    "audio.translations.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
 }
 
 

@@ -15,10 +15,10 @@ from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, responses
-from .resources import batches, containers, fine_tuning, videos
+from .resources import audio, batches, containers, fine_tuning, videos
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning, containers, videos)
+              responses, conversations, batches, fine_tuning, containers, videos, audio)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,23 @@ EXTRA_ROWS: tuple[Row, ...] = (
 )
 
 
+def _rules_of(module) -> dict[str, dict]:
+    """The profile rules a module's routes answer to, with their knobs: its `RULE` and `KNOBS`, or `RULES`
+    (`{group: knobs}`) for a module that serves several groups of the table, each a rule of its own
+    (audio: `audio.speech`, `audio.transcriptions`, `audio.translations`)."""
+    return getattr(module, "RULES", None) or {module.RULE: module.KNOBS}
+
+
+def _rule_of(module, row: Row) -> str:
+    """The rule that governs `row` in `module`: its `RULE`, or with `RULES`, the row's own group."""
+    rules = _rules_of(module)
+    if not hasattr(module, "RULES"):
+        return module.RULE
+    if row.group not in rules:
+        raise LookupError(f"{module.__name__}: {row.name} is in group {row.group!r}, which its RULES lack")
+    return row.group
+
+
 def _handwritten() -> tuple[Route, ...]:
     """Every SDK method a module with behaviour serves (its `HANDLES`), at the table's method and path: adding
     a behaviour touches that module alone."""
@@ -44,7 +61,7 @@ def _handwritten() -> tuple[Route, ...]:
     unknown = [f"{module.__name__}: {name}" for module in _RESOURCES for name in module.HANDLES if name not in rows]
     if unknown:
         raise LookupError(f"HANDLES names SDK methods the route table lacks: {', '.join(unknown)}")
-    return tuple(Route(rows[name].method, rows[name].path, name, module.RULE, handler)
+    return tuple(Route(rows[name].method, rows[name].path, name, _rule_of(module, rows[name]), handler)
                  for module in _RESOURCES for name, handler in module.HANDLES.items())
 
 
@@ -63,7 +80,7 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
     for route in HANDWRITTEN:
         out.append(Route(route.method, route.template, route.name, route.rule, route.handler,
                          by_row.get((route.method, generic.normalise(route.template)))))
-    rules = {m.RULE: m.KNOBS for m in _RESOURCES}
+    rules = {rule: knobs for m in _RESOURCES for rule, knobs in _rules_of(m).items()}
     for row in generic_rows:
         rule = row.group
         rules.setdefault(rule, generic.KNOBS)

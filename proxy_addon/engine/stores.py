@@ -70,3 +70,4 @@ FINE_TUNING_PENDING = "~fine_tuning_pending"  # {"id": job id, "steps": [...], "
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
 CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
 VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}
+AUDIO_SPOKEN = "~audio_spoken"  # {"id": digest of speech audio the fake answered, "text": what it says}
