@@ -35,12 +35,18 @@ def _invalid(message: str) -> errors.OpenAIError:
 
 
 def parse(request: Request) -> dict[str, Field]:
-    """The form's fields by name; a body that is not multipart/form-data is a 400."""
+    """The form's fields by name (the last of a repeated name); a body that is not multipart/form-data is a 400."""
+    return dict(parse_all(request))
+
+
+def parse_all(request: Request) -> list[tuple[str, Field]]:
+    """The form's fields in order, a repeated name (`image[]`, one per file) each time; a body that is not
+    multipart/form-data is a 400."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get("boundary")
     if kind != "multipart/form-data" or not boundary:
         raise _invalid("Expected a multipart/form-data body with a boundary.")
-    fields: dict[str, Field] = {}
+    fields: list[tuple[str, Field]] = []
     try:
         parser = PushMultipartParser(boundary, content_length=len(request.body))
         part, chunks = None, []
@@ -50,7 +56,7 @@ def parse(request: Request) -> dict[str, Field]:
                     raise _invalid("A multipart part has no name.")
                 part, chunks = event, []
             elif event is None:  # the part ended
-                fields[part.name] = Field(b"".join(chunks), part.filename or None, part.content_type or "text/plain")
+                fields.append((part.name, Field(b"".join(chunks), part.filename or None, part.content_type or "text/plain")))
             else:
                 chunks.append(event)
         parser.close()  # the whole body is here: an unfinished stream is an error, not a wait
