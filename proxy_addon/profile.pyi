@@ -3455,25 +3455,32 @@ class _FineTuningJobs:
     def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
 
 
+class _ImagesBlob:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
+
+
 class _ImagesCreateVariation:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _ImagesEdit:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _ImagesGenerate:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _LiveCreate:
@@ -3956,13 +3963,14 @@ class _FineTuning:
 
 
 class _Images:
+    blob: _ImagesBlob
     create_variation: _ImagesCreateVariation
     edit: _ImagesEdit
     generate: _ImagesGenerate
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _Live:

@@ -14,10 +14,10 @@ from .resources import generic
 from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
-from .resources import conversations, responses
+from .resources import conversations, images, responses
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations)
+              responses, conversations, images)
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Route:
 #: Endpoints mainstream clients call that the SDK's table lacks.
 EXTRA_ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/traces/ingest", "traces.ingest"),  # the openai-agents SDK's trace upload: 204
+    # The fake's own URLs for the images a `url` answer names (resources/images.py): no key, as signed blob URLs.
+    Row("GET", "/v1/images/blobs/{image_id}", "images.blob", binary=True, public=True),
 )
 
 
