@@ -357,7 +357,7 @@ def engine_call(engine, body, path="/v1/images/generations", headers=AUTH):
     return reply.status, json.loads(reply.body) if reply.body else None
 
 
-def test_a_1024_png_takes_a_few_milliseconds():
+def test_a_1024_png_is_drawn_in_milliseconds():
     engine = Engine(Profile())
     engine_call(engine, {"model": "gpt-image-1", "prompt": "warm up"})
     started = time.perf_counter()
@@ -365,7 +365,8 @@ def test_a_1024_png_takes_a_few_milliseconds():
         status, _ = engine_call(engine, {"model": "gpt-image-1", "prompt": f"a new picture {i}"})
         assert status == 200
     each = (time.perf_counter() - started) / 5
-    assert each < 0.08, f"{each * 1000:.0f} ms for a 1024x1024 PNG"  # a pixel-by-pixel loop takes seconds
+    # A few ms on an idle machine; the bound leaves room for a loaded one. A pixel-by-pixel loop takes seconds.
+    assert each < 0.15, f"{each * 1000:.0f} ms for a 1024x1024 PNG"
 
 
 def test_image_urls_need_no_key_and_never_fail_by_the_profiles_failures():
@@ -416,6 +417,8 @@ def test_gif_and_svg_output():
     assert status == 200 and svg.startswith("<svg") and "a &lt;vector&gt; &amp; more" in svg
     assert engine_call(engine, {"model": "gpt-image-2", "prompt": "x", "output_format": "svg", "n": 2})[1]["error"]["param"] == "n"
     assert engine_call(engine, {"model": "gpt-image-2", "prompt": "x", "frame_count": 4})[1]["error"]["param"] == "frame_count"
+    assert engine_call(engine, {"model": "gpt-image-2", "prompt": "x", "output_format": "gif",
+                                "size": "3840x2160"})[1]["error"]["param"] == "size"
 
 
 def test_without_a_model_generate_is_dall_e_2_unless_a_gpt_image_parameter_is_used():

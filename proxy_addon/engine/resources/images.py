@@ -94,6 +94,7 @@ _INT_FIELDS = frozenset({"n", "partial_images", "output_compression", "frame_cou
 _BLOBS = "~images/"  # state blob keys of the pictures a URL serves
 BLOB_PATH = "/v1/images/blobs/"
 _MAX_MB = {_DALL_E_2: 4, _GPT: 50}
+_GIF_SIDE = 1536  # the API says a model has GIF size limits, without saying them: this is the fake's
 
 
 # -- reading the request ----------------------------------------------------------------------------
@@ -303,6 +304,9 @@ def _ask(body: dict, op: str) -> _Ask:
         if output_format == "svg" and n != 1:
             raise errors.invalid_value("n", "SVG output supports only n=1.")
     size = _size(body, model, family, op)
+    if output_format == "gif" and size is not None and max(size) > _GIF_SIDE:  # 16 frames at 4K take seconds to encode
+        raise errors.invalid_value("size", f"Invalid value: '{size[0]}x{size[1]}'. GIF output supports at most "
+                                           f"{_GIF_SIDE} pixels a side.")
     safety = params.text(body.get("safety_identifier"), "safety_identifier") or params.text(body.get("user"), "user")
     return _Ask(op, model, family, prompt, n, size, _quality(body, model, family),
                 "transparent" if background == "transparent" else "opaque", output_format, compression,
