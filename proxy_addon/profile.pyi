@@ -3443,25 +3443,32 @@ class _FineTuningJobs:
     def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., progress: Literal['polls'] | builtins.float | None = ..., time_scale: builtins.float | None = ..., fail_at: builtins.str | None = ..., fail_message: builtins.str | None = ..., train_loss: builtins.list[builtins.float] | None = ..., min_examples: builtins.int | None = ...) -> Rule: ...
 
 
+class _ImagesBlob:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
+
+
 class _ImagesCreateVariation:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _ImagesEdit:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _ImagesGenerate:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _LiveCreate:
@@ -3944,13 +3951,14 @@ class _FineTuning:
 
 
 class _Images:
+    blob: _ImagesBlob
     create_variation: _ImagesCreateVariation
     edit: _ImagesEdit
     generate: _ImagesGenerate
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
-    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., image: builtins.bytes | Path | builtins.str | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _Live:

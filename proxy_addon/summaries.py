@@ -153,6 +153,13 @@ def _answer(data: dict) -> str | None:
         return f"{len(vectors)} embedding{'s' if len(vectors) != 1 else ''} × {dims}"
     if kind is None and isinstance(data.get("text"), str) and ("usage" in data or "task" in data or len(data) == 1):
         return data["text"]  # a transcription or a translation
+    images = data.get("data")
+    if "created" in data and isinstance(images, list) and images and isinstance(images[0], dict) \
+            and ("b64_json" in images[0] or "url" in images[0]):  # an ImagesResponse
+        count = f"{len(images)} image{'s' if len(images) > 1 else ''}"
+        if isinstance(data.get("size"), str):
+            return " ".join(p for p in (count, data["size"], data.get("output_format")) if isinstance(p, str))
+        return f"{count} (url)" if "url" in images[0] else count
     if isinstance(data.get("results"), list) and str(data.get("id", "")).startswith("modr"):
         flagged = sorted({c for r in data["results"] for c, on in (r.get("categories") or {}).items() if on})
         return f"flagged: {', '.join(flagged)}" if flagged else "not flagged"

@@ -122,8 +122,21 @@ FRESH = {
     "vector_stores.file_batches.cancel": {},  # the walk's reads have completed the walk's batch
 }
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (32, 32), (0, 120, 200, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
 # Arguments for specific rows, over what the generator makes (a callable gets the `Calls`).
 OVERRIDES: dict[str, dict[str, Any]] = {
+    # the image endpoints refuse an upload that is not an image (the generator's file is text)
+    "images.edit": {"image": ("contract.png", _png(), "image/png")},
+    "images.create_variation": {"image": ("contract.png", _png(), "image/png")},
     # deleting a base model would take "gpt-4o" from every later call; delete a fine-tuned one
     "models.delete": {"model": "ft:gpt-4o-mini:contract:deleted"},
     # only stored completions can be retrieved, listed, updated, deleted

@@ -160,7 +160,7 @@ def test_a_body_its_params_type_refuses_is_the_real_apis_400(body, param, code, 
 
 def test_a_generic_row_asked_to_stream_says_so():
     engine = Engine(Profile())
-    status, body = call(engine, "POST", "/v1/images/generations", {"prompt": "a cat", "stream": True})
+    status, body = call(engine, "POST", "/v1/agents/sessions", {"stream": True})
     assert status == 400 and body["error"]["param"] == "stream"
 
 

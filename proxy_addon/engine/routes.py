@@ -14,11 +14,11 @@ from .resources import generic
 from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
-from .resources import conversations, responses
+from .resources import conversations, images, responses
 from .resources import audio, batches, containers, fine_tuning, videos
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning, containers, videos, audio)
+              responses, conversations, batches, fine_tuning, containers, videos, audio, images)
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Route:
 #: Endpoints mainstream clients call that the SDK's table lacks.
 EXTRA_ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/traces/ingest", "traces.ingest"),  # the openai-agents SDK's trace upload: 204
+    # The fake's own URLs for the images a `url` answer names (resources/images.py): no key, as signed blob URLs.
+    Row("GET", "/v1/images/blobs/{image_id}", "images.blob", binary=True, public=True),
 )
 
 
