@@ -123,6 +123,8 @@ def contract_profile():
     # A batch steps on by the hour, so the walk's batch is still validating (not failed: its input file is not
     # JSONL) when it is cancelled; tests/test_batches.py runs batches through.
     profile.batches(progress=3600)
+    # An eval run too, so that the walk's run can be cancelled; tests/test_evals.py grades runs through.
+    profile.evals(progress=3600)
     return profile
 
 

@@ -52,6 +52,9 @@ INPUT_ITEMS = Store("responses/{response_id}/input_items")
 CONVERSATIONS = Store("conversations")
 CONVERSATION_ITEMS = Store("conversations/{conversation_id}/items")
 BATCHES = Store("batches")
+EVALS = Store("evals")
+EVAL_RUNS = Store("evals/{eval_id}/runs")
+EVAL_OUTPUT_ITEMS = Store("evals/{eval_id}/runs/{run_id}/output_items")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -60,4 +63,5 @@ RESPONSE_EVENTS = "~response_events"  # {"id": response id, "events": [str, ...]
 VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...}, "batches": [...], "cancel": [...]}
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
+EVAL_RUN_PENDING = "~eval_run_pending"  # {"id": run id, "eval_id", "steps", "items": [...], "done", "counts", ...}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
