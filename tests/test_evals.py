@@ -412,3 +412,38 @@ def test_progress_by_time_moves_a_run_nobody_polls_and_announces_its_end():
     canceled = _call(engine, "POST", f"/v1/evals/{eval_id}/runs", {"data_source": _inline(INLINE)})[1]["id"]
     assert _call(engine, "POST", f"/v1/evals/{eval_id}/runs/{canceled}/cancel")[1]["status"] == "canceled"
     assert engine.state.all(lifecycle.OUTBOX)[-1]["type"] == "eval.run.canceled"
+
+
+def test_stored_completions_and_responses_are_data_sources_and_responses_make_samples(base_client, use_profile):
+    profile = Profile()
+
+    @profile.responses
+    def answer(request, state):
+        return "Bonjour" if "French" in str(request.json["input"]) else None
+
+    use_profile(profile)
+    base_client.chat.completions.create(model="gpt-4o-mini", store=True, metadata={"app": "help"},
+                                        messages=[{"role": "user", "content": "hello there"}])
+    base_client.chat.completions.create(model="gpt-4o-mini", store=True, messages=[{"role": "user", "content": "unrelated"}])
+    ev = base_client.evals.create(data_source_config={"type": "stored_completions", "metadata": {"app": "help"}}, testing_criteria=[
+        {"type": "string_check", "name": "echoes", "input": "{{sample.output_text}}", "reference": "hello", "operation": "like"}])
+    assert ev.data_source_config.type == "stored_completions" and ev.data_source_config.metadata == {"app": "help"}
+    stored = base_client.evals.runs.create(ev.id, data_source={"type": "completions", "source": {
+        "type": "stored_completions", "metadata": {"app": "help"}}})
+    done, _ = _wait(base_client, ev.id, stored.id)
+    assert done.result_counts.model_dump() == {"total": 1, "errored": 0, "failed": 0, "passed": 1}
+    item = list(base_client.evals.runs.output_items.list(stored.id, eval_id=ev.id))[0]
+    assert item.datasource_item["input"] == [{"role": "user", "content": "hello there"}]
+
+    greeting = base_client.evals.create(data_source_config={"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True},
+                                        testing_criteria=[{"type": "string_check", "name": "french", "input": "{{sample.output_text}}",
+                                                           "reference": "{{item.expected}}", "operation": "eq"}])
+    run = base_client.evals.runs.create(greeting.id, data_source={
+        "type": "responses", "model": "gpt-4o", "input_messages": {"type": "template", "template": [
+            {"role": "user", "content": "Greet me in {{item.language}}"}]},
+        "source": {"type": "file_content", "content": [{"item": {"language": "French", "expected": "Bonjour"}},
+                                                       {"item": {"language": "German", "expected": "Hallo"}}]}})
+    done, _ = _wait(base_client, greeting.id, run.id)
+    assert done.result_counts.model_dump() == {"total": 2, "errored": 0, "failed": 1, "passed": 1}
+    assert [(u.run_model_name, u.invocation_count) for u in done.per_model_usage] == [("gpt-4o", 2)]
+    assert list(base_client.evals.runs.output_items.list(run.id, eval_id=greeting.id))[0].sample.output[0].content == "Bonjour"
