@@ -184,6 +184,8 @@ def contract_profile():
     # A video's steps all come due at once, so the walk's video is completed when it is remixed, downloaded,
     # deleted; tests/test_videos.py polls videos through.
     profile.videos(progress=0)
+    # An eval run too, so that the walk's run can be cancelled; tests/test_evals.py grades runs through.
+    profile.evals(progress=3600)
     return profile
 
 

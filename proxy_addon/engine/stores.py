@@ -58,6 +58,9 @@ FINE_TUNING_CHECKPOINTS = Store("fine_tuning/jobs/{fine_tuning_job_id}/checkpoin
 CONTAINERS = Store("containers")
 CONTAINER_FILES = Store("containers/{container_id}/files")
 VIDEOS = Store("videos")
+EVALS = Store("evals")
+EVAL_RUNS = Store("evals/{eval_id}/runs")
+EVAL_OUTPUT_ITEMS = Store("evals/{eval_id}/runs/{run_id}/output_items")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -67,6 +70,7 @@ VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 FINE_TUNING_PENDING = "~fine_tuning_pending"  # {"id": job id, "steps": [...], "training": {...}, "plan": {...}}: its lifecycle
+EVAL_RUN_PENDING = "~eval_run_pending"  # {"id": run id, "eval_id", "steps", "items": [...], "done", "counts", ...}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
 CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
 VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}

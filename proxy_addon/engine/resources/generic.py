@@ -52,7 +52,7 @@ _VERBS = {
 _PREFIXES = {
     "Batch": "batch_", "FineTuningJob": "ftjob-", "FineTuningJobEvent": "ftevent-", "FineTuningJobCheckpoint": "ftckpt_",
     "EvalCreateResponse": "eval_", "RunCreateResponse": "evalrun_", "ContainerCreateResponse": "cntr_",
-    "FileCreateResponse": "cfile_", "Video": "video_", "Project": "proj_", "ProjectServiceAccount": "svc_acct_",
+    "FileCreateResponse": "cfile_", "Video": "video_", "Project": "proj_", "ProjectServiceAccount": "svc_acct_", "ServiceAccountCreateResponse": "svc_acct_",
     "Invite": "invite-", "AdminAPIKey": "key_", "Certificate": "cert_", "Skill": "skill_", "Agent": "agent_",
     "AgentSession": "sess_", "ImagesResponse": "img_", "PermissionCreateResponse": "cp_",
 }
