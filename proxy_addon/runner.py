@@ -26,6 +26,7 @@ from .engine import Engine
 from .journal import BODY_BUDGET, Journal, journal_path, started_notice, stopped_notice
 from .profile import Profile, load
 from .state_file import StateFile
+from .webhooks import Sender
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
 
 RUNNING_FILE = "running.json"
@@ -94,6 +95,8 @@ class Runner:
         self.watcher = ProfileWatcher(self.engine, self.journal)
         #: The secret every control request must bring (made afresh for each Runner; in the run file).
         self.control_token = new_token()
+        #: Delivers the webhooks the engine announces, to the endpoints the user set (`webhooks.py`).
+        self.webhooks = Sender(self.engine, self.journal)
         #: The `/_fake/...` endpoints; the token, and only loopback clients unless `allow_remote_control`.
         self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher,
                                token=self.control_token)
@@ -207,11 +210,13 @@ class Runner:
             await task
         finally:
             self.address = None
+            ticking.cancel()
+            await asyncio.gather(ticking, return_exceptions=True)
+            await self.webhooks.aclose()
             self.journal.record(stopped_notice(url))
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
-            ticking.cancel()
-            await asyncio.gather(watching, ticking, return_exceptions=True)
+            await asyncio.gather(watching, return_exceptions=True)
             await relay.stop()
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
@@ -219,13 +224,21 @@ class Runner:
 
     async def _tick(self, every: float = 0.05) -> None:
         """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job), off
-        the event loop: a batch's lines are answered in the tick that finalizes it."""
+        the event loop (a batch's lines are answered in the tick that finalizes it), then send the webhooks
+        announced since the last tick."""
         while True:
             await asyncio.sleep(every)
             try:
-                await asyncio.to_thread(self.engine.tick)
-            except Exception:  # pragma: no cover - tick answers errors itself; never let the loop end
-                logging.getLogger(__name__).exception("openai-fake: moving objects on failed")
+                self.webhooks.start(await asyncio.to_thread(self._tick_once))
+            except Exception:  # pragma: no cover - never let the loop end
+                logging.getLogger(__name__).exception("openai-fake: taking the webhook events failed")
+
+    def _tick_once(self) -> list:
+        try:
+            self.engine.tick()
+        except Exception:  # pragma: no cover - tick answers errors itself
+            logging.getLogger(__name__).exception("openai-fake: moving objects on failed")
+        return self.webhooks.take()  # the events announced by the calls answered meanwhile go all the same
 
     def start(self, timeout: float = 30.0) -> "Runner":
         """Serve in a background thread; return once listening. Raises StartupError."""

@@ -61,3 +61,5 @@ VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
+WEBHOOK_OUTBOX = "~webhook_outbox"  # {"id": event id, "type", "created_at", "data": {...}}: events the sender has yet to take
+WEBHOOK_ENDPOINTS = "~webhook_endpoints"  # {"id", "url", "secret", "events", "source", "created_at"}: registered at run time

@@ -49,7 +49,7 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, pages, params, tokens
+from .. import errors, lifecycle, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -500,6 +500,8 @@ def create(call) -> Any:
                                          "said": [(e.text, e.call) for e in events]})
             if conversation is not None:
                 conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
+            if background and not pending:  # streamed: it has ended already
+                lifecycle.emit(call, f"response.{data['status']}", response_id)
     if events is not None:
         return _stream(call, events)
     return Reply.json(200, answer)
@@ -529,6 +531,7 @@ def _advance(call, response: dict, to_the_end: bool) -> dict:
             if conversation and call.state.get(conversations.COLLECTION, conversation) is not None:
                 conversations.append(call.state, conversation, response["output"], call.where)
             pending = None
+            lifecycle.emit(call, f"response.{response['status']}", response["id"])
         call.state.put(COLLECTION, response)
         if not to_the_end:
             break
@@ -574,6 +577,7 @@ def cancel(call) -> Any:
             raise OpenAIError(400, "Cannot cancel a synchronous response.")
         if call.state.delete(_PENDING, response["id"]) is not None:  # still under way: stop it
             response = call.state.put(COLLECTION, {**response, "status": "cancelled"})
+            lifecycle.emit(call, "response.cancelled", response["id"])
         return reply(sdk.Response, response, call.where)  # a finished one stays as it is
 
 
