@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
@@ -405,6 +406,36 @@ def test_the_body_of_every_event_about_an_object_is_its_sdk_model(event_type):
     parsed = construct_type(type_=UnwrapWebhookEvent, value=json.loads(body))  # what `unwrap` answers
     if event_type != "safety_identifier.blocked":  # an event model the SDK's union leaves out
         assert type(parsed) is model
+
+
+SPEC_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "openai-openapi.json"
+
+
+def _described_webhooks() -> dict[str, dict]:
+    """The OpenAPI description's webhook events ("webhooks": {name: {"post": ...}}), by event type."""
+    if not SPEC_PATH.exists():
+        return {}
+    spec = json.loads(SPEC_PATH.read_text())
+    found = {}
+    for hook in spec.get("webhooks", {}).values():
+        ref = hook["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        found[schema["properties"]["type"]["enum"][0]] = {"$ref": ref, "components": spec["components"], "_schema": schema}
+    return found
+
+
+@pytest.mark.skipif(not SPEC_PATH.exists(), reason="the OpenAPI description is not beside the project")
+def test_the_bodies_the_fake_sends_conform_to_the_openapi_descriptions_webhooks():
+    import jsonschema
+
+    described = _described_webhooks()
+    about_an_object = [t for t, d in described.items() if set(d["_schema"]["properties"]["data"]["properties"]) == {"id"}]
+    assert {"batch.completed", "response.completed", "fine_tuning.job.succeeded", "eval.run.failed"} <= set(about_an_object)
+    for event_type in about_an_object:
+        body = body_of({"id": "evt_1", "type": event_type, "created_at": 1750287018, "data": {"id": "obj_1"}})
+        schema = {k: v for k, v in described[event_type].items() if k != "_schema"}
+        jsonschema.Draft202012Validator(schema).validate(json.loads(body))
+        assert event_type in hooks.event_types()
 
 
 def test_an_event_body_is_the_api_shape_and_signed_as_standard_webhooks_say():
