@@ -3823,8 +3823,57 @@ class _VideosRetrieve:
     def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
 
 
+class _WebhooksCreate:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksDelete:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
 class _WebhooksEventTypes:
     list: _WebhooksEventTypesList
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksList:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksRetrieve:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksRotateSecret:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksTest:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksUpdate:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
@@ -4084,7 +4133,18 @@ class _Videos:
 
 
 class _Webhooks:
+    create: _WebhooksCreate
+    delete: _WebhooksDelete
     event_types: _WebhooksEventTypes
+    list: _WebhooksList
+    retrieve: _WebhooksRetrieve
+    rotate_secret: _WebhooksRotateSecret
+    test: _WebhooksTest
+    update: _WebhooksUpdate
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
 
 
 class Profile:

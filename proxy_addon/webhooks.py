@@ -51,11 +51,13 @@ def body_of(event: dict) -> bytes:
                     "data": event["data"]})
 
 
-def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header: `v1,<base64 HMAC-SHA256>` (Standard Webhooks, as the API signs)."""
+def signature(secret: str | list[str], webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: `v1,<base64 HMAC-SHA256>` (Standard Webhooks, as the API signs), one
+    per secret, space-separated (a secret rotated out but still active signs too)."""
     from standardwebhooks.webhooks import Webhook
 
-    return Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return " ".join(Webhook(s).sign(webhook_id, at, body.decode()) for s in ([secret] if isinstance(secret, str) else secret))
 
 
 @dataclass
@@ -128,7 +130,7 @@ class Sender:
             "user-agent": USER_AGENT,
             "webhook-id": delivery.webhook_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(endpoint.secret, delivery.webhook_id, timestamp, delivery.body),
+            "webhook-signature": signature(endpoint.signing_secrets(timestamp), delivery.webhook_id, timestamp, delivery.body),
         }
         status, error = 0, None
         started, clock = time.time(), time.perf_counter()

@@ -355,6 +355,66 @@ def test_secrets_are_never_journaled(base_client, fake, use_profile, receiver):
     assert any("token=abc...mnop" in e.path for e in fake.journal.entries(kind="webhook"))
 
 
+def test_a_program_manages_its_endpoints_through_the_sdk_and_they_are_sent_to(sdk, fake, use_profile, receiver):
+    hook = receiver()
+    use_profile(batch_profile())
+    made = sdk.webhooks.create(url=hook.url, name="nightly", event_types=["batch.completed"])
+    assert made.id.startswith("we_") and made.object == "webhook_endpoint" and made.event_types == ["batch.completed"]
+    hooks.check_secret(made.signing_secret)
+    assert made.signing_secret_hint.endswith(made.signing_secret[-4:]) and made.signing_secret not in made.signing_secret_hint
+    got = sdk.webhooks.retrieve(made.id)
+    assert (got.url, got.name, got.updated_at) == (hook.url, "nightly", made.created_at)
+    assert "signing_secret" not in got.model_dump()  # only create and rotate_secret answer it, as in the API
+    assert [e.id for e in sdk.webhooks.list()] == [made.id]
+
+    batch_id = run_batch(sdk)
+    delivered, = hook.wait(1)
+    assert sdk.webhooks.unwrap(delivered.body, delivered.headers, secret=made.signing_secret).data.id == batch_id
+
+    sdk.webhooks.update(made.id, event_types=["response.completed"], name="responses")
+    assert sdk.webhooks.retrieve(made.id).name == "responses"
+    run_batch(sdk)
+    time.sleep(0.4)
+    assert len(hook.got) == 1  # batches no longer wanted
+
+    rotated = sdk.webhooks.rotate_secret(made.id, keep_old_secret_active_for_24_hours=True)
+    assert rotated.signing_secret != made.signing_secret
+    result = sdk.webhooks.test(made.id, event_type="batch.completed")
+    assert (result.success, result.status_code, result.webhook_endpoint_id) == (True, 202, made.id)
+    sample = hook.wait(2)[1]
+    for secret in (rotated.signing_secret, made.signing_secret):  # both sign while the old one stays active
+        assert sdk.webhooks.unwrap(sample.body, sample.headers, secret=secret).data.id == "batch_test"
+    again = sdk.webhooks.rotate_secret(made.id)
+    sdk.webhooks.test(made.id, event_type="realtime.call.incoming")
+    call_sample = hook.wait(3)[2]
+    assert sdk.webhooks.unwrap(call_sample.body, call_sample.headers, secret=again.signing_secret).data.call_id == "rtc_test"
+    with pytest.raises(openai.InvalidWebhookSignatureError):
+        sdk.webhooks.unwrap(call_sample.body, call_sample.headers, secret=rotated.signing_secret)
+
+    assert sdk.webhooks.delete(made.id).deleted is True
+    with pytest.raises(openai.NotFoundError):
+        sdk.webhooks.retrieve(made.id)
+    assert list(sdk.webhooks.list()) == []
+
+
+def test_an_endpoint_a_program_makes_off_this_machine_is_kept_and_sent_nothing(base_client, fake, use_profile):
+    use_profile(batch_profile())
+    elsewhere = base_client.webhooks.create(url="https://hooks.example.com/openai", name="prod", event_types=["batch.completed"])
+    listed, = control(fake, "GET", "/_fake/webhooks").json()["data"]
+    assert (listed["id"], listed["source"]) == (elsewhere.id, "api")
+    run_batch(base_client)
+    time.sleep(0.5)
+    assert [e for e in fake.journal.entries(kind="webhook") if "example.com" in e.path] == []
+    with pytest.raises(openai.BadRequestError) as bad:
+        base_client.webhooks.create(url="http://hooks.example.com/x", name="plain", event_types=["batch.completed"])
+    assert bad.value.body["param"] == "url"
+    with pytest.raises(openai.BadRequestError) as bad:
+        base_client.webhooks.create(url="https://hooks.example.com/x", name="typo", event_types=["batch.complete"])
+    assert bad.value.body["param"].startswith("event_types")
+    with pytest.raises(openai.NotFoundError):
+        base_client.webhooks.retrieve("we_nope")
+
+
 # -- the pure parts ----------------------------------------------------------------------
 
 

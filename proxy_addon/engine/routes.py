@@ -15,10 +15,10 @@ from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, responses
-from .resources import batches
+from .resources import batches, webhooks
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches)
+              responses, conversations, batches, webhooks)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,12 @@ def check_type(event_type: str) -> None:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One place webhooks go: its URL, its signing secret, the events it wants (None: all), and who set it
-    ("profile" or "control")."""
+    """One place webhooks go: its URL, its signing secret, the events it wants (None: all), and who set it:
+    "profile", "control" (the control API) or "api" (a program, through the SDK's `webhooks.create`).
+
+    An endpoint a program made through the API gets deliveries only on this machine (`deliverable`): the
+    fake sends nothing off it but to URLs its user set. After `webhooks.rotate_secret(...,
+    keep_old_secret_active_for_24_hours=True)` the previous secret signs too, until `previous_until`."""
 
     id: str
     url: str
@@ -74,10 +78,22 @@ class Endpoint:
     events: tuple[str, ...] | None = None
     source: str = "control"
     created_at: int = 0
+    previous_secret: str | None = field(default=None, repr=False)
+    previous_until: float = 0.0
 
     def wants(self, event_type: str) -> bool:
         """Whether an event of this type goes to this endpoint."""
         return self.events is None or any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
+
+    @property
+    def deliverable(self) -> bool:
+        """Whether the fake sends to it: any URL its user set; a program's own only on this machine."""
+        return self.source != "api" or _loopback(urlsplit(self.url).hostname or "")
+
+    def signing_secrets(self, now: float | None = None) -> list[str]:
+        """The secrets a delivery is signed with now: the current one, and a rotated-out one still active."""
+        now = time.time() if now is None else now
+        return [self.secret] + ([self.previous_secret] if self.previous_secret and now < self.previous_until else [])
 
     def record(self) -> dict:
         """The endpoint as the state keeps it, and as the control API shows it (the secret included: it is
@@ -90,7 +106,8 @@ class Endpoint:
     def of(cls, record: dict) -> "Endpoint":
         events = record.get("events")
         return cls(record["id"], record["url"], record["secret"], None if events is None else tuple(events),
-                   record.get("source", "control"), record.get("created_at", 0))
+                   record.get("source", "control"), record.get("created_at", 0), record.get("previous_secret"),
+                   record.get("previous_until", 0.0))
 
 
 def new_secret() -> str:
@@ -172,17 +189,19 @@ def endpoints(profile: Any, state: Any) -> list[Endpoint]:
 
 def wanting(profile: Any, state: Any, event_type: str) -> list[Endpoint]:
     """The endpoints an event of this type goes to."""
-    return [e for e in endpoints(profile, state) if e.wants(event_type)]
+    return [e for e in endpoints(profile, state) if e.deliverable and e.wants(event_type)]
 
 
 def take(profile: Any, state: Any) -> list[tuple[dict, list[Endpoint]]]:
     """The events waiting in the outbox, each with the endpoints it goes to now, taken out of it (an
-    endpoint removed meanwhile gets nothing)."""
+    endpoint removed meanwhile gets nothing). An event with a `"to"` (`webhooks.test`'s sample) goes to
+    that endpoint alone."""
     with state.lock:
         events = state.all(OUTBOX)
         if not events:
             return []
-        known = endpoints(profile, state)
+        known = [e for e in endpoints(profile, state) if e.deliverable]
         for event in events:
             state.delete(OUTBOX, event["id"])
-    return [(event, [e for e in known if e.wants(event["type"])]) for event in events]
+    return [(event, [e for e in known if (e.id == event["to"] if event.get("to") else e.wants(event["type"]))])
+            for event in events]
