@@ -96,7 +96,7 @@ class Runner:
         #: The secret every control request must bring (made afresh for each Runner; in the run file).
         self.control_token = new_token()
         #: Delivers the webhooks the engine announces, to the endpoints the user set (`webhooks.py`).
-        self.webhooks = Sender(self.engine, self.journal)
+        self.webhooks = Sender(self.engine, self.journal, program_endpoints=is_loopback_host(host))
         #: The `/_fake/...` endpoints; the token, and only loopback clients unless `allow_remote_control`.
         self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher,
                                token=self.control_token)

@@ -80,9 +80,13 @@ class Delivery:
 class Sender:
     """Takes the engine's webhook events and delivers them; `pump()` once per tick, `aclose()` at the end."""
 
-    def __init__(self, engine: Engine, journal: Journal) -> None:
+    def __init__(self, engine: Engine, journal: Journal, program_endpoints: bool = True) -> None:
+        """`program_endpoints`: send to the endpoints programs made through the API (`webhooks.create`, on
+        this machine's addresses only). The runner says False when it listens beyond loopback: a client
+        elsewhere must not make the fake POST to the host's own services."""
         self.engine = engine
         self.journal = journal
+        self.program_endpoints = program_endpoints
         self._tasks: set[asyncio.Task] = set()
         self._client = None
 
@@ -91,7 +95,8 @@ class Sender:
         out = []
         for event, endpoints in take(self.engine.profile, self.engine.state):
             body = body_of(event)
-            out += [Delivery(event, endpoint, body, "wh_" + secrets.token_hex(16)) for endpoint in endpoints]
+            out += [Delivery(event, endpoint, body, "wh_" + secrets.token_hex(16)) for endpoint in endpoints
+                    if self.program_endpoints or endpoint.source != "api"]
         return out
 
     def start(self, deliveries: list[Delivery]) -> None:

@@ -569,3 +569,24 @@ def test_a_webhook_record_survives_the_journal_file_and_tail_shows_it():
                            "attempt 1  3 ms  retrying in 0.1 s"
     silent = Entry(**{**entry.to_dict(), "status": 0, "attempt": 3, "outcome": "gave up", "error": "no answer within 5 s"})
     assert shown(silent).endswith("attempt 3  3 ms  gave up  no answer within 5 s") and "↗ ---" in shown(silent)
+
+
+def test_a_fake_listening_beyond_loopback_sends_nothing_to_endpoints_programs_made(tmp_path):
+    from proxy_addon.engine import Engine
+    from proxy_addon.journal import Journal
+    from proxy_addon.runner import Runner
+    from proxy_addon.webhooks import Sender
+
+    profile = Profile()
+    profile.webhook("http://127.0.0.1:9/user", events=["batch.*"])
+    engine = Engine(profile)
+    engine.state.put(hooks.STORE, {**hooks.make("http://127.0.0.1:9/program", id="we_1", source="api").record(), "name": "x"})
+
+    def sent_to(program_endpoints: bool) -> list[str]:
+        lifecycle.emit(SimpleNamespace(profile=profile, state=engine.state), "batch.completed", "batch_1")
+        return sorted(d.endpoint.url for d in Sender(engine, Journal(), program_endpoints=program_endpoints).take())
+
+    assert sent_to(True) == ["http://127.0.0.1:9/program", "http://127.0.0.1:9/user"]
+    assert sent_to(False) == ["http://127.0.0.1:9/user"]
+    assert Runner(Profile(), host="0.0.0.0", port=0, confdir=tmp_path, warm=False).webhooks.program_endpoints is False
+    assert Runner(Profile(), host="127.0.0.1", port=0, confdir=tmp_path, warm=False).webhooks.program_endpoints is True
