@@ -6,6 +6,7 @@ from typing import Any, Callable, Literal, TypeVar, overload
 
 from .engine.errors import OpenAIError
 from .engine.streams import Pace
+from .engine.webhook_endpoints import Endpoint
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -3809,8 +3810,57 @@ class _VideosRetrieve:
     def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ..., progress: Literal['polls'] | builtins.float | None = ..., time_scale: builtins.float | None = ..., fail_at: builtins.str | None = ..., fail_message: builtins.str | None = ..., in_progress_steps: builtins.int | None = ..., poll_after_ms: builtins.int | None = ..., fail_code: builtins.str | None = ..., content: builtins.bytes | None = ..., thumbnail: builtins.bytes | None = ..., spritesheet: builtins.bytes | None = ...) -> Rule: ...
 
 
+class _WebhooksCreate:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksDelete:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
 class _WebhooksEventTypes:
     list: _WebhooksEventTypesList
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksList:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksRetrieve:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksRotateSecret:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksTest:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
+
+
+class _WebhooksUpdate:
     @overload
     def __call__(self, handler: _Handler, /) -> _Handler: ...
     @overload
@@ -4071,7 +4121,18 @@ class _Videos:
 
 
 class _Webhooks:
+    create: _WebhooksCreate
+    delete: _WebhooksDelete
     event_types: _WebhooksEventTypes
+    list: _WebhooksList
+    retrieve: _WebhooksRetrieve
+    rotate_secret: _WebhooksRotateSecret
+    test: _WebhooksTest
+    update: _WebhooksUpdate
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
 
 
 class Profile:
@@ -4080,11 +4141,15 @@ class Profile:
     require_api_key: builtins.bool
     validate_requests: builtins.bool
     stream: Pace
+    webhook_timeout: builtins.float
+    webhook_backoff: builtins.tuple[builtins.float, ...]
+    webhook_endpoints: builtins.list[Endpoint]
     rules: builtins.dict[builtins.str, Rule]
     state: _Preloads
     name: builtins.str
     source: builtins.str | None
-    def __init__(self, *, latency: builtins.float = 0.0, require_api_key: builtins.bool = True, stream: Pace | builtins.dict | None = None, validate_requests: builtins.bool = True) -> None: ...
+    def __init__(self, *, latency: builtins.float = 0.0, require_api_key: builtins.bool = True, stream: Pace | builtins.dict | None = None, validate_requests: builtins.bool = True, webhook_timeout: builtins.float = 5.0, webhook_backoff: builtins.tuple[builtins.float, ...] | builtins.list[builtins.float] = ...) -> None: ...
+    def webhook(self, url: builtins.str, *, secret: builtins.str | None = None, events: builtins.list[builtins.str] | None = None) -> Endpoint: ...
     def configure(self, name: builtins.str, **knobs: Any) -> Rule: ...
     def rule_for(self, route: builtins.str, group: builtins.str) -> Rule | None: ...
     admin: _Admin

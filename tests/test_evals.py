@@ -396,7 +396,7 @@ def test_unknown_evals_and_bad_filters():
 def test_progress_by_time_moves_a_run_nobody_polls_and_announces_its_end():
     profile = Profile()
     profile.evals(progress=0.05)
-    profile.webhooks = ["http://127.0.0.1:9/hook"]  # somewhere to send them: the outbox keeps the events
+    profile.webhook("http://127.0.0.1:9/hook")  # somewhere to send them: the outbox keeps the events
     engine = Engine(profile)
     eval_id = _call(engine, "POST", "/v1/evals", {"data_source_config": WITH_SAMPLE, "testing_criteria": [EXACT]})[1]["id"]
     run_id = _call(engine, "POST", f"/v1/evals/{eval_id}/runs", {"data_source": _inline(INLINE)})[1]["id"]

@@ -15,10 +15,10 @@ from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, images, responses
-from .resources import audio, batches, containers, evals, fine_tuning, graders, videos
+from .resources import audio, batches, containers, evals, fine_tuning, graders, videos, webhooks
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning, containers, videos, audio, images, evals, graders)
+              responses, conversations, batches, fine_tuning, containers, videos, audio, images, evals, graders, webhooks)
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,5 @@ MODELS_DELETED = "~models_deleted"  # {"id": model id}
 CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
 VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}
 AUDIO_SPOKEN = "~audio_spoken"  # {"id": digest of speech audio the fake answered, "text": what it says}
+WEBHOOK_OUTBOX = "~webhook_outbox"  # {"id": event id, "type", "created_at", "data": {...}}: events the sender has yet to take
+WEBHOOK_ENDPOINTS = "~webhook_endpoints"  # {"id", "url", "secret", "events", "source", "created_at"}: registered at run time
