@@ -75,7 +75,7 @@ class Runner:
         The bounds (README, "Security model"): `max_request_size` bytes of request body (larger ones get
         the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
         memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`)."""
-        from .addon import MAX_REQUEST_SIZE
+        from .faces import MAX_REQUEST_SIZE
 
         self.max_request_size = MAX_REQUEST_SIZE if max_request_size is None else max_request_size
         self.header_timeout, self.idle_timeout = header_timeout, idle_timeout
