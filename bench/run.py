@@ -28,7 +28,7 @@ from pathlib import Path
 import report
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("engine", "pagination", "state", "throughput", "profile", "concurrency", "stream_pace", "startup", "memory", "seed")
+PARTS = ("engine", "pagination", "state", "throughput", "profile", "concurrency", "stream_pace", "startup", "memory", "seed", "inprocess")
 
 
 def run_part(name: str, quick: bool) -> tuple[list[report.Section], float, bool]:

@@ -26,9 +26,7 @@ at the relay's loopback port and its response is streamed. Without a relay
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import socket
 import time
 
@@ -41,20 +39,19 @@ from .access import ALLOW_HOSTS, OPENAI_HOST, is_openai
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
 from .engine.streams import Event, StreamReply
-from .journal import Entry, Journal, redact, redact_target
+from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, PROXY, answered, entry_fields, error_message, shared, \
+    stream_ended, stream_started, too_large
+from .journal import Entry, Journal, redact_target
 from .profile import ProfileError, load
 from .relay import TOKEN_HEADER, Outcome, Relay
-from .summaries import answer_of, answer_of_stream, prompt_of
 
 __all__ = ["OpenAIFake", "ALLOW_HOSTS", "OPENAI_HOST", "MAX_REQUEST_SIZE"]
 
 logger = logging.getLogger(__name__)
 
-#: Requests to the fake larger than this get the API's 413 (`run --max-request-size`).
-MAX_REQUEST_SIZE = 64 * 1024 * 1024
-#: The faces: the proxy face answers OpenAI hosts, the base-URL face the fake's own address; a plain
-#: request to the fake's port naming another host is refused ("misdirected").
-PROXY, BASE_URL, MISDIRECTED = "proxy", "base-url", "misdirected"
+# The faces (`faces.py`): the proxy face answers OpenAI hosts, the base-URL face the fake's own address; a plain
+# request to the fake's port naming another host is refused ("misdirected"). MAX_REQUEST_SIZE is kept here
+# for those who import it from this module.
 
 
 class OpenAIFake:
@@ -141,13 +138,13 @@ class OpenAIFake:
             return
         req = flow.request
         started = time.time()
-        reply = _too_large(size, self.max_request_size).reply()
+        reply = too_large(size, self.max_request_size).reply()
         entry = self._entry(flow, reply, b"", None)
 
         def ended(outcome: Outcome) -> None:
             self.journal.record(Entry(time=time.time(), status=reply.status,
                                       duration_ms=(time.time() - started) * 1000,
-                                      error=_error_message(reply) if outcome.how != "aborted" else "client hung up",
+                                      error=error_message(reply) if outcome.how != "aborted" else "client hung up",
                                       **entry))
 
         whole = StreamReply(reply.status, b"", reply.headers, events=[Event(reply.body)])
@@ -173,14 +170,14 @@ class OpenAIFake:
         started = _arrival(req)
         headers = _headers(req)
         # Read once (mitmproxy decodes them on every read); shared, as the journal keeps 10,000 calls in memory.
-        method, target = _shared(req.method), _shared(req.path)
-        host = _shared(req.host)  # the target the request names (`pretty_host` re-parses the Host header: ~20 µs)
+        method, target = shared(req.method), shared(req.path)
+        host = shared(req.host)  # the target the request names (`pretty_host` re-parses the Host header: ~20 µs)
         body = b""
         request = None
         try:
             body = req.get_content(strict=False) or b""
             if len(body) > self.max_request_size:  # a chunked body (no length given), or no relay to drain to
-                reply = _too_large(len(body), self.max_request_size).reply()
+                reply = too_large(len(body), self.max_request_size).reply()
                 body = b""
             else:
                 request = Request(
@@ -209,34 +206,15 @@ class OpenAIFake:
                 return
             reply.body = b"".join(e.data for e in reply.events)  # no relay: the whole stream at once
         flow.response = _response(reply.status, reply.body, reply.headers)
-        self.journal.record(Entry(
-            time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
-            error=_error_message(reply) if reply.status >= 400 else None,
-            answer=None if reply.status >= 400 else answer_of_stream(reply.events) if isinstance(reply, StreamReply)
-            else answer_of(reply.body, reply.headers.get("content-type", ""), reply.payload),
-            **entry,
-        ))
+        self.journal.record(answered(reply, started, entry))
 
     def _entry(self, flow: http.HTTPFlow, reply, body: bytes, request: Request | None, *,
                face: str | None = None, headers: dict[str, str] | None = None) -> dict:
-        """The fields of a call's journal entry that are known once it is answered; keys redacted, in the
-        headers (`Authorization`, Azure's `api-key`) and in the query (`?api_key=...`)."""
+        """The fields of a call's journal entry that are known once it is answered (`faces.entry_fields`)."""
         req = flow.request
-        headers = headers if headers is not None else _headers(req)
-        model = request.model if request is not None else None
-        key = redact(headers.get("authorization") or headers.get("api-key") or _query_key(req.path))
-        return dict(
-            request_id=reply.headers.get("x-request-id", ""),
-            method=_shared(req.method),
-            host=_shared(req.host),
-            path=_shared(redact_target(req.path)),
-            rule=reply.rule,
-            model=_shared(model) if model is not None else None,
-            face=face or self._face(flow) or "",
-            key=_shared(key) if key else None,
-            body=body,
-            prompt=_prompt(request),
-        )
+        return entry_fields(method=req.method, host=req.host, target=req.path,
+                            headers=headers if headers is not None else _headers(req), reply=reply, body=body,
+                            request=request, face=face or self._face(flow) or "")
 
     def _misdirected(self, flow: http.HTTPFlow) -> None:
         """A plain request to the fake's port whose `Host` is not the fake: refused, never forwarded (forwarding
@@ -250,7 +228,7 @@ class OpenAIFake:
             code="misdirected_request", headers={"x-should-retry": "false"},
         ).reply()
         flow.response = _response(reply.status, reply.body, reply.headers)
-        self.journal.record(Entry(time=time.time(), status=reply.status, error=_error_message(reply),
+        self.journal.record(Entry(time=time.time(), status=reply.status, error=error_message(reply),
                                   **self._entry(flow, reply, b"", None, face=MISDIRECTED)))
 
     def _control(self, flow: http.HTTPFlow) -> None:
@@ -268,19 +246,13 @@ class OpenAIFake:
         so `tail` shows it in progress) and the call when it ends (same request id)."""
 
         def ended(outcome: Outcome) -> None:
-            self.journal.record(Entry(
-                time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
-                chunks=outcome.chunks, outcome=outcome.how,
-                error="client hung up" if outcome.how == "aborted" else None,
-                answer=answer_of_stream(reply.events, outcome.chunks), **entry,
-            ))
+            self.journal.record(stream_ended(reply, started, entry, outcome.how, outcome.chunks))
 
         # The schedule counts from when the reply was due (arrival + latency), so the hop to the relay
         # takes nothing from `ttft`: what the client sees is the pace asked for.
         late = max(0.0, time.time() - started - reply.delay)
         token = self.relay.offer(reply, ended, due=asyncio.get_running_loop().time() - late)
-        self.journal.record(Entry(time=time.time(), status=reply.status, duration_ms=(time.time() - started) * 1000,
-                                  kind="stream", **entry))
+        self.journal.record(stream_started(reply, started, entry))
         flow.metadata[TOKEN_HEADER] = token
         flow.metadata[_STREAMED] = True
         req = flow.request
@@ -313,12 +285,6 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> http.Respons
 
 _REASONS = {status: reason.encode() for status, reason in status_codes.RESPONSES.items()}
 _STREAMED = "openai-fake-streamed"
-_QUERY_KEY = re.compile(r"[?&](?:api[-_]?key|key)=([^&#]*)", re.IGNORECASE)
-
-
-def _query_key(target: str) -> str | None:
-    found = _QUERY_KEY.search(target) if "?" in target else None
-    return found.group(1) if found else None
 
 
 def _content_length(req: http.Request) -> int | None:
@@ -326,21 +292,6 @@ def _content_length(req: http.Request) -> int | None:
         return int(req.headers.get("content-length", ""))
     except ValueError:
         return None
-
-
-def _too_large(size: int, limit: int) -> OpenAIError:
-    return OpenAIError(
-        413, f"Request too large: the body is {size} bytes, over openai-fake's limit of {limit} bytes "
-             f"(`openai-fake run --max-request-size`).",
-        code="request_too_large", headers={"x-should-retry": "false"},
-    )
-_SHARED: dict[str, str] = {}
-
-
-def _shared(text: str) -> str:
-    """One copy of a string that recurs from call to call (method, host, path, model, redacted key), so that
-    the journal's entries share it. A bounded table, not `sys.intern`: Python 3.12 never frees interned strings."""
-    return _SHARED.setdefault(text, text) if len(_SHARED) < 4096 else _SHARED.get(text, text)
 
 
 def _arrival(req: http.Request) -> float:
@@ -361,18 +312,3 @@ def _headers(req: http.Request) -> dict[str, str]:
         key, text = name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     return headers
-
-
-def _prompt(request: Request | None) -> str | None:
-    try:
-        return prompt_of(request.json) if request is not None else None
-    except ValueError:  # not JSON (multipart uploads)
-        return None
-
-
-def _error_message(reply) -> str | None:
-    try:
-        payload = reply.payload if reply.payload is not None else json.loads(reply.body)
-        return payload["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return None

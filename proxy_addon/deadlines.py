@@ -22,10 +22,14 @@ import asyncio
 import logging
 import time
 
-from mitmproxy import connection, ctx, http
-from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from typing import TYPE_CHECKING
 
 from .access import is_openai
+
+if TYPE_CHECKING:  # mitmproxy is imported by the master that adds this addon: a Runner that is never started
+    # (the in-process path, `openai_fake.running(in_process=True)`) does not pay its ~0.5 s import
+    from mitmproxy import connection, http
+    from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +118,8 @@ class Deadlines:
         """Close the connections whose deadline has passed; how many it closed."""
         if not any(due <= now for due in self._due.values()):
             return 0
+        from mitmproxy import ctx
+
         proxyserver = ctx.master.addons.get("proxyserver")
         closed = 0
         for handler in list(proxyserver.connections.values()):

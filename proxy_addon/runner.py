@@ -5,8 +5,10 @@
     runner.env()              # the environment that points a client at it
     runner.stop()
 
-or, in the foreground, `asyncio.run(runner.serve())`. mitmproxy allows one
-master per process, so a process runs one Runner at a time.
+or, in the foreground, `asyncio.run(runner.serve())`. mitmproxy expects one
+master per process; a Runner keeps its master's `mitmproxy.ctx` to the thread
+that serves it (`masters.py`), so Runners serving in threads of their own can
+run side by side (a test's own fake beside the session's).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class Runner:
         The bounds (README, "Security model"): `max_request_size` bytes of request body (larger ones get
         the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
         memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`)."""
-        from .addon import MAX_REQUEST_SIZE
+        from .faces import MAX_REQUEST_SIZE
 
         self.max_request_size = MAX_REQUEST_SIZE if max_request_size is None else max_request_size
         self.header_timeout, self.idle_timeout = header_timeout, idle_timeout
@@ -310,8 +312,10 @@ def make_master(host: str, port: int, confdir: Path, addons: list | None = None,
     from mitmproxy import master, options
     from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
 
+    from . import masters
     from .addon import ALLOW_HOSTS
 
+    masters.install()  # this master's `mitmproxy.ctx` is its thread's: another Runner cannot take it over
     if addons is None:
         addons = [
             core.Core(),  # checks the options

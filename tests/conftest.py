@@ -114,7 +114,8 @@ def _every_change_reaches_the_store(request, monkeypatch):
         made.append((self, mirror))
 
     monkeypatch.setattr(State, "__init__", init_with_mirror)
-    store = request.getfixturevalue("fake_state_file") if "openai_fake_runner" in request.fixturenames else None
+    uses_fake = {"openai_fake_runner", "openai_fake_session"} & set(request.fixturenames)  # in-process tests too
+    store = request.getfixturevalue("fake_state_file") if uses_fake else None
     yield
     for state, mirror in made:
         with state.lock:
