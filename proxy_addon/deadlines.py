@@ -25,7 +25,7 @@ import time
 from mitmproxy import connection, ctx, http
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from .access import is_openai
+from .access import is_api_host
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Deadlines:
         # A server connection for a client with no request in flight is a tunnel passed through untouched.
         cid = data.client.id
         address = data.server.address
-        if not self._busy.get(cid) and not (address and is_openai(address[0])):
+        if not self._busy.get(cid) and not (address and is_api_host(address[0])):
             self._due.pop(cid, None)
 
     def _ended(self, flow: http.HTTPFlow) -> None:

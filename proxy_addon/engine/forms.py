@@ -56,4 +56,6 @@ def parse(request: Request) -> dict[str, Field]:
         parser.close()  # the whole body is here: an unfinished stream is an error, not a wait
     except MultipartError:
         raise _invalid(UNPARSABLE) from None
+    if request.deployment is not None:  # an Azure deployment path: the deployment is the model (engine/azure.py)
+        fields["model"] = Field(request.deployment.encode())
     return fields
