@@ -2,10 +2,11 @@
 
 Pure functions of addresses and names (no mitmproxy), so they are tested by table.
 
-- **Is this OpenAI?** `is_openai` is asked of the CONNECT target, the TLS SNI and the
-  `Host` header alike: any one of them naming an OpenAI host makes the request the
-  fake's to answer, so a client that sends `CONNECT 203.0.113.7:443` with SNI
-  `api.openai.com` is answered here and never dialled upstream.
+- **Is this OpenAI?** `is_api_host` (OpenAI's hosts, `is_openai`, and Azure OpenAI's) is asked
+  of the CONNECT target, the TLS SNI and the `Host` header alike: any one of them naming such a
+  host makes the request the fake's to answer, so a client that sends `CONNECT 203.0.113.7:443`
+  with SNI `api.openai.com` is answered here and never dialled upstream. (Other hosts a profile
+  names, `profile.host(...)`, are asked of the profile by the addon, the same three ways.)
 - **Is this request addressed to the fake itself?** A plain-HTTP request to the fake's
   own port is the base-URL face (or the control API) only when its `Host` names one of
   the fake's own addresses (`own_host`). Any other name at that port (`evil.example:PORT`
@@ -23,14 +24,19 @@ import ipaddress
 import re
 import socket
 
-__all__ = ["OPENAI_HOST", "ALLOW_HOSTS", "is_openai", "is_loopback", "hostname", "own_host", "upstream_refusal",
+__all__ = ["OPENAI_HOST", "AZURE_HOST", "ALLOW_HOSTS", "is_openai", "is_azure", "is_api_host", "is_loopback", "hostname", "own_host", "upstream_refusal",
            "local_names"]
 
 # A trailing dot (the fully qualified `api.openai.com.`) is the same host and must not slip through.
 OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?$", re.IGNORECASE)
+#: Azure OpenAI's resource hosts (`myres.openai.azure.com`, `myres.cognitiveservices.azure.com`; engine/azure.py).
+AZURE_HOST = re.compile(r"^(?:[a-z0-9-]+\.)+(?:openai|cognitiveservices)\.azure\.com\.?$", re.IGNORECASE)
 #: For mitmproxy's `allow_hosts` (matched against the CONNECT target and the SNI): intercept these,
 #: tunnel the rest.
-ALLOW_HOSTS = [r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?(?::\d+)?$"]
+ALLOW_HOSTS = [
+    r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?(?::\d+)?$",
+    r"^(?:[a-z0-9-]+\.)+(?:openai|cognitiveservices)\.azure\.com\.?(?::\d+)?$",  # Azure OpenAI (engine/azure.py)
+]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 
@@ -38,6 +44,17 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 def is_openai(name: str | None) -> bool:
     """Whether a host name (a CONNECT target, an SNI, a `Host` without its port) is an OpenAI API host."""
     return bool(name) and OPENAI_HOST.match(name) is not None
+
+
+def is_azure(name: str | None) -> bool:
+    """Whether a host name is an Azure OpenAI host."""
+    return bool(name) and AZURE_HOST.match(name) is not None
+
+
+def is_api_host(name: str | None) -> bool:
+    """Whether a host name is one the fake always answers: OpenAI's or Azure OpenAI's (`*.openai.azure.com`,
+    `*.cognitiveservices.azure.com`)."""
+    return is_openai(name) or is_azure(name)
 
 
 def hostname(host_header: str | None) -> str:
@@ -110,7 +127,7 @@ def upstream_refusal(host: str, port: int, addresses: list[str], *, listen_port:
     numeric host is its own address). The relay (the fake's own loopback stream server) is
     always allowed.
     """
-    if is_openai(host):
+    if is_api_host(host):
         return "openai-fake never connects to the real OpenAI API"
     ips = [ip for ip in (_ip(a) for a in [host, *addresses]) if ip is not None]
     if relay_port is not None and port == relay_port and ips and all(ip.is_loopback for ip in ips):

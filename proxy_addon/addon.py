@@ -1,16 +1,21 @@
 """The mitmproxy face of the fake: flow -> engine -> flow.
 
-OpenAI hosts (`api.openai.com` and `*.api.openai.com`) are answered by the
-engine and never reach the real server. A request is OpenAI's when its CONNECT
-target, its TLS SNI or its `Host` names an OpenAI host (`access.is_openai`); the
-request hook then always sets a response, and `server_connect` refuses any
-upstream connection to them should one ever be attempted. Requests addressed
+OpenAI hosts (`api.openai.com` and `*.api.openai.com`), Azure OpenAI's
+(`*.openai.azure.com`, `*.cognitiveservices.azure.com`) and the other hosts the
+active profile names (`profile.host(...)`) are answered by the engine and never
+reach the real server. A request is the fake's when its CONNECT target, its TLS
+SNI or its `Host` names one of them (`access.is_api_host`, `Profile.host_for`);
+the request hook then always sets a response, and `server_connect` refuses any
+upstream connection to them should one ever be attempted. The proxy intercepts
+TLS for exactly those hosts: `allow_hosts` is OpenAI's and Azure's, and, as a
+CONNECT arrives, the profile's hosts (`http_connect`), so a host registered
+during a test is intercepted from its next connection. Requests addressed
 to the proxy itself (`http://127.0.0.1:PORT/v1/...`) are the base-URL face and
 get the same engine; there, and only there, `/_fake/...` are the control
 endpoints (`control.py`). A plain request to the proxy's port whose `Host` is
 not one of the fake's own addresses is refused with a 421 (`access.own_host`).
 Everything else is left to mitmproxy, which tunnels it untouched because the
-runner sets `allow_hosts` to the OpenAI hosts only; `server_connect` keeps those
+runner sets `allow_hosts` to those hosts only; `server_connect` keeps those
 tunnels off the fake itself and, for clients from other machines, off this
 machine's loopback and private addresses (`access.upstream_refusal`).
 
@@ -35,7 +40,7 @@ from mitmproxy.net.http import status_codes
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
 from . import access
-from .access import ALLOW_HOSTS, OPENAI_HOST, is_openai
+from .access import ALLOW_HOSTS, OPENAI_HOST, is_api_host, is_openai
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
 from .engine.streams import Event, StreamReply
@@ -69,8 +74,13 @@ class OpenAIFake:
         self.max_request_size = max_request_size
         #: Names besides the loopback ones that a `Host` may give for the fake itself (`access.own_host`).
         self.own_names = own_names
+        #: The profile hosts `allow_hosts` intercepts now (`http_connect` keeps it current).
+        self._intercepted: tuple[str, ...] = ()
+        self._options = None  # the master's, once loaded
 
     def load(self, loader) -> None:
+        # This master's options: `ctx.options` is whichever master was made last (a test's `taddons` one, say).
+        self._options = loader.master.options
         loader.add_option(
             "openai_fake_profile", str, "",
             "Profile to answer with: a shipped name (default, flaky, slow), a .py file or a dotted module. "
@@ -92,8 +102,12 @@ class OpenAIFake:
         if not address:
             return
         host, port = address[0], address[1]
-        if is_openai(host) or is_openai(data.server.sni):
+        if is_api_host(host) or is_api_host(data.server.sni):
             data.server.error = "openai-fake never connects to the real OpenAI API"
+            return
+        profile = self.engine.profile
+        if profile.host_for(host) or profile.host_for(data.server.sni):
+            data.server.error = f"openai-fake answers {host} itself (profile.host): it never connects to it"
             return
         peer = data.client.peername
         local = access.is_loopback(peer[0] if peer else None)
@@ -115,18 +129,39 @@ class OpenAIFake:
             data.server.address = (addresses[0], port)
 
     def _face(self, flow: http.HTTPFlow) -> str | None:
-        """PROXY for an OpenAI host (by CONNECT target, SNI or `Host`), BASE_URL for the proxy's own address,
+        """PROXY for a host the fake answers (OpenAI's, Azure's, a profile's; by CONNECT target, SNI or `Host`), BASE_URL for the proxy's own address,
         MISDIRECTED for a plain request to the proxy's port that names another host, None for anything else."""
-        req, client = flow.request, flow.client_conn
-        host = req.host
-        if is_openai(host) or is_openai(client.sni) or is_openai(access.hostname(req.host_header)):
+        if self._answered_host(flow) is not None:
             return PROXY
+        req, client = flow.request, flow.client_conn
         sockname = client.sockname
         if client.tls or not sockname or req.port != sockname[1]:
             return None
-        if access.own_host(host, req.port, sockname[1], sockname[0], self.own_names):
+        if access.own_host(req.host, req.port, sockname[1], sockname[0], self.own_names):
             return BASE_URL
         return MISDIRECTED
+
+    def _answered_host(self, flow: http.HTTPFlow) -> str | None:
+        """The host the fake answers this flow as (its target, its SNI or its `Host`, the first that is
+        OpenAI's, Azure's or a profile's host), or None."""
+        req, client = flow.request, flow.client_conn
+        host = req.host
+        if is_openai(host):  # the common case, first and cheap
+            return host
+        profile = self.engine.profile
+        for name in (host, client.sni, access.hostname(req.host_header)):
+            if name and (is_api_host(name) or profile.host_for(name) is not None):
+                return name
+        return None
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """Before the tunnel's first bytes are looked at: make `allow_hosts` intercept the active profile's
+        hosts too (`profile.host(...)`), as they are now, so that they are answered and every other host is
+        still tunnelled untouched."""
+        patterns = self.engine.profile.host_patterns
+        if patterns != self._intercepted and self._options is not None:
+            self._intercepted = patterns
+            self._options.update(allow_hosts=[*ALLOW_HOSTS, *patterns])
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         """A body over the size limit is refused before it is read: streamed to the relay, which drops it
@@ -171,7 +206,9 @@ class OpenAIFake:
         headers = _headers(req)
         # Read once (mitmproxy decodes them on every read); shared, as the journal keeps 10,000 calls in memory.
         method, target = shared(req.method), shared(req.path)
-        host = shared(req.host)  # the target the request names (`pretty_host` re-parses the Host header: ~20 µs)
+        # The host it is answered as: the target the request names (`pretty_host` re-parses the Host header:
+        # ~20 µs), or the SNI or `Host` that named a host the fake answers.
+        host = shared(self._answered_host(flow) or req.host) if face == PROXY else shared(req.host)
         body = b""
         request = None
         try:
@@ -212,9 +249,9 @@ class OpenAIFake:
                face: str | None = None, headers: dict[str, str] | None = None) -> dict:
         """The fields of a call's journal entry that are known once it is answered (`faces.entry_fields`)."""
         req = flow.request
-        return entry_fields(method=req.method, host=req.host, target=req.path,
-                            headers=headers if headers is not None else _headers(req), reply=reply, body=body,
-                            request=request, face=face or self._face(flow) or "")
+        return entry_fields(method=req.method, host=request.host if request is not None else req.host,  # as answered
+                            target=req.path, headers=headers if headers is not None else _headers(req), reply=reply,
+                            body=body, request=request, face=face or self._face(flow) or "")
 
     def _misdirected(self, flow: http.HTTPFlow) -> None:
         """A plain request to the fake's port whose `Host` is not the fake: refused, never forwarded (forwarding

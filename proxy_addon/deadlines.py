@@ -24,7 +24,7 @@ import time
 
 from typing import TYPE_CHECKING
 
-from .access import is_openai
+from .access import is_api_host
 
 if TYPE_CHECKING:  # mitmproxy is imported by the master that adds this addon: a Runner that is never started
     # (the in-process path, `openai_fake.running(in_process=True)`) does not pay its ~0.5 s import
@@ -91,7 +91,7 @@ class Deadlines:
         # A server connection for a client with no request in flight is a tunnel passed through untouched.
         cid = data.client.id
         address = data.server.address
-        if not self._busy.get(cid) and not (address and is_openai(address[0])):
+        if not self._busy.get(cid) and not (address and is_api_host(address[0])):
             self._due.pop(cid, None)
 
     def _ended(self, flow: http.HTTPFlow) -> None:

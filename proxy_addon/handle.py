@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .profile import Profile
     from .runner import Runner
 
-__all__ = ["FakeOpenAI", "Calls", "RouteRef", "FakeState", "current"]
+__all__ = ["FakeOpenAI", "Calls", "RouteRef", "HostRef", "FakeState", "current"]
 
 #: Variables that would send a client somewhere other than api.openai.com through the proxy
 #: (`OPENAI_API_BASE` and `OPENAI_PROXY` are langchain-openai's): removed while a fake is in use.
@@ -144,12 +144,24 @@ class FakeOpenAI:
         """The headers that authorize a control request: `requests.get(url, headers=openai_fake.control_headers)`."""
         return {"authorization": f"Bearer {self.runner.control_token}"}
 
+    @property
+    def azure_endpoint(self) -> str:
+        """`http://127.0.0.1:PORT`: the base-URL face as an Azure endpoint, for
+        `AzureOpenAI(azure_endpoint=openai_fake.azure_endpoint, ...)` (which adds `/openai/...`)."""
+        return self.runner.azure_endpoint
+
     # -- rules -------------------------------------------------------------------------------
 
     def __getattr__(self, attr: str) -> "RouteRef":
         if attr.startswith("_"):
             raise AttributeError(attr)
         return RouteRef(self, attr)
+
+    def host(self, name: str) -> "HostRef":
+        """Another host this test's fake answers through the proxy (`profile.host`): its routes
+        (`.get(path, answer=...)`, `.post(...)`, `@.route(method, path)`, or the host itself as a decorator)
+        and the calls it answered (`.calls`, `.call_count`)."""
+        return HostRef(self, self.profile.host(name))
 
     def configure(self, rule: str, **knobs: Any) -> Any:
         """Set knobs on a rule by name: `openai_fake.configure("chat.completions", failures=2)`."""
@@ -211,14 +223,15 @@ class Calls(list):
         return self[-1]
 
     def filter(self, route: str | None = None, *, method: str | None = None, path: str | None = None,
-               status: int | str | None = None, model: str | None = None,
+               status: int | str | None = None, model: str | None = None, host: str | None = None,
                where: Callable[["Entry"], bool] | None = None) -> "Calls":
         """The calls that match every criterion given.
 
         route: a rule (`"chat.completions"`, `"beta.threads"`: the calls its profile rule governs),
             an SDK method (`"chat.completions.create"`) or a group of them (`"beta"`, `"chat"`).
         method: `"POST"`. path: `"/v1/threads/*/runs"` (fnmatch; the query is ignored).
-        status: `429`, or a class such as `"4xx"`. model: `"gpt-4o"`. where: any predicate.
+        status: `429`, or a class such as `"4xx"`. model: `"gpt-4o"`. host: `"api.myweatherapi.com"`
+        (fnmatch: `"*.openai.azure.com"`). where: any predicate.
         """
         if route is not None:
             _check_name(route)
@@ -238,9 +251,45 @@ class Calls(list):
                 return False
             if model is not None and e.model != model:
                 return False
+            if host is not None and not fnmatch.fnmatchcase(e.host.lower(), host.lower()):
+                return False
             return where is None or bool(where(e))
 
         return Calls(e for e in self if keep(e))
+
+
+class HostRef:
+    """`openai_fake.host("api.example.com")`: the profile's `Host` (`engine/hosts.py`), with its calls."""
+
+    def __init__(self, fake: FakeOpenAI, host: Any) -> None:
+        self._fake = fake
+        #: The profile's `Host`: routes registered here are the profile's.
+        self.host = host
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.host, attr)
+
+    def __call__(self, handler: Callable) -> Callable:
+        """As a decorator: `handler` answers every method and path of this host."""
+        return self.host(handler)
+
+    @property
+    def calls(self) -> Calls:
+        """The calls this host answered during the test, oldest first."""
+        return self._fake.calls.filter(host=self.host.name)  # `*.example.com` is an fnmatch pattern too
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self.calls)
+
+    def __repr__(self) -> str:
+        return f"<openai_fake.host({self.host.name!r})>"
 
 
 class RouteRef:
@@ -380,13 +429,22 @@ def _check_name(name: str) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _route_name(method: str, path: str) -> str | None:
-    """The SDK method a call went to (`"beta.threads.runs.create"`), or None for an unknown path."""
+def _route_name(method: str, path: str, host: str = "api.openai.com") -> str | None:
+    """The SDK method a call went to (`"beta.threads.runs.create"`; an Azure path's too), or None for an
+    unknown path."""
+    from urllib.parse import parse_qsl
+
+    from .engine import azure
     from .engine.errors import OpenAIError
     from .engine.routes import match
+    from .engine.wire import Request
 
+    target, _, query = path.partition("?")
+    request = Request(method, target, query=dict(parse_qsl(query)), host=host or "api.openai.com")
     try:
-        return match(method, path.split("?", 1)[0])[0].name
+        if azure.applies(request):
+            azure.translate(request)
+        return match(method, request.path)[0].name
     except OpenAIError:
         return None
 
@@ -397,7 +455,7 @@ def _covers(name: str, entry: "Entry") -> bool:
 
     if name in RULES:
         return entry.rule == name
-    method = _route_name(entry.method, entry.path) or ""
+    method = _route_name(entry.method, entry.path, entry.host) or ""
     return method == name or method.startswith(name + ".") or (entry.rule or "").startswith(name + ".")
 
 

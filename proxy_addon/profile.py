@@ -25,6 +25,7 @@ from .engine import knobs as knob_types
 from .engine import webhook_endpoints
 from .engine.webhook_endpoints import Endpoint
 from .engine.errors import OpenAIError
+from .engine.hosts import Host, check_host_name, host_regex, matches
 from .engine.routes import PRELOADERS, ROUTE_RULES, RULES
 from .engine.state import State
 from .engine.streams import Pace
@@ -183,6 +184,11 @@ class Profile:
         self._merged: dict[tuple[str, str], Rule | None] = {}  # (route, group) -> the rule that governs
         #: Objects the state starts with: `profile.state.put("assistants", {"id": "asst_abc123", ...})`.
         self.state = _Preloads()
+        #: Other hosts the fake answers (`profile.host("api.example.com")`), by name.
+        self.hosts: dict[str, Host] = {}
+        self._wildcards: tuple[Host, ...] = ()  # `*.example.com` hosts, tried after the exact names
+        #: What the proxy must intercept for `hosts` (regexes for mitmproxy's `allow_hosts`), as one snapshot.
+        self.host_patterns: tuple[str, ...] = ()
         self.name = "inline"
         self.source: str | None = None
 
@@ -205,6 +211,29 @@ class Profile:
         if path in _PATHS:
             return _RuleRef(self, path)
         raise AttributeError(unknown_name(path))
+
+    def host(self, name: str) -> Host:
+        """The routes the fake answers for another host (`api.myweatherapi.com`, or `*.example.com` for every
+        name under it), through the proxy, instead of tunnelling to it: `.get(path, answer=...)`, `.post(...)`,
+        `.route(method, path)` as a decorator, or the `Host` itself as a decorator for every path (see
+        `engine/hosts.py`). Asking again gives the same `Host`."""
+        key = check_host_name(name)
+        found = self.hosts.get(key)
+        if found is None:
+            found = self.hosts[key] = Host(key)
+            self._wildcards = tuple(h for h in self.hosts.values() if h.name.startswith("*."))
+            self.host_patterns = tuple(host_regex(h) for h in self.hosts)
+        return found
+
+    def host_for(self, name: str | None) -> Host | None:
+        """The registered `Host` that answers a host name (a CONNECT target, an SNI, a `Host`), or None."""
+        if not name or not self.host_patterns:
+            return None
+        key = name.lower().rstrip(".")
+        found = self.hosts.get(key)
+        if found is None:
+            found = next((h for h in self._wildcards if matches(h.name, key)), None)
+        return found
 
     def configure(self, name: str, **knobs: Any) -> Rule:
         """Set knobs on the rule `name`: a group (`"chat.completions"`) or one SDK method

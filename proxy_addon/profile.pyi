@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar, overload
 
 from .engine.errors import OpenAIError
+from .engine.hosts import Host
 from .engine.streams import Pace
 from .engine.webhook_endpoints import Endpoint
 
@@ -4146,12 +4147,16 @@ class Profile:
     webhook_endpoints: builtins.list[Endpoint]
     rules: builtins.dict[builtins.str, Rule]
     state: _Preloads
+    hosts: builtins.dict[builtins.str, Host]
+    host_patterns: builtins.tuple[builtins.str, ...]
     name: builtins.str
     source: builtins.str | None
     def __init__(self, *, latency: builtins.float = 0.0, require_api_key: builtins.bool = True, stream: Pace | builtins.dict | None = None, validate_requests: builtins.bool = True, webhook_timeout: builtins.float = 5.0, webhook_backoff: builtins.tuple[builtins.float, ...] | builtins.list[builtins.float] = ...) -> None: ...
     def webhook(self, url: builtins.str, *, secret: builtins.str | None = None, events: builtins.list[builtins.str] | None = None) -> Endpoint: ...
     def configure(self, name: builtins.str, **knobs: Any) -> Rule: ...
     def rule_for(self, route: builtins.str, group: builtins.str) -> Rule | None: ...
+    def host(self, name: builtins.str) -> Host: ...
+    def host_for(self, name: builtins.str | None) -> Host | None: ...
     admin: _Admin
     audio: _Audio
     batches: _Batches

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Iterable
 
 import pytest
 
-from .handle import DUMMY_KEY, STEERING, Calls, FakeOpenAI, FakeState, RouteRef, _settle, as_profile, pop, push
+from .handle import DUMMY_KEY, STEERING, Calls, FakeOpenAI, FakeState, HostRef, RouteRef, _settle, as_profile, pop, push
 
 if TYPE_CHECKING:
     from .profile import Profile
     from .runner import Runner
 
-__all__ = ["FakeOpenAI", "Calls", "RouteRef", "FakeState"]
+__all__ = ["FakeOpenAI", "Calls", "RouteRef", "HostRef", "FakeState"]
 
 _STEERING = STEERING  # the names this module had
 _MARK_KNOBS = ("latency", "require_api_key", "stream")

@@ -125,6 +125,11 @@ class Runner:
         return f"{self.proxy_url}/v1"
 
     @property
+    def azure_endpoint(self) -> str:
+        """The base-URL face as an Azure OpenAI endpoint: `AzureOpenAI(azure_endpoint=...)` adds `/openai/...`."""
+        return self.proxy_url
+
+    @property
     def ca_cert(self) -> Path:
         return ca_cert_file(self.confdir)
 
@@ -403,9 +408,12 @@ def node_options(inherited: str | None) -> str:
 
 
 def _bypasses_openai(entry: str) -> bool:
-    """Whether a NO_PROXY entry matches api.openai.com or a regional host."""
+    """Whether a NO_PROXY entry matches api.openai.com or a regional host, or Azure OpenAI's hosts."""
+    from .access import is_api_host
+
     host = entry.lower().split(":")[0].lstrip("*").lstrip(".")
-    return entry.strip() == "*" or host in ("openai.com", "api.openai.com") or host.endswith(".api.openai.com")
+    return entry.strip() == "*" or host in ("openai.com", "api.openai.com") or host.endswith(".api.openai.com") \
+        or host in ("azure.com", "openai.azure.com", "cognitiveservices.azure.com") or is_api_host(host)
 
 
 def _warm_sdk_types() -> None:

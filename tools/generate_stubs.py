@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar, overload
 
 from .engine.errors import OpenAIError
+from .engine.hosts import Host
 from .engine.streams import Pace
 from .engine.webhook_endpoints import Endpoint
 
@@ -148,6 +149,8 @@ def render_stub() -> str:
         "    webhook_endpoints: builtins.list[Endpoint]",
         "    rules: builtins.dict[builtins.str, Rule]",
         "    state: _Preloads",
+        "    hosts: builtins.dict[builtins.str, Host]",
+        "    host_patterns: builtins.tuple[builtins.str, ...]",
         "    name: builtins.str",
         "    source: builtins.str | None",
         "    def __init__(self, *, latency: builtins.float = 0.0, require_api_key: builtins.bool = True,"
@@ -158,6 +161,8 @@ def render_stub() -> str:
         " events: builtins.list[builtins.str] | None = None) -> Endpoint: ...",
         "    def configure(self, name: builtins.str, **knobs: Any) -> Rule: ...",
         "    def rule_for(self, route: builtins.str, group: builtins.str) -> Rule | None: ...",
+        "    def host(self, name: builtins.str) -> Host: ...",
+        "    def host_for(self, name: builtins.str | None) -> Host | None: ...",
     ]
     profile += [f"    {child}: {class_name(child)}" for child in sorted(nodes[""])]
     out.append("\n".join(profile) + "\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from . import errors, routes, validation
+from . import azure, errors, routes, validation
 from .bodies import as_partial
 from .errors import OpenAIError
 from .state import State
@@ -215,10 +215,22 @@ class Engine:
     def handle(self, request: Request) -> Reply:
         """Answer one request. Never raises: every failure becomes an OpenAI-shaped reply."""
         profile = self.profile  # one profile for the whole call, even if swapped meanwhile
+        if profile.host_patterns:
+            host = profile.host_for(request.host)
+            if host is not None:  # another host a test named (`profile.host(...)`): its routes, nothing else
+                with self.state.lock:
+                    return host.answer(request, self.state)
         rule_name = ""
         delay = profile.latency
         try:
-            route, params = routes.match(request.method, request.path)
+            if azure.applies(request):
+                azure.translate(request)
+            try:
+                route, params = routes.match(request.method, request.path)
+            except OpenAIError as e:
+                if request.api == "azure" and e.status == 404:
+                    raise azure.not_found() from None
+                raise
             request.params = params
             request.route = route.name
             rule = profile.rule_for(route.name, route.rule)
@@ -226,12 +238,17 @@ class Engine:
             if rule is not None and rule.latency is not None:
                 delay = rule.latency
             public = route.row is not None and route.row.public  # a URL the fake handed out, not the API
-            if profile.require_api_key and not public and not _has_bearer(request.headers):
-                raise errors.missing_api_key()
+            if profile.require_api_key and not public and not _has_key(request):
+                raise azure.access_denied() if request.api == "azure" else errors.missing_api_key()
             with self.state.lock:  # one call at a time sees and changes the state: a handler's reads and writes are one step
                 n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
                 if rule is not None and not public and n <= rule.failures:
-                    raise rule.failure(n, request.model)
+                    failure = rule.failure(n, request.model)
+                    if request.api == "azure" and failure.status == 429:
+                        failure = azure.rate_limited(route.name, request.api_version,
+                                                     1.0 if rule.retry_after is None else rule.retry_after,
+                                                     f"(openai-fake: simulated failure {n} of {rule.failures})")
+                    raise failure
                 call = Call(request, rule, self.state, profile, n, self)
                 try:
                     generic = getattr(route.handler, "kind", None) is not None
@@ -295,3 +312,8 @@ def _is_real_interrupt(error: BaseException) -> bool:
 def _has_bearer(headers: Any) -> bool:
     value = headers.get("authorization", "")
     return value[:7].lower() == "bearer " and bool(value[7:].strip())
+
+
+def _has_key(request: Request) -> bool:
+    """A bearer key; for Azure, its `api-key` header too (a bearer there is an Entra ID token)."""
+    return _has_bearer(request.headers) or (request.api == "azure" and bool(request.headers.get("api-key", "").strip()))

@@ -61,4 +61,6 @@ def parts(request: Request) -> list[tuple[str, Field]]:
         parser.close()  # the whole body is here: an unfinished stream is an error, not a wait
     except MultipartError:
         raise _invalid(UNPARSABLE) from None
+    if request.deployment is not None:  # an Azure deployment path: the deployment is the model (engine/azure.py)
+        fields["model"] = Field(request.deployment.encode())
     return fields

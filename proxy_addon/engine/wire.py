@@ -23,7 +23,8 @@ class Request:
     proxy, `http://127.0.0.1:PORT` on the base-URL face): `origin` gives the URL of the fake as
     this client reaches it. Profile handlers receive this object: `request.json` is the parsed body,
     `request.params` the path parameters (for example `{"model": "gpt-4o"}`)
-    and `request.route` the name of the route that matched.
+    and `request.route` the name of the route that matched. `host` is the host the
+    request was sent to (another host a profile answers, `profile.host(...)`, is told apart by it).
     """
 
     method: str
@@ -36,6 +37,11 @@ class Request:
     port: int | None = None
     params: dict[str, str] = field(default_factory=dict)
     route: str = ""
+    #: "azure" for a request in Azure OpenAI's dialect (`engine/azure.py`), rewritten onto the engine's route.
+    api: str = "openai"
+    #: Azure's `api-version` query parameter (taken out of `query`), and the deployment its path named.
+    api_version: str | None = None
+    deployment: str | None = None
     _json: Any = field(default=_UNPARSED, repr=False)
 
     @property
@@ -54,7 +60,9 @@ class Request:
 
     @property
     def model(self) -> str | None:
-        """The `model` the request asked for, when its body names one."""
+        """The `model` the request asked for: an Azure deployment, else the one its body names."""
+        if self.deployment is not None:
+            return self.deployment
         try:
             body = self.json
         except ValueError:
