@@ -127,26 +127,6 @@ def _every_change_reaches_the_store(request, monkeypatch):
                 _same_as_its_store(store.state, StateFile.read(store.path))
 
 
-_SESSION_MASTER: list = []  # the session fake's mitmproxy master, once a test has used it
-
-
-@pytest.fixture(autouse=True)
-def _mitmproxy_ctx_stays_the_session_fakes(request):
-    """mitmproxy's `ctx` is global, and every `Master` made takes it (a test's `taddons.context` too); the
-    session fake's own addons read `ctx.options` (NextLayer's `allow_hosts`, TlsConfig's conf directory), so
-    after a test that made a master of its own, `ctx` is given back to the session fake's."""
-    yield
-    from mitmproxy import ctx
-
-    if "openai_fake_runner" in request.fixturenames and not _SESSION_MASTER:
-        master = request.getfixturevalue("openai_fake_runner")._master
-        if master is not None:
-            _SESSION_MASTER.append(master)
-    if _SESSION_MASTER and getattr(ctx, "master", None) is not _SESSION_MASTER[0]:
-        master = _SESSION_MASTER[0]
-        ctx.master, ctx.options, ctx.log = master, master.options, master.log
-
-
 @pytest.fixture(scope="session")
 def confdir(fake) -> Path:
     return fake.confdir
