@@ -57,55 +57,28 @@ def pytest_configure(config: pytest.Config) -> None:
 # -- fixtures -------------------------------------------------------------------------------
 
 
-#: The process's one fake, once started: the session fixture's, or one something outside a fixture asked for
-#: (`process_runner`, which openai-responses' `OpenAIMock().router` uses), so that there is only ever one.
-_PROCESS: dict[str, "Runner"] = {}
-#: What gives the process's fake back to its fixture: an openai-responses `OpenAIMock` left bound outside a
-#: fixture (its `router.handler` stays bound) is released when the next test's fixture starts.
-_BOUND: list[Callable[[], None]] = []
-
-
-def process_runner(confdir: "Path | None" = None) -> "Runner":
-    """The fake of this process: the one already running, or a `Runner` started now on a free loopback port
-    (conf directory `confdir`, else a temporary one) and stopped when the process exits."""
-    found = _PROCESS.get("runner")
-    if found is not None:
-        return found
-    import atexit
-    import tempfile
-
-    from .profile import Profile
-    from .runner import Runner
-
-    if confdir is None:
-        confdir = Path(tempfile.mkdtemp(prefix="openai-fake-"))
-    # Not warmed: in a test process the SDK types are imported by the tests that need them, where warming them
-    # all in a thread would hold the GIL for about a second that the tests need.
-    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=confdir, warm=False)
-    runner.start()
-    _PROCESS["runner"] = runner
-    atexit.register(_stop_process_runner, runner)
-    return runner
-
-
-def _stop_process_runner(runner: "Runner") -> None:
-    if _PROCESS.get("runner") is runner:
-        del _PROCESS["runner"]
-        runner.stop()
-
-
 @pytest.fixture(scope="session")
 def openai_fake_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterable["Runner"]:
     """The fake of this test process: one `Runner` on a free loopback port, with its own conf directory.
 
-    Under pytest-xdist every worker is a process of its own, with its own runner. A fake something
-    outside a fixture started earlier in the process (`process_runner`) is the one used.
+    Under pytest-xdist every worker is a process of its own, with its own runner.
     """
-    started = "runner" not in _PROCESS
-    runner = process_runner(tmp_path_factory.mktemp("openai-fake") if started else None)
+    from . import process
+    from .profile import Profile
+    from .runner import Runner
+
+    # Not warmed: in a test process the SDK types are imported by the tests that need them, where warming them
+    # all in a thread would hold the GIL for about a second that the tests need.
+    shared = process.running()  # one started outside a fixture earlier in this process: the one to use
+    if shared is not None:
+        yield shared
+        return
+    runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=tmp_path_factory.mktemp("openai-fake"), warm=False)
+    runner.start()
+    process.adopt(runner)
     yield runner
-    if started:
-        _stop_process_runner(runner)
+    process.forget(runner)
+    runner.stop()
 
 
 @pytest.fixture
@@ -123,35 +96,29 @@ def openai_fake(openai_fake_runner: "Runner", request: pytest.FixtureRequest,
         bad = None
     if bad:  # a bad marker: one line, not a traceback into the plugin
         pytest.fail(bad, pytrace=False)
-    for release in list(_BOUND):
-        release()
+    from . import process
+
+    process.release_strays()  # an openai-responses `OpenAIMock` left answering outside a fixture gives the fake back
     original = runner.engine.profile
     _settle(runner)  # a stream left over from an earlier test is recorded before the journal is cleared
     runner.engine.use(profile)  # resets state and counts, then stores the profile's preloads
     runner.journal.clear()
 
-    env, unset = fake_env(runner, base_url)
-    for name in unset:
+    for name in _STEERING:
         monkeypatch.delenv(name, raising=False)
+    # Trust through SSL_CERT_DIR: a client's SSL context is then ready at once, where the bundle file
+    # is parsed whole for each (tens of ms per OpenAI(); see runner.client_env). httpx2 and httpx
+    # read SSL_CERT_FILE first, so an inherited one goes.
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    env = runner.env(base_url=base_url, inherited=os.environ, trust_dir=True)
+    if not os.environ.get("OPENAI_API_KEY"):
+        env["OPENAI_API_KEY"] = DUMMY_KEY
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
     yield FakeOpenAI(runner, profile, env)
     _settle(runner)
     runner.engine.use(original)
-
-
-def fake_env(runner: "Runner", base_url: bool = False) -> tuple[dict[str, str], tuple[str, ...]]:
-    """What to set in this process's environment, and what to remove, to point every client at `runner`."""
-    # Trust through SSL_CERT_DIR: a client's SSL context is then ready at once, where the bundle file
-    # is parsed whole for each (tens of ms per OpenAI(); see runner.client_env). httpx2 and httpx
-    # read SSL_CERT_FILE first, so an inherited one goes.
-    unset = (*_STEERING, "SSL_CERT_FILE")
-    inherited = {k: v for k, v in os.environ.items() if k not in unset}
-    env = runner.env(base_url=base_url, inherited=inherited, trust_dir=True)
-    if not os.environ.get("OPENAI_API_KEY"):
-        env["OPENAI_API_KEY"] = DUMMY_KEY
-    return env, unset
 
 
 @pytest.fixture

@@ -415,13 +415,12 @@ def test_an_httpx_response_too(openai_mock, client):
 
 
 def test_a_mock_left_bound_is_released_by_the_next_fixture():
-    from proxy_addon.pytest_plugin import _BOUND, process_runner
+    from proxy_addon import process
 
-    runner = process_runner()
+    runner = process.runner()
     session_state, proxy = runner.engine.state, os.environ.get("HTTPS_PROXY")
     left = OpenAIMock()
     left.router.__enter__()  # never left, as `router.handler` leaves it
     assert runner.engine.state is left.state._state and os.environ["HTTPS_PROXY"] == runner.proxy_url
-    for release in list(_BOUND):  # what the next `openai_fake` fixture does first
-        release()
-    assert runner.engine.state is session_state and os.environ.get("HTTPS_PROXY") == proxy and not _BOUND
+    process.release_strays()  # what the next `openai_fake` fixture does first
+    assert runner.engine.state is session_state and os.environ.get("HTTPS_PROXY") == proxy and not process.bound

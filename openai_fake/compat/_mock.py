@@ -65,10 +65,18 @@ def _canonical(name: str) -> str:
     return CANONICAL.get(name, name)
 
 
-def _check(name: str) -> None:
-    from proxy_addon.pytest_plugin import _check_name
+def _fixture_side() -> Any:
+    """Where the fixture's objects live (`Calls`, `_settle`, `_check_name`): `proxy_addon.handle` where the
+    release has it (no pytest there), else the pytest plugin."""
+    try:
+        from proxy_addon import handle
+    except ImportError:
+        from proxy_addon import pytest_plugin as handle
+    return handle
 
-    _check_name(name)  # AttributeError: unknown route name 'chat.completion'; did you mean ...?
+
+def _check(name: str) -> None:
+    _fixture_side()._check_name(name)  # AttributeError: unknown route name 'chat.completion'; did you mean ...?
 
 
 class OpenAIMock:
@@ -197,11 +205,10 @@ class OpenAIMock:
         runner = self._runner
         if runner is None:
             return CallList()
-        from proxy_addon.pytest_plugin import Calls, _settle
-
+        side = _fixture_side()
         if not getattr(_local, "answering", False):  # in a `.response` function, the proxy's thread: never wait
-            _settle(runner)
-        return CallList(Call._of(e) for e in Calls(runner.journal.entries()).filter(_canonical(name)))
+            side._settle(runner)
+        return CallList(Call._of(e) for e in side.Calls(runner.journal.entries()).filter(_canonical(name)))
 
     # -- binding to the process's fake ---------------------------------------------------
 
@@ -222,11 +229,11 @@ class OpenAIMock:
         self._depth += 1
         if self._depth > 1:
             return
-        from proxy_addon.pytest_plugin import _settle, fake_env, process_runner
+        from proxy_addon import process
 
-        runner = self._runner = process_runner()
-        _settle(runner)
-        env, unset = fake_env(runner)
+        runner = self._runner = process.runner()
+        _fixture_side()._settle(runner)
+        env, unset = process.client_env(runner)
         saved = {name: os.environ.get(name) for name in (*env, *unset)}
         for name in unset:
             os.environ.pop(name, None)
@@ -248,13 +255,11 @@ class OpenAIMock:
         self._depth -= 1
         if self._depth > 0 or self._held is None or self._runner is None:
             return
-        from proxy_addon.pytest_plugin import _settle
-
         state, profile, saved = self._held
         self._held = None
         with contextlib.suppress(ValueError):
             _bound().remove(self._release_all)
-        _settle(self._runner)
+        _fixture_side()._settle(self._runner)
         engine = self._runner.engine
         with engine.state.lock:
             engine.state = state
@@ -274,9 +279,9 @@ class OpenAIMock:
 
 
 def _bound() -> list:
-    from proxy_addon.pytest_plugin import _BOUND
+    from proxy_addon import process
 
-    return _BOUND
+    return process.bound
 
 
 def _rule_of(route: str) -> str:
@@ -479,13 +484,13 @@ class Router:
         mock = self._mock
         if mock._runner is None:  # from now on the fake answers from this mock (until a fixture takes it back)
             mock._bind()
-        made = _in_process(transport)
+        made = _in_process(transport, mock._runner)
         return made.handle_request
 
 
-def _in_process(transport: Any) -> Any:
-    """The in-process transport `openai_fake.transport` gives (a transport, or what makes one)."""
-    return transport if hasattr(transport, "handle_request") else transport()
+def _in_process(transport: Any, runner: "Runner") -> Any:
+    """The in-process transport `openai_fake.transport` gives for `runner` (a transport, or what makes one)."""
+    return transport if hasattr(transport, "handle_request") else transport(runner)
 
 
 class OtherRoute:
