@@ -37,6 +37,8 @@ def call_line(entry: Entry, now: float | None = None) -> Text:
     a streamed one adds its chunk count and how it ended (`12 chunks completed`). A stream
     still running shows `⋯ streaming` (for `now` given, with the time it has run so far).
     A notice: `12:00:00  ●  openai-fake started on http://127.0.0.1:8080; profile default`.
+    A webhook delivery the fake sent:
+    `12:00:02  ↗ 500  webhook batch.completed batch_abc → http://127.0.0.1:8123/hook  attempt 1  3 ms  retrying in 0.1 s`.
     """
     line = Text()
     line.append(time.strftime("%H:%M:%S", time.localtime(entry.time)), style="dim")
@@ -46,6 +48,8 @@ def call_line(entry: Entry, now: float | None = None) -> Text:
         if entry.error:
             line.append(f"  {entry.error}", style="red")
         return line
+    if entry.kind == "webhook":
+        return _webhook_line(line, entry)
     line.append("  ")
     line.append(str(entry.status), style=f"bold {status_style(entry.status)}")
     line.append(f"  {entry.method} {entry.path}")
@@ -71,4 +75,21 @@ def call_line(entry: Entry, now: float | None = None) -> Text:
         line.append(f"  {entry.error[:200]}", style=status_style(entry.status))
     if entry.face == "base-url":
         line.append("  (base-url)", style="dim")
+    return line
+
+
+def _webhook_line(line: Text, entry: Entry) -> Text:
+    """The rest of a webhook delivery's line: what went where, which attempt, and how it went."""
+    delivered = entry.outcome == "delivered"
+    line.append("  ↗ ", style="bold cyan")
+    line.append(str(entry.status) if entry.status else "---", style=f"bold {status_style(entry.status or 599)}")
+    line.append(f"  webhook {entry.event or '?'}", style="magenta")
+    if entry.note:
+        line.append(f" {entry.note}", style="blue")
+    line.append(f" → {entry.path}")
+    line.append(f"  attempt {entry.attempt}", style="dim")
+    line.append(f"  {duration(entry.duration_ms)}", style="dim")
+    line.append(f"  {entry.outcome}", style="green" if delivered else "red" if entry.outcome == "gave up" else "yellow")
+    if entry.error and entry.status == 0:  # a status says it already
+        line.append(f"  {entry.error[:200]}", style="red")
     return line

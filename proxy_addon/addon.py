@@ -190,6 +190,8 @@ class OpenAIFake:
                     body=body,
                     query=dict(req.query) if "?" in target else {},
                     host=host,
+                    scheme=req.scheme,  # the URLs an answer gives (an image's) must reach this face again
+                    port=req.port,
                 )
                 reply = self.engine.handle(request)
         except Exception as e:  # the engine never raises; this guards the conversion itself

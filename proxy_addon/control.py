@@ -8,6 +8,9 @@ face, where `https://api.openai.com/_fake/...` is the real API's 404):
     GET  /_fake/profile   the active profile: name, source, rules, the last reload error
     POST /_fake/profile   {"profile": "<shipped name | file.py | dotted.module>"}: load it and answer with it
     GET  /_fake/state     everything stored, as JSON, with the call counts
+    GET  /_fake/webhooks  where webhooks go: the profile's endpoints and those registered here, secrets included
+    POST /_fake/webhooks  {"url", "secret"?, "events"?}: register an endpoint (a secret is made when none is given)
+    DELETE /_fake/webhooks/{id}  remove one registered here
 
 It is a function of (method, path, query, body, client address, headers) to an
 engine `Reply`, so it is tested without sockets. Loading a profile runs Python
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .access import is_loopback
-from .engine import Engine, OpenAIError, Reply
+from .engine import Engine, OpenAIError, Reply, webhook_endpoints
 from .engine.errors import invalid_url, missing_param, unparsable_json
 from .journal import Entry, Journal
 from .profile import Profile, ProfileError, is_real_interrupt, load, resolve, shipped_dir
@@ -116,6 +119,9 @@ class Control:
         try:
             self._check_client(client, headers)
             endpoint = _ENDPOINTS.get((method.upper(), path.rstrip("/")))
+            item = path[len(_WEBHOOK_ITEM):].strip("/") if path.startswith(_WEBHOOK_ITEM) else ""
+            if endpoint is None and method.upper() == "DELETE" and item and "/" not in item:
+                return self.delete_webhook(item)
             if endpoint is None:
                 raise invalid_url(method.upper(), path)
             return endpoint(self, query, body, headers)
@@ -215,6 +221,42 @@ class Control:
         state = self.engine.state
         return Reply.json(200, {**state.snapshot(), "counts": state.counts()})
 
+    def webhooks(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
+        found = webhook_endpoints.endpoints(self.engine.profile, self.engine.state)
+        return Reply.json(200, {"object": "list", "data": [e.record() for e in found]})
+
+    def add_webhook(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
+        payload = _json_body(body)
+        if payload is None or "url" not in payload:
+            raise missing_param("url")
+        unknown = sorted(set(payload) - {"url", "secret", "events"})
+        if unknown:
+            raise OpenAIError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0],
+                              code="unknown_parameter")
+        for name, check in (("url", webhook_endpoints.check_url), ("secret", webhook_endpoints.check_secret),
+                            ("events", webhook_endpoints.check_events)):
+            if payload.get(name) is not None:
+                try:
+                    check(payload[name])
+                except (TypeError, ValueError) as e:
+                    raise OpenAIError(400, str(e), param=name, code="invalid_value") from None
+        state = self.engine.state
+        endpoint = webhook_endpoints.make(payload["url"], payload.get("secret"), payload.get("events"),
+                                          id=state.new_id("we_"), source="control")
+        state.put(webhook_endpoints.STORE, endpoint.record())
+        events = ", ".join(endpoint.events) if endpoint.events else "every event"
+        self.journal.record(Entry(time=time.time(), kind="notice", note=f"webhook endpoint {endpoint.id}: {endpoint.url} ({events})"))
+        return Reply.json(200, endpoint.record())
+
+    def delete_webhook(self, endpoint_id: str) -> Reply:
+        if self.engine.state.delete(webhook_endpoints.STORE, endpoint_id) is None:
+            if any(e.id == endpoint_id for e in self.engine.profile.webhook_endpoints):
+                raise OpenAIError(400, f"webhook endpoint {endpoint_id!r} is the profile's: edit the profile to remove it",
+                                  param="id", code="invalid_value")
+            raise OpenAIError(404, f"No webhook endpoint found with id '{endpoint_id}'.", param="id", code="not_found")
+        self.journal.record(Entry(time=time.time(), kind="notice", note=f"webhook endpoint {endpoint_id} removed"))
+        return Reply.json(200, {"id": endpoint_id, "object": "webhook_endpoint.deleted", "deleted": True})
+
     def _describe(self, profile: Profile) -> dict[str, Any]:
         followed = self.watcher is not None and self.watcher.profile is profile
         return {
@@ -233,7 +275,11 @@ _ENDPOINTS = {
     ("GET", "/_fake/profile"): Control.get_profile,
     ("POST", "/_fake/profile"): Control.set_profile,
     ("GET", "/_fake/state"): Control.state,
+    ("GET", "/_fake/webhooks"): Control.webhooks,
+    ("POST", "/_fake/webhooks"): Control.add_webhook,
 }
+#: `DELETE /_fake/webhooks/{id}`.
+_WEBHOOK_ITEM = "/_fake/webhooks/"
 
 
 def _token_of(headers: Mapping[str, str]) -> str:

@@ -80,9 +80,9 @@ def redact_target(target: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One record: an answered call (kind "call"), a stream that has started and not
-    ended yet (kind "stream"; its "call" record follows when it ends), or a notice
+    ended yet (kind "stream"; its "call" record follows when it ends), a notice
     from the fake itself (kind "notice", such as a profile reload; `error` says what
-    went wrong, if anything).
+    went wrong, if anything), or one attempt at delivering a webhook (kind "webhook").
 
     Slotted: the fake keeps the last 10,000 in memory, and without a `__dict__` each
     takes about half the memory (bench/memory.py)."""
@@ -110,6 +110,11 @@ class Entry:
     note: str | None = None
     #: The request body's size in bytes, kept or not.
     body_size: int = 0
+    #: For a webhook delivery (kind "webhook"): the event type, and which attempt this was (1 for the first).
+    #: Its `path` is the receiver's URL, `request_id` the `webhook-id`, `note` the object the event is about,
+    #: `outcome` "delivered", "retrying in N s" or "gave up", `status` 0 when nothing answered.
+    event: str | None = None
+    attempt: int | None = None
     #: The request body, kept in memory for assertions and never written anywhere; b"" once the
     #: journal's body budget made it drop it (`body_dropped`).
     body: bytes = field(default=b"", repr=False, compare=False)
@@ -183,6 +188,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "status": (int,), "duration_ms": (int, float), "rule": (str,), "model": (str, _NONE), "face": (str,),
     "key": (str, _NONE), "error": (str, _NONE), "chunks": (int, _NONE), "outcome": (str, _NONE), "kind": (str,),
     "prompt": (str, _NONE), "answer": (str, _NONE), "note": (str, _NONE), "body_size": (int,),
+    "event": (str, _NONE), "attempt": (int, _NONE),
 }
 
 

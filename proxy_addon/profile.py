@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .engine import knobs as knob_types
+from .engine import webhook_endpoints
+from .engine.webhook_endpoints import Endpoint
 from .engine.errors import OpenAIError
 from .engine.routes import CANONICAL, PRELOADERS, ROUTE_RULES, RULES
 from .engine.state import State
@@ -49,6 +51,11 @@ def unknown_name(name: str, only_hint: bool = False) -> str:
 class ProfileError(Exception):
     """A profile that cannot be used; the message names the file and the line."""
 
+
+#: A webhook receiver's time to answer, and the waits before each retry: the real API retries for up to
+#: 72 hours with exponential backoff; the fake compresses that, so a test sees a retry in a fraction of a second.
+WEBHOOK_TIMEOUT = 5.0
+WEBHOOK_BACKOFF = (0.1, 0.5, 2.0, 8.0)
 
 _COMMON = {"latency": (int, float), "failures": int, "failure_status": int, "retry_after": (int, float), "handler": object,
            "handler_first": bool}
@@ -144,11 +151,28 @@ class Profile:
         field, a wrong type); False lets odd bodies through, for tests that send them on purpose.
     stream: the pace and faults of every streamed reply, as a dict of `Pace` knobs
         (`{"ttft": 0.3, "chunk_delay": 0.05}`); a rule's own `stream=` wins.
+    webhook_timeout: seconds a webhook receiver has to answer a delivery before it counts as failed.
+    webhook_backoff: seconds to wait before each retry of a failed delivery; its length is the number
+        of retries (the default makes 5 attempts over about 10 s; `()` sends once).
+    Webhook endpoints are added with `profile.webhook(url, secret=..., events=[...])`.
     """
 
     def __init__(self, *, latency: float = 0.0, require_api_key: bool = True, stream: "Pace | dict | None" = None,
-                 validate_requests: bool = True) -> None:
+                 validate_requests: bool = True, webhook_timeout: float = WEBHOOK_TIMEOUT,
+                 webhook_backoff: "tuple[float, ...] | list[float]" = WEBHOOK_BACKOFF) -> None:
         _check_number("latency", latency)
+        _check_number("webhook_timeout", webhook_timeout)
+        if not webhook_timeout:
+            raise ValueError("webhook_timeout must be a number of seconds > 0, not 0")
+        #: How long a webhook receiver has to answer, and the waits before each retry (README, "Webhooks").
+        self.webhook_timeout = float(webhook_timeout)
+        if isinstance(webhook_backoff, (str, bytes)) or not isinstance(webhook_backoff, (tuple, list)):
+            raise TypeError(f"webhook_backoff must be a list of seconds such as [0.1, 0.5, 2], not {webhook_backoff!r}")
+        for wait in webhook_backoff:
+            _check_number("webhook_backoff's every wait", wait)
+        self.webhook_backoff = tuple(float(wait) for wait in webhook_backoff)
+        #: Where webhooks go (`webhook()`), besides the endpoints registered at run time.
+        self.webhook_endpoints: list[Endpoint] = []
         #: How every stream is paced unless its rule says otherwise (see `Pace`).
         self.stream = Pace.of(stream)
         if not isinstance(require_api_key, bool):
@@ -169,6 +193,16 @@ class Profile:
         if attr.startswith("_"):
             raise AttributeError(attr)
         return self._ref(attr)
+
+    def webhook(self, url: str, *, secret: str | None = None, events: "list[str] | None" = None) -> Endpoint:
+        """Send the API's webhook events to `url`, signed with `secret` (`whsec_<base64>`; a random one is made
+        when none is given, shown by `GET /_fake/webhooks`), only those `events` match (event types or glob
+        patterns: `["batch.*", "response.completed"]`; all of them by default). `url` is `https://`, or
+        plain `http://` on this machine. Call it once per endpoint."""
+        endpoint = webhook_endpoints.make(url, secret, events, id=f"we_profile_{len(self.webhook_endpoints) + 1}",
+                                          source="profile")
+        self.webhook_endpoints.append(endpoint)
+        return endpoint
 
     def _ref(self, path: str) -> _RuleRef:
         if path in _PATHS:

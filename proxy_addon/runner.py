@@ -26,6 +26,7 @@ from .engine import Engine
 from .journal import BODY_BUDGET, Journal, journal_path, started_notice, stopped_notice
 from .profile import Profile, load
 from .state_file import StateFile
+from .webhooks import Sender
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
 
 RUNNING_FILE = "running.json"
@@ -94,6 +95,8 @@ class Runner:
         self.watcher = ProfileWatcher(self.engine, self.journal)
         #: The secret every control request must bring (made afresh for each Runner; in the run file).
         self.control_token = new_token()
+        #: Delivers the webhooks the engine announces, to the endpoints the user set (`webhooks.py`).
+        self.webhooks = Sender(self.engine, self.journal, program_endpoints=is_loopback_host(host))
         #: The `/_fake/...` endpoints; the token, and only loopback clients unless `allow_remote_control`.
         self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher,
                                token=self.control_token)
@@ -207,26 +210,32 @@ class Runner:
             await task
         finally:
             self.address = None
+            ticking.cancel()
+            await asyncio.gather(ticking, return_exceptions=True)
+            await self.webhooks.aclose()
             self.journal.record(stopped_notice(url))
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
-            ticking.cancel()
-            await asyncio.gather(watching, ticking, return_exceptions=True)
+            await asyncio.gather(watching, return_exceptions=True)
             await relay.stop()
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
 
     async def _tick(self, every: float = 0.05) -> None:
-        """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job). On the
-        event loop, as every call is answered: a tick does what the read of such an object would do (and costs
-        a few dict lookups when no rule moves by time)."""
+        """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job), then send
+        the webhooks announced since the last tick. On the event loop, as every call is answered: a tick does what
+        the read of such an object would do (and costs a few dict lookups when no rule moves by time)."""
         while True:
             await asyncio.sleep(every)
             try:
                 self.engine.tick()
             except Exception:  # pragma: no cover - tick answers errors itself; never let the loop end
                 logging.getLogger(__name__).exception("openai-fake: moving objects on failed")
+            try:
+                self.webhooks.start(self.webhooks.take())  # the events announced by the calls answered meanwhile too
+            except Exception:  # pragma: no cover - never let the loop end
+                logging.getLogger(__name__).exception("openai-fake: taking the webhook events failed")
 
     def start(self, timeout: float = 30.0) -> "Runner":
         """Serve in a background thread; return once listening. Raises StartupError."""
@@ -396,10 +405,11 @@ def _bypasses_openai(entry: str) -> bool:
 
 
 def _warm_sdk_types() -> None:
-    from .engine import sdk
+    from .engine import pictures, sdk
 
     try:
         sdk.warm()
+        pictures.warm()  # Pillow, for the images endpoints
     except Exception:  # a broken SDK install shows on the first call that needs it, with its own error
         logging.getLogger(__name__).debug("could not import the SDK types ahead of use", exc_info=True)
 

@@ -123,7 +123,7 @@ def _text(value: Any) -> str | None:
 @_never_raises
 def answer_of(body: bytes, content_type: str = "application/json", payload: Any = None) -> str | None:
     """The first words of a whole reply: message content, output text or tool calls (`name(args)`),
-    a completion's text, the embeddings' shape, the flagged categories. `payload`, when given, is
+    a completion's text, the embeddings' shape, the flagged categories, a transcript. `payload`, when given, is
     the data `body` encodes, so the body need not be parsed again."""
     data = payload
     if data is None:
@@ -151,6 +151,15 @@ def _answer(data: dict) -> str | None:
         first = vectors[0]["embedding"]
         dims = len(base64.b64decode(first)) // 4 if isinstance(first, str) else len(first)
         return f"{len(vectors)} embedding{'s' if len(vectors) != 1 else ''} × {dims}"
+    if kind is None and isinstance(data.get("text"), str) and ("usage" in data or "task" in data or len(data) == 1):
+        return data["text"]  # a transcription or a translation
+    images = data.get("data")
+    if "created" in data and isinstance(images, list) and images and isinstance(images[0], dict) \
+            and ("b64_json" in images[0] or "url" in images[0]):  # an ImagesResponse
+        count = f"{len(images)} image{'s' if len(images) > 1 else ''}"
+        if isinstance(data.get("size"), str):
+            return " ".join(p for p in (count, data["size"], data.get("output_format")) if isinstance(p, str))
+        return f"{count} (url)" if "url" in images[0] else count
     if isinstance(data.get("results"), list) and str(data.get("id", "")).startswith("modr"):
         flagged = sorted({c for r in data["results"] for c, on in (r.get("categories") or {}).items() if on})
         return f"flagged: {', '.join(flagged)}" if flagged else "not flagged"

@@ -300,6 +300,8 @@ def _endpoints(ids: dict) -> list[tuple[str, dict]]:
         ("/v1/embeddings", {**EMB, "input": ["a", "b"], "encoding_format": "float", "dimensions": 8}),
         ("/v1/embeddings", {**EMB, "input": [[1, 2], [3]]}),
         ("/v1/moderations", {"input": [{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "http://x"}}]}),
+        ("/v1/audio/speech", {"model": "gpt-4o-mini-tts", "input": "hi", "voice": {"id": "voice_1"}, "response_format": "pcm",
+                              "speed": 1.5, "instructions": "calm", "stream_format": "sse"}),
         ("/v1/responses", {
             "model": "gpt-4o", "stream": True, "metadata": {"a": "b"}, "temperature": 1, "max_output_tokens": 100,
             "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]},

@@ -14,7 +14,9 @@ Run: `.venv/bin/python -m pytest tests/test_contract.py` (about 10 s; `-s` print
 
 from __future__ import annotations
 
+import io
 import warnings
+import wave
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +98,15 @@ def _job_running(calls) -> None:
             break
         job = calls.client.fine_tuning.jobs.retrieve(job.id)
     calls.ids[JOB] = job.id
+def _wav() -> bytes:
+    """Half a second of silence as a WAV, for the audio uploads."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 4000)
+    return buffer.getvalue()
 
 
 # Steps to take before a row, where state must move first.
@@ -111,8 +122,21 @@ FRESH = {
     "vector_stores.file_batches.cancel": {},  # the walk's reads have completed the walk's batch
 }
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGBA", (32, 32), (0, 120, 200, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
 # Arguments for specific rows, over what the generator makes (a callable gets the `Calls`).
 OVERRIDES: dict[str, dict[str, Any]] = {
+    # the image endpoints refuse an upload that is not an image (the generator's file is text)
+    "images.edit": {"image": ("contract.png", _png(), "image/png")},
+    "images.create_variation": {"image": ("contract.png", _png(), "image/png")},
     # deleting a base model would take "gpt-4o" from every later call; delete a fine-tuned one
     "models.delete": {"model": "ft:gpt-4o-mini:contract:deleted"},
     # only stored completions can be retrieved, listed, updated, deleted
@@ -124,7 +148,22 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "responses.input_tokens.count": {"model": "gpt-4o", "input": "hello"},
     "vector_stores.file_batches.create": {"file_ids": lambda calls: [calls.file_id]},
     "beta.threads.runs.submit_tool_outputs": {"tool_outputs": _tool_outputs},
+    # both optional in the SDK; the API needs one of them (tests/test_containers.py tries both)
+    "containers.files.create": {"file": ("contract.txt", b"contract")},
+    # a video the fake can read (the generator's bytes are no video)
+    "videos.edit": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
+    "videos.extend": {"video": lambda calls: ("clip.mp4", _clip(), "video/mp4")},
+    # the API routes audio by model (another kind is its 404 Invalid URL), and reads the upload as audio
+    "audio.speech.create": {"model": "gpt-4o-mini-tts"},
+    "audio.transcriptions.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
+    "audio.translations.create": {"model": "whisper-1", "file": lambda calls: ("a.wav", _wav())},
 }
+
+
+def _clip() -> bytes:
+    from proxy_addon.engine import clips
+
+    return clips.render("contract", "720x1280", 4)
 
 
 
@@ -142,6 +181,11 @@ def contract_profile():
     # A batch steps on by the hour, so the walk's batch is still validating (not failed: its input file is not
     # JSONL) when it is cancelled; tests/test_batches.py runs batches through.
     profile.batches(progress=3600)
+    # A video's steps all come due at once, so the walk's video is completed when it is remixed, downloaded,
+    # deleted; tests/test_videos.py polls videos through.
+    profile.videos(progress=0)
+    # An eval run too, so that the walk's run can be cancelled; tests/test_evals.py grades runs through.
+    profile.evals(progress=3600)
     return profile
 
 

@@ -70,30 +70,32 @@ def test_no_generic_row_answers_a_500_to_an_empty_request(route):
 
 def test_create_retrieve_list_update_delete_of_a_generic_collection():
     engine = Engine(Profile())
-    status, f = call(engine, "POST", "/v1/evals", {"name": "grading", "data_source_config": {"type": "custom", "item_schema": {}},
-                                                     "testing_criteria": []})
-    assert status == 201 and f["id"].startswith("eval_") and f["name"] == "grading" and f["object"] == "eval"
-    assert call(engine, "GET", f"/v1/evals/{f['id']}")[1] == f
-    status, page = call(engine, "GET", "/v1/evals")
-    assert [e["id"] for e in page["data"]] == [f["id"]] and page["has_more"] is False
-    status, changed = call(engine, "POST", f"/v1/evals/{f['id']}", {"name": "renamed"})
-    assert status == 200 and changed["name"] == "renamed" and call(engine, "GET", f"/v1/evals/{f['id']}")[1]["name"] == "renamed"
-    status, gone = call(engine, "DELETE", f"/v1/evals/{f['id']}")
-    assert status == 200 and gone["deleted"] is True
-    status, missing = call(engine, "GET", f"/v1/evals/{f['id']}")
-    assert status == 404 and missing["error"]["message"] == f"No eval found with id '{f['id']}'."
+    project = call(engine, "POST", "/v1/organization/projects", {"name": "p"})[1]
+    accounts = f"/v1/organization/projects/{project['id']}/service_accounts"
+    status, f = call(engine, "POST", accounts, {"name": "grading"})
+    assert status == 200 and f["id"].startswith("svc_acct_") and f["name"] == "grading"  # the API's prefix
+    assert f["object"] == "organization.project.service_account"
+    assert call(engine, "GET", f"{accounts}/{f['id']}")[1]["name"] == "grading"
+    status, page = call(engine, "GET", accounts)
+    assert [a["id"] for a in page["data"]] == [f["id"]] and page["has_more"] is False
+    status, changed = call(engine, "POST", f"{accounts}/{f['id']}", {"name": "renamed"})
+    assert status == 200 and changed["name"] == "renamed" and call(engine, "GET", f"{accounts}/{f['id']}")[1]["name"] == "renamed"
+    status, gone = call(engine, "DELETE", f"{accounts}/{f['id']}")
+    assert status == 200 and gone["deleted"] is True and gone["id"] == f["id"]
+    status, missing = call(engine, "GET", f"{accounts}/{f['id']}")
+    assert status == 404 and missing["error"]["message"] == f"No service account found with id '{f['id']}'."
 
 
 def test_children_live_under_their_parent_and_go_with_it():
     engine = Engine(Profile())
-    eval_id = call(engine, "POST", "/v1/evals", {"data_source_config": {"type": "custom", "item_schema": {}}, "testing_criteria": []})[1]["id"]
-    status, run = call(engine, "POST", f"/v1/evals/{eval_id}/runs", {"data_source": {"type": "jsonl", "source": {"type": "file_id", "id": "f"}}})
-    assert status == 201  # as the description says for evals (every other create: 200)
-    assert [r["id"] for r in call(engine, "GET", f"/v1/evals/{eval_id}/runs")[1]["data"]] == [run["id"]]
-    assert call(engine, "GET", "/v1/evals/eval_other/runs")[0] == 404  # no such parent
-    call(engine, "DELETE", f"/v1/evals/{eval_id}")
-    assert call(engine, "GET", f"/v1/evals/{eval_id}/runs/{run['id']}")[0] == 404
-    assert not any(name.startswith(f"evals/{eval_id}/") for name in engine.state.snapshot()["collections"])
+    group_id = call(engine, "POST", "/v1/organization/groups", {"name": "graders"})[1]["id"]
+    status, member = call(engine, "POST", f"/v1/organization/groups/{group_id}/users", {"user_id": "user_abc"})
+    assert status == 200 and member["user_id"] == "user_abc"
+    assert [u["id"] for u in call(engine, "GET", f"/v1/organization/groups/{group_id}/users")[1]["data"]] == ["user_abc"]
+    assert call(engine, "GET", "/v1/organization/groups/group_other/users")[0] == 404  # no such parent
+    assert call(engine, "DELETE", f"/v1/organization/groups/{group_id}")[0] == 200
+    assert call(engine, "GET", f"/v1/organization/groups/{group_id}/users/user_abc")[0] == 404
+    assert not any(name.startswith(f"organization/groups/{group_id}/") for name in engine.state.snapshot()["collections"])
 
 
 def test_actions_move_the_status_the_verb_names():
@@ -160,7 +162,7 @@ def test_a_body_its_params_type_refuses_is_the_real_apis_400(body, param, code, 
 
 def test_a_generic_row_asked_to_stream_says_so():
     engine = Engine(Profile())
-    status, body = call(engine, "POST", "/v1/images/generations", {"prompt": "a cat", "stream": True})
+    status, body = call(engine, "POST", "/v1/agents/sessions", {"stream": True})
     assert status == 400 and body["error"]["param"] == "stream"
 
 
@@ -289,17 +291,16 @@ def test_a_generic_handlers_error_comes_before_any_change_and_a_wrong_answer_is_
 
     profile = Profile()
 
-    @profile.evals
+    @profile.admin.organization.groups
     def refuse(request, state):
         if request.method == "POST":
             raise OpenAIError(429, "slow down")
         return "not a dict"
 
     engine = Engine(profile)
-    assert call(engine, "POST", "/v1/evals", {"data_source_config": {"type": "custom", "item_schema": {}},
-                                              "testing_criteria": []})[0] == 429
-    assert engine.state.all("evals") == []
-    status, body = call(engine, "GET", "/v1/evals")
+    assert call(engine, "POST", "/v1/organization/groups", {"name": "graders"})[0] == 429
+    assert engine.state.all("organization/groups") == []
+    status, body = call(engine, "GET", "/v1/organization/groups")
     assert status == 500 and "handler answered a str" in body["error"]["message"]
 
 

@@ -308,6 +308,8 @@ def _chat(message: dict) -> bytes:
      "2 embeddings × 3"),
     (json.dumps({"id": "modr-1", "results": [{"categories": {"violence": True, "hate": False}}]}).encode(), "flagged: violence"),
     (json.dumps({"object": "list", "data": [{"object": "model"}]}).encode(), None),
+    (json.dumps({"text": "Transcribed words", "usage": {"type": "duration", "seconds": 2}}).encode(), "Transcribed words"),
+    (json.dumps({"text": "Translated words"}).encode(), "Translated words"),
     (b"not json", None),
     (json.dumps({"object": "chat.completion", "choices": [{"message": 5}]}).encode(), None),  # never raises
     (json.dumps({"object": "list", "data": [{"object": "embedding", "embedding": "not base64!"}]}).encode(), None),

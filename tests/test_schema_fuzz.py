@@ -78,10 +78,28 @@ HINTS: dict[str, dict[str, Any]] = {
     "POST /responses/input_tokens?beta=true": {"model": "gpt-4o", "input": "hello"},
 }
 
+def _wav() -> bytes:
+    """A second of silence as a WAV: an upload the audio endpoints read."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 8000)
+    return buffer.getvalue()
+
+
 # Fields set whatever was generated: what makes the answer something later operations can reach.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "POST /chat/completions": {"store": True},  # only stored completions can be retrieved, listed, updated
     "POST /fine_tuning/jobs": {"model": "gpt-4o-mini"},  # a model the API fine-tunes: a job is made, and read after
+    # The API routes audio by model (another kind is its 404 Invalid URL) and reads the upload as audio.
+    "POST /audio/speech": {"model": "gpt-4o-mini-tts", "voice": "alloy"},
+    "POST /audio/transcriptions": {"model": "whisper-1", "file": _wav()},
+    "POST /audio/translations": {"model": "whisper-1", "file": _wav()},
 }
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -601,7 +619,12 @@ def _unrouted(ex: Exchange) -> bool:
 
 
 def test_every_operation_is_routed(fuzz):
-    unrouted = {ex.key: ex for ex in fuzz.exchanges if _unrouted(ex)}
+    # Unrouted: every answer is `Invalid URL`. One is not enough: the audio endpoints answer it, as the API does, to
+    # a model of another kind (whisper-1 on /audio/speech), which an invalid request may name.
+    answers: dict[str, list[Exchange]] = defaultdict(list)
+    for ex in fuzz.exchanges:
+        answers[ex.key].append(ex)
+    unrouted = {key: seen[0] for key, seen in answers.items() if all(_unrouted(ex) for ex in seen)}
     lacking = [f"{key}: e.g. {ex.request()}" for key, ex in sorted(unrouted.items()) if key not in NOT_ROUTED]
     assert not lacking, "operations of the description the fake has no route for:\n" + "\n".join(lacking)
     routed = sorted(set(NOT_ROUTED) - set(unrouted))

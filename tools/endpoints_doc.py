@@ -35,7 +35,8 @@ def table() -> str:
     for route in routes.ROUTES:
         groups[group_of(route.name)].append(route)
     lines = [BEGIN, "",
-             f"{len(routes.ROUTES)} endpoints: every method of the openai {SDK_VERSION} SDK, and `POST /v1/traces/ingest`. "
+             f"{len(routes.ROUTES)} endpoints: every method of the openai {SDK_VERSION} SDK, and the routes it lacks: "
+             f"{', '.join(f'`{r.method} {r.path}`' for r in routes.EXTRA_ROWS)}. "
              "**behaviour**: a module of its own does what the API does; **consistent objects**: the generic resource "
              "stores, lists, updates and deletes objects of the SDK's own types (see \"The generic resource\").", "",
              "| group | endpoints | behaviour | consistent objects |", "|---|---|---|---|"]

@@ -33,6 +33,7 @@ from typing import Any, Callable, Literal, TypeVar, overload
 
 from .engine.errors import OpenAIError
 from .engine.streams import Pace
+from .engine.webhook_endpoints import Endpoint
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
@@ -143,12 +144,19 @@ def render_stub() -> str:
         "    require_api_key: builtins.bool",
         "    validate_requests: builtins.bool",
         "    stream: Pace",
+        "    webhook_timeout: builtins.float",
+        "    webhook_backoff: builtins.tuple[builtins.float, ...]",
+        "    webhook_endpoints: builtins.list[Endpoint]",
         "    rules: builtins.dict[builtins.str, Rule]",
         "    state: _Preloads",
         "    name: builtins.str",
         "    source: builtins.str | None",
         "    def __init__(self, *, latency: builtins.float = 0.0, require_api_key: builtins.bool = True,"
-        " stream: Pace | builtins.dict | None = None, validate_requests: builtins.bool = True) -> None: ...",
+        " stream: Pace | builtins.dict | None = None, validate_requests: builtins.bool = True,"
+        " webhook_timeout: builtins.float = 5.0,"
+        " webhook_backoff: builtins.tuple[builtins.float, ...] | builtins.list[builtins.float] = ...) -> None: ...",
+        "    def webhook(self, url: builtins.str, *, secret: builtins.str | None = None,"
+        " events: builtins.list[builtins.str] | None = None) -> Endpoint: ...",
         "    def configure(self, name: builtins.str, **knobs: Any) -> Rule: ...",
         "    def rule_for(self, route: builtins.str, group: builtins.str) -> Rule | None: ...",
     ]

@@ -116,7 +116,7 @@ def row_of(group: str, resource: SyncAPIResource, method_name: str) -> dict | No
     path = _path(call.args[0])
     if path is None:
         return None
-    module = sys.modules[type(resource).__module__]
+    module = sys.modules[method.__module__]  # where it is defined: a subclass's module may not import its types
     kwargs = {k.arg: k.value for k in call.keywords if k.arg}
     verb = _VERBS[call.func.attr]
     if call.func.attr == "_get_api_list" and isinstance(kwargs.get("method"), ast.Constant):
@@ -157,13 +157,18 @@ def _rank(name: str) -> tuple:
     return name.startswith("beta."), name.count("."), "retrieve_content" in name, name
 
 
+def _methods(cls: type) -> set[str]:
+    """The public methods of a resource class and of the SDK's classes it extends (`resources/webhooks/__init__.py`
+    makes `Webhooks` an empty subclass of the class that has them), not `SyncAPIResource`'s own."""
+    return {name for klass in cls.__mro__ if issubclass(klass, SyncAPIResource) and klass is not SyncAPIResource
+            for name, value in vars(klass).items() if not name.startswith("_") and inspect.isfunction(value)}
+
+
 def table() -> list[dict]:
     client = openai.OpenAI(api_key="sk-generate", base_url="http://127.0.0.1:9/v1")
     rows: dict[tuple[str, str], dict] = {}
     for group, resource in resources(client):
-        for method_name in sorted(vars(type(resource))):
-            if method_name.startswith("_") or not inspect.isfunction(getattr(type(resource), method_name)):
-                continue
+        for method_name in sorted(_methods(type(resource))):
             row = row_of(group, resource, method_name)
             if row is None:
                 continue

@@ -225,11 +225,12 @@ class Engine:
             rule_name = route.rule
             if rule is not None and rule.latency is not None:
                 delay = rule.latency
-            if profile.require_api_key and not _has_bearer(request.headers):
+            public = route.row is not None and route.row.public  # a URL the fake handed out, not the API
+            if profile.require_api_key and not public and not _has_bearer(request.headers):
                 raise errors.missing_api_key()
             with self.state.lock:  # one call at a time sees and changes the state: a handler's reads and writes are one step
                 n = self.state.count_call(route.name, route.rule)  # failures and `faulty=` count the route's own calls
-                if rule is not None and n <= rule.failures:
+                if rule is not None and not public and n <= rule.failures:
                     raise rule.failure(n, request.model)
                 call = Call(request, rule, self.state, profile, n, self)
                 try:

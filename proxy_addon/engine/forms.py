@@ -35,12 +35,17 @@ def _invalid(message: str) -> errors.OpenAIError:
 
 
 def parse(request: Request) -> dict[str, Field]:
-    """The form's fields by name; a body that is not multipart/form-data is a 400."""
+    """The form's fields by name (a name sent twice: its last part); a body that is not multipart/form-data is a 400."""
+    return {name: field for name, field in parts(request)}
+
+
+def parts(request: Request) -> list[tuple[str, Field]]:
+    """The form's parts in the order sent, as (name, field); a body that is not multipart/form-data is a 400."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get("boundary")
     if kind != "multipart/form-data" or not boundary:
         raise _invalid("Expected a multipart/form-data body with a boundary.")
-    fields: dict[str, Field] = {}
+    fields: list[tuple[str, Field]] = []
     try:
         parser = PushMultipartParser(boundary, content_length=len(request.body))
         part, chunks = None, []
@@ -50,7 +55,7 @@ def parse(request: Request) -> dict[str, Field]:
                     raise _invalid("A multipart part has no name.")
                 part, chunks = event, []
             elif event is None:  # the part ended
-                fields[part.name] = Field(b"".join(chunks), part.filename or None, part.content_type or "text/plain")
+                fields.append((part.name, Field(b"".join(chunks), part.filename or None, part.content_type or "text/plain")))
             else:
                 chunks.append(event)
         parser.close()  # the whole body is here: an unfinished stream is an error, not a wait

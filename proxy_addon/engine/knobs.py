@@ -63,14 +63,20 @@ def check(rule: str, key: str, value: Any, kind: Any) -> Any:
             _adapter(kind).validate_python(value, strict=True)
         except pydantic.ValidationError as e:
             said = e.errors()[0]["msg"].removeprefix("Input should be ")
-            raise TypeError(f"{rule}({key}=...) should be {said}, not a {type(value).__name__} ({value!r})") from None
+            raise TypeError(f"{rule}({key}=...) should be {said}, not a {type(value).__name__} ({_shown(value)})") from None
     try:
         return _adapter(kind).validate_python(value)
     except pydantic.ValidationError as e:
         found = e.errors()
         if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(found) > 1:  # say every way it could be
             wanted = " or ".join(dict.fromkeys(f["msg"].removeprefix("Input should be ") for f in found))
-            raise ValueError(f"{rule}({key}=...) should be {wanted} (got {value!r})") from None
+            raise ValueError(f"{rule}({key}=...) should be {wanted} (got {_shown(value)})") from None
         first = found[0]
         at = "".join(f"[{p!r}]" for p in first["loc"])
-        raise ValueError(f"{rule}({key}=...){at}: {first['msg']} (got {first.get('input')!r})") from None
+        raise ValueError(f"{rule}({key}=...){at}: {first['msg']} (got {_shown(first.get('input'))})") from None
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value for a message, cut short: a knob may hold a whole image's bytes."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal
 
-from . import knobs
+from . import knobs, stores
 
 #: The knobs of every resource whose objects progress.
 KNOBS: dict[str, Any] = {
@@ -84,16 +84,21 @@ def fail_message(call, default: str) -> str:
 
 
 #: Events waiting for the webhook sender: {"id": "evt_...", "type": "batch.completed", "created_at", "data": {"id"}}.
-OUTBOX = "~webhook_outbox"
+OUTBOX = stores.WEBHOOK_OUTBOX
 
 
-def emit(call, event_type: str, object_id: str) -> None:
+def emit(call, event_type: str, object_id: str | None, data: dict | None = None) -> None:
     """Announce an event the API sends a webhook for (`batch.completed`, `fine_tuning.job.succeeded`, ...), for
-    the webhook sender to deliver; kept only when the profile has somewhere to send it."""
-    if not getattr(call.profile, "webhooks", None):
+    the webhook sender to deliver; kept only when some endpoint (the profile's `profile.webhook(...)`, or one
+    registered at run time) wants events of this type. The event's `data` is `{"id": object_id}`, or `data`
+    whole for the events whose payload is not an object's id (`realtime.call.incoming`: `call_id`, ...)."""
+    from . import webhook_endpoints
+
+    webhook_endpoints.check_type(event_type)
+    if not webhook_endpoints.wanting(call.profile, call.state, event_type):
         return
     call.state.put(OUTBOX, {"id": call.state.new_id("evt_"), "type": event_type, "created_at": int(time.time()),
-                            "data": {"id": object_id}})
+                            "data": {"id": object_id} if data is None else data})
 
 
 @dataclass(frozen=True)

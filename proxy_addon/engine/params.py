@@ -186,11 +186,23 @@ def kind(value: dict, name: str, allowed: tuple[str, ...] | frozenset[str] | Non
     if not isinstance(found, str):
         raise errors.invalid_type(f"{name}.type", "a string", found)
     if allowed is not None and found not in allowed:
-        raise errors.invalid_value(f"{name}.type", f"Invalid value: '{found}'. Supported values are: {_listed(allowed)}.")
+        raise errors.invalid_value(f"{name}.type", f"Invalid value: '{found}'. Supported values are: {listed(allowed)}.")
     return found
 
 
-def _listed(values) -> str:
+def choice(value: Any, name: str, allowed: tuple[str, ...] | frozenset[str]) -> Any:
+    """A string parameter that must be one of `allowed` (or None): the API's `invalid_type` / `invalid_value`."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise errors.invalid_type(name, "a string", value)
+    if value not in allowed:
+        raise errors.invalid_value(name, f"Invalid value: '{value}'. Supported values are: {listed(allowed)}.")
+    return value
+
+
+def listed(values) -> str:
+    """Values as the API lists them in a message: `'a', 'b', and 'c'`."""
     quoted = [f"'{v}'" for v in values]
     if len(quoted) <= 2:
         return " and ".join(quoted)

@@ -14,11 +14,11 @@ from .resources import generic
 from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
 from .resources import assistants, messages, runs, threads
-from .resources import conversations, responses
-from .resources import batches, fine_tuning
+from .resources import conversations, images, responses
+from .resources import audio, batches, containers, evals, fine_tuning, graders, videos, webhooks
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning)
+              responses, conversations, batches, fine_tuning, containers, videos, audio, images, evals, graders, webhooks)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,26 @@ class Route:
 #: Endpoints mainstream clients call that the SDK's table lacks.
 EXTRA_ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/traces/ingest", "traces.ingest"),  # the openai-agents SDK's trace upload: 204
+    # The fake's own URLs for the images a `url` answer names (resources/images.py): no key, as signed blob URLs.
+    Row("GET", "/v1/images/blobs/{image_id}", "images.blob", binary=True, public=True),
 )
+
+
+def _rules_of(module) -> dict[str, dict]:
+    """The profile rules a module's routes answer to, with their knobs: its `RULE` and `KNOBS`, or `RULES`
+    (`{group: knobs}`) for a module that serves several groups of the table, each a rule of its own
+    (audio: `audio.speech`, `audio.transcriptions`, `audio.translations`)."""
+    return getattr(module, "RULES", None) or {module.RULE: module.KNOBS}
+
+
+def _rule_of(module, row: Row) -> str:
+    """The rule that governs `row` in `module`: its `RULE`, or with `RULES`, the row's own group."""
+    rules = _rules_of(module)
+    if not hasattr(module, "RULES"):
+        return module.RULE
+    if row.group not in rules:
+        raise LookupError(f"{module.__name__}: {row.name} is in group {row.group!r}, which its RULES lack")
+    return row.group
 
 
 def _handwritten() -> tuple[Route, ...]:
@@ -44,7 +63,7 @@ def _handwritten() -> tuple[Route, ...]:
     unknown = [f"{module.__name__}: {name}" for module in _RESOURCES for name in module.HANDLES if name not in rows]
     if unknown:
         raise LookupError(f"HANDLES names SDK methods the route table lacks: {', '.join(unknown)}")
-    return tuple(Route(rows[name].method, rows[name].path, name, module.RULE, handler)
+    return tuple(Route(rows[name].method, rows[name].path, name, _rule_of(module, rows[name]), handler)
                  for module in _RESOURCES for name, handler in module.HANDLES.items())
 
 
@@ -63,7 +82,7 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
     for route in HANDWRITTEN:
         out.append(Route(route.method, route.template, route.name, route.rule, route.handler,
                          by_row.get((route.method, generic.normalise(route.template)))))
-    rules = {m.RULE: m.KNOBS for m in _RESOURCES}
+    rules = {rule: knobs for m in _RESOURCES for rule, knobs in _rules_of(m).items()}
     for row in generic_rows:
         rule = row.group
         rules.setdefault(rule, generic.KNOBS)

@@ -17,6 +17,8 @@ class Row:
     streams: the method can ask for a stream. binary: it answers raw bytes (file contents, audio).
     body: how its request body is sent: `"json"`, `"multipart"` or `"none"`.
     params: the SDK's TypedDict of its body (`"openai.types:BatchCreateParams"`), where it has one.
+    public: served without an API key and never failed by a profile's `failures` (not the API itself:
+        the URLs the fake hands out, as the real API's signed blob URLs need no key).
     """
 
     method: str
@@ -31,6 +33,7 @@ class Row:
     deprecated: bool = False
     body: str = "none"
     aliases: tuple[str, ...] = ()
+    public: bool = False
 
     @property
     def group(self) -> str:

@@ -55,6 +55,12 @@ BATCHES = Store("batches")
 FINE_TUNING_JOBS = Store("fine_tuning/jobs")
 FINE_TUNING_EVENTS = Store("fine_tuning/jobs/{fine_tuning_job_id}/events")
 FINE_TUNING_CHECKPOINTS = Store("fine_tuning/jobs/{fine_tuning_job_id}/checkpoints")
+CONTAINERS = Store("containers")
+CONTAINER_FILES = Store("containers/{container_id}/files")
+VIDEOS = Store("videos")
+EVALS = Store("evals")
+EVAL_RUNS = Store("evals/{eval_id}/runs")
+EVAL_OUTPUT_ITEMS = Store("evals/{eval_id}/runs/{run_id}/output_items")
 
 # Bookkeeping: the fake's own records about API objects, apart from them.
 RUN_PROGRESS = "~run_progress"  # {"id": run id, "pending": [...], "outcome": {...}, ...}
@@ -64,4 +70,10 @@ VECTOR_STORE_PENDING = "~vector_store_pending"  # {"id": store id, "files": {...
 BATCH_MEMBERS = "~vector_store_batch_members/{vector_store_id}"  # {"id": batch id, "file_ids": [...]}
 BATCH_PENDING = "~batch_pending"  # {"id": batch id, "steps": [...], "lines": [...], "answered": [...]}: its lifecycle
 FINE_TUNING_PENDING = "~fine_tuning_pending"  # {"id": job id, "steps": [...], "training": {...}, "plan": {...}}: its lifecycle
+EVAL_RUN_PENDING = "~eval_run_pending"  # {"id": run id, "eval_id", "steps", "items": [...], "done", "counts", ...}: its lifecycle
 MODELS_DELETED = "~models_deleted"  # {"id": model id}
+CONTAINER_ACTIVITY = "~container_activity"  # {"id": container id, "started_at", "active_at"}: its clock, in real time
+VIDEO_PROGRESS = "~video_progress"  # {"id": video id, "steps": [...], "changed_at", "started_at", "in_progress": n}
+AUDIO_SPOKEN = "~audio_spoken"  # {"id": digest of speech audio the fake answered, "text": what it says}
+WEBHOOK_OUTBOX = "~webhook_outbox"  # {"id": event id, "type", "created_at", "data": {...}}: events the sender has yet to take
+WEBHOOK_ENDPOINTS = "~webhook_endpoints"  # {"id", "url", "secret", "events", "source", "created_at"}: registered at run time

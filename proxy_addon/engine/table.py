@@ -386,5 +386,12 @@ ROWS: tuple[Row, ...] = (
     Row('DELETE', '/v1/videos/{video_id}', 'videos.delete', returns='openai.types.video_delete_response:VideoDeleteResponse', deprecated=True),
     Row('GET', '/v1/videos/{video_id}/content', 'videos.download_content', binary=True, deprecated=True),
     Row('POST', '/v1/videos/{video_id}/remix', 'videos.remix', returns='openai.types.video:Video', params='openai.types.video_remix_params:VideoRemixParams', deprecated=True, body='json'),
+    Row('GET', '/v1/webhook_endpoints', 'webhooks.list', page='cursor', item='openai.types.webhooks.webhook_endpoint:WebhookEndpoint'),
+    Row('POST', '/v1/webhook_endpoints', 'webhooks.create', returns='openai.types.webhooks.webhook_endpoint_with_secret:WebhookEndpointWithSecret', params='openai.types.webhooks.webhook_create_params:WebhookCreateParams', body='json'),
+    Row('GET', '/v1/webhook_endpoints/{webhook_endpoint_id}', 'webhooks.retrieve', returns='openai.types.webhooks.webhook_endpoint:WebhookEndpoint'),
+    Row('POST', '/v1/webhook_endpoints/{webhook_endpoint_id}', 'webhooks.update', returns='openai.types.webhooks.webhook_endpoint:WebhookEndpoint', params='openai.types.webhooks.webhook_update_params:WebhookUpdateParams', body='json'),
+    Row('DELETE', '/v1/webhook_endpoints/{webhook_endpoint_id}', 'webhooks.delete', returns='openai.types.webhooks.deleted_webhook_endpoint:DeletedWebhookEndpoint'),
+    Row('POST', '/v1/webhook_endpoints/{webhook_endpoint_id}/rotate_secret', 'webhooks.rotate_secret', returns='openai.types.webhooks.webhook_endpoint_with_secret:WebhookEndpointWithSecret', params='openai.types.webhooks.webhook_rotate_secret_params:WebhookRotateSecretParams', body='json'),
+    Row('POST', '/v1/webhook_endpoints/{webhook_endpoint_id}/test', 'webhooks.test', returns='openai.types.webhooks.webhook_endpoint_test_result:WebhookEndpointTestResult', params='openai.types.webhooks.webhook_test_params:WebhookTestParams', body='json'),
     Row('GET', '/v1/webhook_event_types', 'webhooks.event_types.list', returns='openai.types.webhooks.webhook_event_type_list:WebhookEventTypeList'),
 )

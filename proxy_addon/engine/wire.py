@@ -19,7 +19,9 @@ class Request:
     """An HTTP request as the engine sees it.
 
     `headers` has lower-case names. `path` has no query string; `query` holds it.
-    Profile handlers receive this object: `request.json` is the parsed body,
+    `scheme`, `host` and `port` are where the client sent it (`https://api.openai.com` through the
+    proxy, `http://127.0.0.1:PORT` on the base-URL face): `origin` gives the URL of the fake as
+    this client reaches it. Profile handlers receive this object: `request.json` is the parsed body,
     `request.params` the path parameters (for example `{"model": "gpt-4o"}`)
     and `request.route` the name of the route that matched.
     """
@@ -30,6 +32,8 @@ class Request:
     body: bytes = b""
     query: Mapping[str, str] = field(default_factory=dict)
     host: str = "api.openai.com"
+    scheme: str = "https"
+    port: int | None = None
     params: dict[str, str] = field(default_factory=dict)
     route: str = ""
     _json: Any = field(default=_UNPARSED, repr=False)
@@ -40,6 +44,13 @@ class Request:
         if self._json is _UNPARSED:
             self._json = from_json(self.body) if self.body else None
         return self._json
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]` as the client reached the fake (the port left out when it is the scheme's own)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return f"{self.scheme}://{host}" if self.port in (None, default) else f"{self.scheme}://{host}:{self.port}"
 
     @property
     def model(self) -> str | None:

@@ -14,11 +14,11 @@ What a row does follows from its shape in the table, as the real API's REST layo
 - **content**: raw bytes stored with an object (what a multipart create uploaded), else none.
 - **singleton**: a `GET` (and a `POST` that sets it) of a path that holds one object
   (`/organization/projects/{id}/service_tier_settings`).
-- **compute**: a `POST` that stores nothing (`/images/generations`, `/traces/ingest`): the
+- **compute**: a `POST` that stores nothing (`/realtime/client_secrets`, `/traces/ingest`): the
   row's return type built from the request, or an empty 200 without one.
 
 Every reply is an instance of the row's return type that validates (`instances.instance`).
-Rows whose endpoint really does work (batches that run, images, audio) answer consistent
+Rows whose endpoint really does work (batches that run, audio, videos) answer consistent
 objects only, until a hand-written module gives them behaviour (README, "Endpoints").
 """
 
@@ -52,7 +52,7 @@ _VERBS = {
 _PREFIXES = {
     "Batch": "batch_", "FineTuningJob": "ftjob-", "FineTuningJobEvent": "ftevent-", "FineTuningJobCheckpoint": "ftckpt_",
     "EvalCreateResponse": "eval_", "RunCreateResponse": "evalrun_", "ContainerCreateResponse": "cntr_",
-    "FileCreateResponse": "cfile_", "Video": "video_", "Project": "proj_", "ProjectServiceAccount": "svc_acct_",
+    "FileCreateResponse": "cfile_", "Video": "video_", "Project": "proj_", "ProjectServiceAccount": "svc_acct_", "ServiceAccountCreateResponse": "svc_acct_",
     "Invite": "invite-", "AdminAPIKey": "key_", "Certificate": "cert_", "Skill": "skill_", "Agent": "agent_",
     "AgentSession": "sess_", "ImagesResponse": "img_", "PermissionCreateResponse": "cp_",
 }

@@ -500,6 +500,8 @@ def create(call) -> Any:
                                          "said": [(e.text, e.call) for e in events]})
             if conversation is not None:
                 conversations.append(call.state, conversation, inputs + ([] if pending else data["output"]), call.where)
+            if background and not pending:  # streamed: it has ended already
+                lifecycle.emit(call, f"response.{data['status']}", response_id)
     if events is not None:
         return _stream(call, events)
     return Reply.json(200, answer)
@@ -539,6 +541,7 @@ def _advance(call, response: dict, to_the_end: bool) -> dict:
         call.state.put(_PENDING, pending)
     else:
         call.state.delete(_PENDING, response["id"])
+        lifecycle.emit(call, f"response.{response['status']}", response["id"])
     return response
 
 
@@ -594,6 +597,7 @@ def cancel(call) -> Any:
             raise OpenAIError(400, "Cannot cancel a synchronous response.")
         if call.state.delete(_PENDING, response["id"]) is not None:  # still under way: stop it
             response = call.state.put(COLLECTION, {**response, "status": "cancelled"})
+            lifecycle.emit(call, "response.cancelled", response["id"])
         return reply(sdk.Response, response, call.where)  # a finished one stays as it is
 
 
