@@ -302,8 +302,15 @@ class RouteRef:
 
     def __init__(self, fake: FakeOpenAI, name: str) -> None:
         _check_name(name)
-        self._fake = fake
-        self._name = name
+        object.__setattr__(self, "_fake", fake)
+        object.__setattr__(self, "_name", name)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        # Loud, never a silent no-op: `openai_fake.chat.completions.create.response = {...}` is
+        # openai-responses' spelling, which this fixture does not take.
+        hint = (f"; that is openai-responses' spelling: use the openai_mock fixture (openai_fake.compat), "
+                f"or give the route a handler, @openai_fake.{self._name}" if attr == "response" else "")
+        raise AttributeError(f"openai_fake.{self._name}.{attr} cannot be set{hint}")
 
     def __getattr__(self, attr: str) -> "RouteRef":
         if attr.startswith("_"):
@@ -451,10 +458,11 @@ def _route_name(method: str, path: str, host: str = "api.openai.com") -> str | N
 
 def _covers(name: str, entry: "Entry") -> bool:
     """Whether a call belongs to a rule, an SDK method, or a group of them."""
-    from .engine.routes import RULES
+    from .engine.routes import CANONICAL, RULES
 
     if name in RULES:
         return entry.rule == name
+    name = CANONICAL.get(name, name)  # `beta.chat.completions.create` counts `chat.completions.create`'s calls
     method = _route_name(entry.method, entry.path, entry.host) or ""
     return method == name or method.startswith(name + ".") or (entry.rule or "").startswith(name + ".")
 

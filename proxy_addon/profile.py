@@ -26,7 +26,7 @@ from .engine import webhook_endpoints
 from .engine.webhook_endpoints import Endpoint
 from .engine.errors import OpenAIError
 from .engine.hosts import Host, check_host_name, host_regex, matches
-from .engine.routes import PRELOADERS, ROUTE_RULES, RULES
+from .engine.routes import CANONICAL, PRELOADERS, ROUTE_RULES, RULES
 from .engine.state import State
 from .engine.streams import Pace
 
@@ -58,7 +58,8 @@ class ProfileError(Exception):
 WEBHOOK_TIMEOUT = 5.0
 WEBHOOK_BACKOFF = (0.1, 0.5, 2.0, 8.0)
 
-_COMMON = {"latency": (int, float), "failures": int, "failure_status": int, "retry_after": (int, float), "handler": object}
+_COMMON = {"latency": (int, float), "failures": int, "failure_status": int, "retry_after": (int, float), "handler": object,
+           "handler_first": bool}
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Rule:
     failure_status: int = 500
     retry_after: float | None = None
     handler: Callable | None = None
+    #: Call the handler before the route's own work: a whole `Reply` it answers then replaces the route
+    #: (nothing stored, nothing moved on), as openai-responses' raw answers did; any other answer is used as usual.
+    handler_first: bool = False
     knobs: dict[str, Any] = field(default_factory=dict)
     #: The knobs this rule was given (a route's rule overrides its group's for these alone).
     given: set[str] = field(default_factory=set)
@@ -78,7 +82,7 @@ class Rule:
     def over(self, base: "Rule") -> "Rule":
         """This (a route's) rule laid over `base` (its group's): what this one was given wins."""
         pick = {attr: getattr(self if attr in self.given else base, attr)
-                for attr in ("latency", "failures", "failure_status", "retry_after", "handler")}
+                for attr in ("latency", "failures", "failure_status", "retry_after", "handler", "handler_first")}
         return Rule(self.name, **pick, knobs={**base.knobs, **self.knobs}, given=self.given | base.given)
 
     def failure(self, n: int, model: str | None) -> OpenAIError:
@@ -116,8 +120,7 @@ class _RuleRef:
                 raise TypeError(f"{self._path}(...) takes keyword knobs, or one function as a decorator")
             self._profile.configure(self._path, handler=handler)
             return handler
-        self._profile.configure(self._path, **knobs)
-        return self._profile.rules[self._path]
+        return self._profile.configure(self._path, **knobs)
 
 
 class _Preloads:
@@ -241,6 +244,7 @@ class Profile:
         Later calls update it."""
         if name not in RULES and name not in ROUTE_RULES:
             raise AttributeError(unknown_name(name))
+        name = CANONICAL.get(name, name)  # `beta.chat.completions.create` is `chat.completions.create`: one route, one rule
         own = RULES[name] if name in RULES else RULES[ROUTE_RULES[name]]
         self._merged.clear()
         rule = self.rules.get(name) or Rule(name)
@@ -263,6 +267,10 @@ class Profile:
                 rule.failures = value
             elif key == "stream":
                 rule.knobs[key] = None if value is None else Pace.of(value)
+            elif key == "handler_first":
+                if not isinstance(value, bool):
+                    raise TypeError(f"{name}(handler_first=...) must be True or False, not {value!r}")
+                rule.handler_first = value
             elif key == "failure_status":
                 if not isinstance(value, int) or not 400 <= value <= 599:
                     raise ValueError(f"failure_status must be an HTTP error status from 400 to 599, not {value!r}")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pytest
 
@@ -61,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "or knobs for a fresh Profile; base_url=True also sets OPENAI_BASE_URL to the fake's plain-HTTP face; "
         "in_process=True answers this process's OpenAI clients in process, without the proxy",
     )
+    config.addinivalue_line("markers", "openai_mock: openai-responses' OpenAI API mocker object (openai_fake.compat)")
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -70,13 +71,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def openai_fake_session(tmp_path_factory: pytest.TempPathFactory) -> Iterable["Runner"]:
     """The fake of this test process, not started: one `Runner` with its own conf directory. The in-process
     path answers from its engine without starting it; `openai_fake_runner` starts it."""
+    from . import process
     from .profile import Profile
     from .runner import Runner
 
     # Not warmed: in a test process the SDK types are imported by the tests that need them, where warming them
     # all in a thread would hold the GIL for about a second that the tests need.
+    shared = process.running()  # one started outside a fixture earlier in this process: the one to use
+    if shared is not None:
+        yield shared
+        return
     runner = Runner(Profile(), host="127.0.0.1", port=0, confdir=tmp_path_factory.mktemp("openai-fake"), warm=False)
     yield runner
+    process.forget(runner)
     runner.stop()
 
 
@@ -86,8 +93,11 @@ def openai_fake_runner(openai_fake_session: "Runner") -> "Runner":
 
     Under pytest-xdist every worker is a process of its own, with its own runner.
     """
+    from . import process
+
     if openai_fake_session.address is None:
         openai_fake_session.start()
+        process.adopt(openai_fake_session)  # the fake that openai-responses' `OpenAIMock` outside a fixture uses too
     return openai_fake_session
 
 
@@ -109,6 +119,9 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
         pytest.fail(bad, pytrace=False)
     if not in_process and runner.address is None:
         request.getfixturevalue("openai_fake_runner")  # starts it
+    from . import process
+
+    process.release_strays()  # an openai-responses `OpenAIMock` left answering outside a fixture gives the fake back
     original = runner.engine.profile
     _settle(runner)  # a stream left over from an earlier test is recorded before the journal is cleared
     runner.engine.use(profile)  # resets state and counts, then stores the profile's preloads
@@ -146,6 +159,17 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
             deactivate(target)
         _settle(runner)
         runner.engine.use(original)
+
+
+@pytest.fixture
+def openai_mock(openai_fake: "FakeOpenAI") -> Iterable[Any]:
+    """openai-responses' `openai_mock`, on this test's fake (`openai_fake.compat.OpenAIMock`):
+    `openai_mock.chat.completions.create.response = {...}`, `.route.call_count`, `openai_mock.state`."""
+    from openai_fake.compat import OpenAIMock
+
+    mock = OpenAIMock._on(openai_fake)
+    yield mock
+    mock._release()
 
 
 def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bool]:

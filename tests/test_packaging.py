@@ -17,6 +17,7 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
     wheel = next((tmp_path / "dist").glob("openai_fake-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "openai_fake_profiles/flaky.py" in names and "openai_fake_cli/main.py" in names and "openai_fake/__init__.py" in names
+    assert "openai_fake/compat/helpers/builders/runs.py" in names and "openai_fake/compat/ext/httpx.py" in names
     assert "proxy_addon/profile.pyi" in names and "proxy_addon/py.typed" in names  # editors complete rules and knobs
     assert not any(n.startswith(("cli/", "profiles/", "tests/")) for n in names)  # no generic top-level names
     target = tmp_path / "site"
@@ -33,6 +34,9 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
         f"assert openai_fake.__file__.startswith({str(target)!r})\n"
         "assert openai_fake.Profile is proxy_addon.profile.Profile is proxy_addon.Profile\n"
         "assert isinstance(load('flaky'), openai_fake.Profile)\n"
+        "import openai_fake.compat as openai_responses\n"  # openai-responses' surface, from the wheel
+        "import openai_fake.compat.helpers.builders.runs as runs\n"
+        f"assert runs.__file__.startswith({str(target)!r}), runs.__file__\n"
         "print('ok', sorted(p.stem for p in shipped_dir().glob('*.py')))\n"
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path,

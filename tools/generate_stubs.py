@@ -51,6 +51,7 @@ class Rule:
     failure_status: builtins.int
     retry_after: builtins.float | None
     handler: Callable[..., Any] | None
+    handler_first: builtins.bool
     knobs: builtins.dict[builtins.str, Any]
     given: builtins.set[builtins.str]
     def over(self, base: Rule) -> Rule: ...
@@ -71,7 +72,7 @@ def load(spec: builtins.str) -> Profile: ...
 '''
 
 COMMON = ("latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., "
-          "retry_after: builtins.float | None = ...")
+          "retry_after: builtins.float | None = ..., handler_first: builtins.bool = ...")
 
 
 def render(tp) -> str:

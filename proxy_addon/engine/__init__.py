@@ -255,7 +255,7 @@ class Engine:
                     if not generic and profile.validate_requests and route.row is not None and route.row.body == "json" \
                             and request.body and request.method != "GET":
                         validation.unknown_fields(route.row, _json_or_none(request))
-                    if generic and rule is not None and rule.handler is not None:
+                    if rule is not None and rule.handler is not None and (generic or rule.handler_first):
                         call.custom()  # first, so that its error or whole reply comes before any change
                         call.used = False
                     reply = route.handler(call)

@@ -95,6 +95,9 @@ ROUTES, RULES = _build()
 #: Each SDK method name (aliases too) -> the group rule whose knobs it takes: `profile.chat.completions.create(...)`
 #: governs that one route, over its group's `profile.chat.completions(...)`.
 ROUTE_RULES: dict[str, str] = {name: r.rule for r in ROUTES for name in (r.name, *(r.row.aliases if r.row else ()))}
+#: Each alias of an SDK method (`beta.chat.completions.create`) -> the method it names (`chat.completions.create`):
+#: one route, so one rule and one count.
+CANONICAL: dict[str, str] = {alias: r.name for r in ROUTES if r.row for alias in r.row.aliases}
 _clash = set(ROUTE_RULES) & set(RULES)
 assert not _clash, f"names that are both a route and a rule: {sorted(_clash)}"
 

@@ -150,6 +150,12 @@ class State:
         with self.lock:
             return dict(self._counts)
 
+    def clear_counts(self) -> None:
+        """Forget the call counts alone: a state a test keeps for the next (openai-responses' shared
+        `StateStore`) starts each test's counts, and its `failures=`, from zero."""
+        with self.lock:
+            self._counts.clear()
+
     # -- objects -----------------------------------------------------------------
 
     def new_id(self, prefix: str) -> str:
@@ -283,6 +289,11 @@ class State:
         with self.lock:
             found = self._collections.get(collection)
             return list(found.objects.values()) if found else []
+
+    def collections(self) -> list[str]:
+        """The names of the collections that hold objects now (`"threads/thread_abc/messages"`, ...)."""
+        with self.lock:
+            return [name for name, found in self._collections.items() if found.objects]
 
     def blob(self, key: str) -> bytes | None:
         """Stored bytes (a file's content), or None."""

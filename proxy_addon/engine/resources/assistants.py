@@ -2,6 +2,8 @@
 
 No knobs of its own. A profile can store assistants up front with
 `profile.state.put("assistants", {...})` so that one exists with a known id.
+`tool_resources.file_search.vector_stores` on create makes those vector stores, as the API does,
+and the assistant names them in `vector_store_ids`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 
 from .. import pages, params
+from . import vector_stores
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
@@ -57,7 +60,9 @@ def create(call) -> Any:
     if isinstance(custom, dict):
         obj.update(custom)
     check(sdk.Assistant, obj, call.where)
-    call.state.put(COLLECTION, obj)
+    with call.state.lock:
+        obj["tool_resources"] = vector_stores.from_tool_resources(call, obj.get("tool_resources"))
+        call.state.put(COLLECTION, obj)
     return Reply.json(200, obj)
 
 

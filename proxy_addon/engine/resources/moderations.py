@@ -3,11 +3,20 @@
 Knobs: `flagged`, a list of category names to flag on every input (for
 example `["harassment"]`), or `results`, a list of partial results laid over
 the default one per input. By default nothing is flagged.
+
+The default result's shape has knobs too, which the openai-responses compatibility layer
+sets to that library's defaults (`openai_fake.compat`): `model` (answered when the request
+names none; the API's default, `omni-moderation-latest`, otherwise), `per_input=False`
+(the answer's results are exactly the `results` given, each laid over an unflagged result:
+none unless set), `unflagged_score` (an unflagged category's score, 0.0001) and
+`applied_input_types` (each category's, `["text"]`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
 
 
 from .. import errors, params
@@ -22,13 +31,14 @@ CATEGORIES = (
     "violence", "violence/graphic",
 )
 
-KNOBS = {"flagged": list[Literal[CATEGORIES]], "results": list[dict]}
+KNOBS = {"flagged": list[Literal[CATEGORIES]], "results": list[dict], "model": str, "per_input": bool,
+         "unflagged_score": Annotated[float, Ge(0), Le(1)], "applied_input_types": list[Literal["text", "image"]]}
 
 
 def create(call) -> Any:
     body = params.json_body(call.request)
     raw = params.require(body, "input", (str, list))
-    model = params.optional(body, "model", str, "omni-moderation-latest")
+    model = params.optional(body, "model", str) or call.knob("model") or "omni-moderation-latest"
     inputs = [raw] if isinstance(raw, str) else raw
     if not inputs:
         raise errors.invalid_value("input", "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.")
@@ -46,17 +56,18 @@ def create(call) -> Any:
     unknown = [c for c in flagged if c not in CATEGORIES]
     if unknown:
         raise errors.OpenAIError(500, f"openai-fake: {call.where}: unknown moderation categories {unknown}; known: {', '.join(CATEGORIES)}", type="server_error", headers={"x-should-retry": "false"})
-    results = []
-    for i, _ in enumerate(inputs):
-        result = {
-            "flagged": bool(flagged),
-            "categories": {c: c in flagged for c in CATEGORIES},
-            "category_scores": {c: (0.97 if c in flagged else 0.0001) for c in CATEGORIES},
-            "category_applied_input_types": {c: ["text"] for c in CATEGORIES},
-        }
-        if partials:
-            result = merge(result, partials[min(i, len(partials) - 1)])
-        results.append(result)
+    unflagged = call.knob("unflagged_score", 0.0001)
+    applied = call.knob("applied_input_types", ["text"])
+    base = {
+        "flagged": bool(flagged),
+        "categories": {c: c in flagged for c in CATEGORIES},
+        "category_scores": {c: (0.97 if c in flagged else unflagged) for c in CATEGORIES},
+        "category_applied_input_types": {c: list(applied) for c in CATEGORIES},
+    }
+    if call.knob("per_input", True):
+        results = [merge(base, partials[min(i, len(partials) - 1)]) if partials else base for i in range(len(inputs))]
+    else:  # exactly the results given, none by default (openai-responses' answer)
+        results = [merge(base, partial) for partial in partials or ()]
     data = {"id": stable_id("modr-", call.request.body), "model": model, "results": results}
     return reply(sdk.ModerationCreateResponse, data, call.where)
 

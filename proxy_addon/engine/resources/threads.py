@@ -9,7 +9,7 @@ from typing import Any
 from .. import params
 from ..bodies import check, merge
 from ..wire import Reply
-from . import messages
+from . import messages, vector_stores
 from .. import sdk
 from .. import stores
 
@@ -37,6 +37,8 @@ def new_thread(call, body: dict, prefix: str = "", partial: dict | None = None) 
     check(sdk.Thread, thread, call.where)
     built = [messages.build(call.state, call.where, thread["id"], m, f"{prefix}messages[{i}]") for i, m in enumerate(initial)]
     with call.state.lock:
+        # `file_search.vector_stores`: made now, named by id, as the API does
+        thread["tool_resources"] = vector_stores.from_tool_resources(call, thread.get("tool_resources"), f"{prefix}tool_resources")
         call.state.put(COLLECTION, thread)
         for message in built:
             call.state.put(messages.collection(thread["id"]), message)

@@ -16,6 +16,11 @@ files or batches, or a search), so the SDK's `*_and_poll` helpers see one
   0 = the create's own answer is already `completed`.
 - `poll_after_ms` (int, default 10): the `openai-poll-after-ms` header sent with
   answers that are still in progress, which the SDK's pollers wait for.
+- `batch_cancel` (`"on_read"`, the default, or `"immediate"`): by default a cancel
+  answers the batch still `in_progress` and its files in progress end `cancelled` on the
+  next read, and a finished batch cannot be cancelled (400); `"immediate"` answers it
+  `cancelled` at once, finished or not (openai-responses' behaviour, which its
+  compatibility layer, `openai_fake.compat`, sets).
 
 A handler's dict is merged over each new object on the create routes (the
 store; each vector store file, also those a batch creates), e.g.
@@ -36,7 +41,7 @@ import math
 import re
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 
 from .. import errors, knobs, lifecycle, pages, params, tokens
@@ -47,7 +52,8 @@ from .. import sdk
 from .. import stores
 
 RULE = "vector_stores"
-KNOBS = {**lifecycle.KNOBS, "processing_reads": knobs.Count, "poll_after_ms": knobs.Count}
+KNOBS = {**lifecycle.KNOBS, "processing_reads": knobs.Count, "poll_after_ms": knobs.Count,
+         "batch_cancel": Literal["on_read", "immediate"]}
 
 COLLECTION = stores.VECTOR_STORES.path
 _FILES = stores.VECTOR_STORE_FILES  # its VectorStoreFile objects (id = the File's id)
@@ -325,16 +331,22 @@ def _poll_reply(call, model, obj: dict, busy: bool) -> Reply:
 
 def create(call) -> Any:
     body = params.json_body(call.request)
+    return reply(sdk.VectorStore, _new_store(call, body, call.custom), call.where)
+
+
+def _new_store(call, body: dict, custom: Any = None, prefix: str = "") -> dict:
+    """Check a store's create body (`prefix` names it inside another body), store it and attach its files;
+    `custom`: asked for the profile handler's answer once the body is known good."""
     name = params.optional(body, "name", str, "")
     params.optional(body, "description", str)
-    file_ids = _file_ids(body["file_ids"], "file_ids") if body.get("file_ids") is not None else []
+    file_ids = _file_ids(body["file_ids"], f"{prefix}file_ids") if body.get("file_ids") is not None else []
     metadata = params.metadata(body.get("metadata")) or {}
     expires_after = _expires_after(body["expires_after"]) if body.get("expires_after") is not None else None
-    chunking = _chunking(body.get("chunking_strategy"))
+    chunking = _chunking(body.get("chunking_strategy"), f"{prefix}chunking_strategy")
     state = call.state
     for file_id in file_ids:
         files.get(state, file_id)
-    custom = call.custom()
+    custom = custom() if custom is not None else None
     now = int(time.time())
     obj = {
         "id": state.new_id("vs_"), "object": "vector_store", "created_at": now, "name": name, "usage_bytes": 0,
@@ -350,8 +362,30 @@ def create(call) -> Any:
         for file_id in file_ids:
             _attach(call, obj["id"], file_id, {}, chunking, None, pending)
         _save_pending(state, pending)
-        _refresh(state, obj["id"])
-        return reply(sdk.VectorStore, obj, call.where)
+        return _refresh(state, obj["id"])
+
+
+def from_tool_resources(call, value: Any, name: str = "tool_resources") -> Any:
+    """`tool_resources` of an assistant or a thread as the API stores it: the vector stores that
+    `file_search.vector_stores` asks for (each `{"file_ids", "chunking_strategy", "metadata"}`) made now,
+    as `vector_stores.create` makes them (its rule's knobs), and named in `file_search.vector_store_ids`.
+    Call once the rest of the body is known good."""
+    search = (value or {}).get("file_search") if isinstance(value, dict) else None
+    specs = search.get("vector_stores") if isinstance(search, dict) else None
+    if not specs:
+        return value
+    if search.get("vector_store_ids"):
+        raise errors.invalid_value(f"{name}.file_search", f"Invalid '{name}.file_search': 'vector_store_ids' and "
+                                   "'vector_stores' are mutually exclusive; provide only one.")
+    from .. import Call  # the engine's, made for the stores' own rule: their knobs, not the caller's
+    from ..wire import Request
+
+    rule = call.profile.rule_for("vector_stores.create", RULE)
+    inner = Call(Request("POST", "/v1/vector_stores", route="vector_stores.create"), rule, call.state, call.profile, 0,
+                 call.engine)
+    ids = [_new_store(inner, spec, prefix=f"{name}.file_search.vector_stores[{i}].")["id"] for i, spec in enumerate(specs)]
+    rest = {k: v for k, v in search.items() if k != "vector_stores"}
+    return {**value, "file_search": {**rest, "vector_store_ids": ids}}
 
 
 def list_stores(call) -> Any:
@@ -569,6 +603,8 @@ def cancel_batch(call) -> Any:
     with state.lock:
         get(state, vs_id)
         batch = _batch(state, vs_id, batch_id)
+        if call.knob("batch_cancel", "on_read") == "immediate":
+            return _cancel_now(call, vs_id, batch)
         if batch["status"] != "in_progress":
             raise errors.OpenAIError(400, f"Cannot cancel a vector store file batch with status '{batch['status']}'. Only a batch in progress can be cancelled.", param="batch_id")
         pending = _pending(state, vs_id)
@@ -576,6 +612,28 @@ def cancel_batch(call) -> Any:
             pending["cancel"].append(batch_id)
             _save_pending(state, pending)
         return _poll_reply(call, sdk.VectorStoreFileBatch, batch, True)
+
+
+def _cancel_now(call, vs_id: str, batch: dict) -> Reply:
+    """`batch_cancel="immediate"`: the batch is `cancelled` in the cancel's own answer, finished or not, and
+    its files still in progress with it (openai-responses' answer). Call under the lock."""
+    state = call.state
+    member = state.get(_MEMBERS.format(vector_store_id=vs_id), batch["id"]) or {"file_ids": []}
+    pending = _pending(state, vs_id)
+    for file_id in member["file_ids"]:
+        obj = state.get(_FILES.key(vector_store_id=vs_id), file_id)
+        if obj is not None and obj["status"] == "in_progress":
+            obj["status"] = "cancelled"
+            state.touch(_FILES.key(vector_store_id=vs_id), file_id)
+            pending["files"].pop(file_id, None)
+    pending["batches"] = [b for b in pending["batches"] if b != batch["id"]]
+    pending["cancel"] = [b for b in pending["cancel"] if b != batch["id"]]
+    _save_pending(state, pending)
+    batch["file_counts"] = _batch_counts(state, vs_id, batch["id"])
+    batch["status"] = "cancelled"
+    state.touch(_BATCHES.key(vector_store_id=vs_id), batch["id"])
+    _refresh(state, vs_id)
+    return _poll_reply(call, sdk.VectorStoreFileBatch, batch, False)
 
 
 def list_batch_files(call) -> Any:

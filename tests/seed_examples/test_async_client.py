@@ -1,0 +1,33 @@
+import pytest
+
+import openai
+
+import openai_fake.compat as openai_responses
+from openai_fake.compat import OpenAIMock
+
+
+@pytest.mark.asyncio
+@openai_responses.mock()
+async def test_async_create_chat_completion(openai_mock: OpenAIMock):
+    openai_mock.chat.completions.create.response = {
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"content": "Hello! How can I help?", "role": "assistant"},
+            }
+        ]
+    }
+
+    client = openai.AsyncClient(api_key="sk-fake123")
+    completion = await client.chat.completions.create(
+        model="gpt-3.5-turbo",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Hello!"},
+        ],
+    )
+
+    assert len(completion.choices) == 1
+    assert completion.choices[0].message.content == "Hello! How can I help?"
+    assert openai_mock.chat.completions.create.route.call_count == 1
