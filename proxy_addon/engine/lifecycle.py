@@ -118,3 +118,18 @@ KINDS: dict[str, Kind] = {}
 def register(name: str, kind: Kind) -> None:
     """Let `Engine.tick` move this resource's objects whose progress is by time."""
     KINDS[name] = kind
+
+
+def register_collection(name: str, *, store: str, collection: str, route: str, path: Callable[[dict], str],
+                        catch_up: Callable[[Any, dict, bool], Any]) -> None:
+    """`register` for the usual resource: its objects in `collection` by the record's id, moved on by
+    `catch_up(call, obj, polled)`; the record of an object that is gone is dropped."""
+    def tick(call, record: dict) -> None:
+        obj = call.state.get(collection, record["id"])
+        if obj is None:
+            call.state.delete(store, record["id"])
+        else:
+            catch_up(call, obj, False)
+
+    register(name, Kind(store=store, route=route, path=path, catch_up=tick))
+

@@ -328,17 +328,8 @@ def _decoded(body: bytes) -> Any:
         return body.decode("utf-8", "replace")
 
 
-lifecycle.register("batches", lifecycle.Kind(store=PENDING, route="batches.retrieve",
-                                             path=lambda record: f"/v1/batches/{record['id']}",
-                                             catch_up=lambda call, record: _tick(call, record)))
-
-
-def _tick(call, record: dict) -> None:
-    batch = call.state.get(COLLECTION, record["id"])
-    if batch is not None:
-        catch_up(call, batch, polled=False)
-    else:
-        call.state.delete(PENDING, record["id"])
+lifecycle.register_collection("batches", store=PENDING, collection=COLLECTION, route="batches.retrieve",
+                              path=lambda record: f"/v1/batches/{record['id']}", catch_up=catch_up)
 
 
 #: The SDK methods this module serves (their method and path are the route table's), and how.

@@ -766,17 +766,8 @@ def trained_models(state) -> list[dict]:
             for job in state.all(COLLECTION) if job.get("status") == "succeeded" and job.get("fine_tuned_model")]
 
 
-lifecycle.register("fine_tuning.jobs", lifecycle.Kind(store=PENDING, route="fine_tuning.jobs.retrieve",
-                                                      path=lambda record: f"/v1/fine_tuning/jobs/{record['id']}",
-                                                      catch_up=lambda call, record: _tick(call, record)))
-
-
-def _tick(call, record: dict) -> None:
-    job = call.state.get(COLLECTION, record["id"])
-    if job is not None:
-        catch_up(call, job, polled=False)
-    else:
-        call.state.delete(PENDING, record["id"])
+lifecycle.register_collection("fine_tuning.jobs", store=PENDING, collection=COLLECTION, route="fine_tuning.jobs.retrieve",
+                              path=lambda record: f"/v1/fine_tuning/jobs/{record['id']}", catch_up=catch_up)
 
 
 #: The SDK methods this module serves (their method and path are the route table's), and how.

@@ -358,17 +358,8 @@ def _apply(call, video: dict, record: dict, step: str) -> dict:
     raise AssertionError(f"unknown video step {step!r}")
 
 
-lifecycle.register("videos", lifecycle.Kind(store=PROGRESS, route="videos.retrieve",
-                                            path=lambda record: f"/v1/videos/{record['id']}",
-                                            catch_up=lambda call, record: _tick(call, record)))
-
-
-def _tick(call, record: dict) -> None:
-    video = call.state.get(COLLECTION, record["id"])
-    if video is not None:
-        catch_up(call, video, polled=False)
-    else:
-        call.state.delete(PROGRESS, record["id"])
+lifecycle.register_collection("videos", store=PROGRESS, collection=COLLECTION, route="videos.retrieve",
+                              path=lambda record: f"/v1/videos/{record['id']}", catch_up=catch_up)
 
 
 #: The SDK methods this module serves (their method and path are the route table's), and how.
