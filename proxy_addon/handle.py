@@ -258,7 +258,21 @@ class Calls(list):
         return Calls(e for e in self if keep(e))
 
 
-class HostRef:
+class Counted:
+    """respx's names for counting, from a `calls` property: `call_count`, `called`."""
+
+    calls: "Calls"
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self.calls)
+
+
+class HostRef(Counted):
     """`openai_fake.host("api.example.com")`: the profile's `Host` (`engine/hosts.py`), with its calls."""
 
     def __init__(self, fake: FakeOpenAI, host: Any) -> None:
@@ -280,19 +294,11 @@ class HostRef:
         """The calls this host answered during the test, oldest first."""
         return self._fake.calls.filter(host=self.host.name)  # `*.example.com` is an fnmatch pattern too
 
-    @property
-    def call_count(self) -> int:
-        return len(self.calls)
-
-    @property
-    def called(self) -> bool:
-        return bool(self.calls)
-
     def __repr__(self) -> str:
         return f"<openai_fake.host({self.host.name!r})>"
 
 
-class RouteRef:
+class RouteRef(Counted):
     """`openai_fake.chat.completions`: a rule, an SDK method under it (`.create`), or a group (`.beta`).
 
     Call a rule to set its knobs, or decorate a handler with it. Every name has
@@ -339,14 +345,6 @@ class RouteRef:
     @property
     def calls(self) -> Calls:
         return self._fake.calls_to(self._name)
-
-    @property
-    def call_count(self) -> int:
-        return len(self.calls)
-
-    @property
-    def called(self) -> bool:
-        return bool(self.calls)
 
     def __repr__(self) -> str:
         return f"<openai_fake.{self._name}>"

@@ -17,6 +17,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from proxy_addon.handle import Counted
+
 from . import _answers
 from .stores import StateStore
 
@@ -394,7 +396,7 @@ class CallList(list):
         return self[-1]
 
 
-class Route:
+class Route(Counted):
     """respx's `Route` for one SDK method: `.calls`, `.call_count`, `.called`. Given to a `.response`
     function as `route`, it counts the calls before this one, as respx's did."""
 
@@ -405,14 +407,6 @@ class Route:
     @property
     def calls(self) -> CallList:
         return self._mock._calls(self.name)
-
-    @property
-    def call_count(self) -> int:
-        return len(self.calls)
-
-    @property
-    def called(self) -> bool:
-        return bool(self.calls)
 
     def __repr__(self) -> str:
         return f"<Route openai_mock.{self.name}>"
