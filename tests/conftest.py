@@ -242,3 +242,18 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+def silent_wav(seconds: float, rate: int = 8000) -> bytes:
+    """A WAV of silence (16-bit mono): an upload the audio endpoints read as audio."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * round(seconds * rate))
+    return buffer.getvalue()
+

@@ -14,9 +14,7 @@ Run: `.venv/bin/python -m pytest tests/test_contract.py` (about 10 s; `-s` print
 
 from __future__ import annotations
 
-import io
 import warnings
-import wave
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +25,7 @@ import pytest
 from proxy_addon.engine.rows import Row
 from proxy_addon.engine.table import ROWS
 
-from conftest import API_KEY
+from conftest import API_KEY, silent_wav
 from sdk_calls import PLACEHOLDER, TERMINAL, Calls, Unusable, children, id_of, shared_tail, walk_order
 
 # Rows the generator cannot call, with why. Keep it short.
@@ -99,14 +97,7 @@ def _job_running(calls) -> None:
         job = calls.client.fine_tuning.jobs.retrieve(job.id)
     calls.ids[JOB] = job.id
 def _wav() -> bytes:
-    """Half a second of silence as a WAV, for the audio uploads."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * 4000)
-    return buffer.getvalue()
+    return silent_wav(0.5)
 
 
 # Steps to take before a row, where state must move first.

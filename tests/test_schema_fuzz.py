@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 
-from conftest import API_KEY, ROOT
+from conftest import API_KEY, ROOT, silent_wav
 
 SPEC_PATH = ROOT.parent / "shared" / "reference" / "openai-openapi.json"
 KNOWN_PATH = Path(__file__).parent / "data" / "openapi_known_mismatches.toml"
@@ -79,17 +79,7 @@ HINTS: dict[str, dict[str, Any]] = {
 }
 
 def _wav() -> bytes:
-    """A second of silence as a WAV: an upload the audio endpoints read."""
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * 8000)
-    return buffer.getvalue()
+    return silent_wav(1)
 
 
 # Fields set whatever was generated: what makes the answer something later operations can reach.

@@ -132,20 +132,9 @@ class _Ask:
         return f"{w}x{h}"
 
 
-def _listed(values: typing.Iterable[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    return " and ".join(quoted) if len(quoted) <= 2 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-
-
 def _choice(body: dict, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise errors.invalid_type(name, "a string", value)
-    if value not in allowed:
-        raise errors.invalid_value(name, f"Invalid value: '{value}'. Supported values are: {_listed(allowed)}.")
-    return value
+    value = params.choice(body.get(name), name, allowed)
+    return default if value is None else value
 
 
 def _unsupported(name: str) -> OpenAIError:
@@ -185,7 +174,7 @@ def _model(body: dict, op: str) -> tuple[str, str]:
     allowed = {"variation": (_DALL_E_2,), "edit": tuple(m for m in _models() if m != _DALL_E_3)}.get(op, _models())
     family = _DALL_E_2 if model == _DALL_E_2 else _DALL_E_3 if model == _DALL_E_3 else _GPT if _GPT_NAME.match(model) else None
     if family is None or (model not in allowed and (op == "variation" or family != _GPT)):
-        raise errors.invalid_value("model", f"Invalid value: '{model}'. Supported values are: {_listed(allowed)}.")
+        raise errors.invalid_value("model", f"Invalid value: '{model}'. Supported values are: {params.listed(allowed)}.")
     return model, family
 
 
@@ -212,7 +201,7 @@ def _size(body: dict, model: str, family: str, op: str) -> tuple[int, int] | Non
         allowed = (*_STANDARD_SIZES, "auto")
         value = value or "auto"
     if value not in allowed:
-        raise errors.invalid_value("size", f"Invalid value: '{value}'. Supported values are: {_listed(allowed)}.")
+        raise errors.invalid_value("size", f"Invalid value: '{value}'. Supported values are: {params.listed(allowed)}.")
     if value == "auto":
         return None if op == "edit" else (1024, 1024)
     w, h = value.split("x")
