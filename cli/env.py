@@ -45,7 +45,8 @@ def env(
     info = read_running_file(options.confdir_or_default(confdir))
     if info is None:
         fail("no openai-fake is running for this conf directory; start one with `openai-fake run`")
-    variables = client_env(info["proxy_url"], Path(info["bundle"]), Path(info["ca_cert"]), info["base_url"] if base_url else None, os.environ)
+    variables = client_env(info["proxy_url"], Path(info["bundle"]), Path(info["ca_cert"]), info["base_url"] if base_url else None, os.environ,
+                           hosts=info.get("hosts", ()))
     variables.update(fake_keys(os.environ, keep_key)[0])
     for line in shell_lines(variables, shell.value):
         typer.echo(line)

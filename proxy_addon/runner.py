@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .control import Control, ProfileWatcher, new_token
 from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
@@ -149,7 +149,7 @@ class Runner:
         """The environment that sends a client's OpenAI traffic to this fake (see `client_env`);
         `trust_dir`: trust it through `cert_dir` rather than the bundle file."""
         return client_env(self.proxy_url, self.bundle, self.ca_cert, self.base_url if base_url else None, inherited,
-                          cert_dir=self.cert_dir if trust_dir else None)
+                          cert_dir=self.cert_dir if trust_dir else None, hosts=self.engine.profile.hosts)
 
     def _require_address(self) -> tuple[str, int]:
         if self.address is None:
@@ -285,7 +285,7 @@ class Runner:
         path = self.confdir / RUNNING_FILE
         info = {"pid": os.getpid(), "proxy_url": self.proxy_url, "base_url": self.base_url,
                 "ca_cert": str(self.ca_cert), "bundle": str(self.bundle), "profile": self.engine.profile.name,
-                "control_token": self.control_token}
+                "hosts": sorted(self.engine.profile.hosts), "control_token": self.control_token}
         tmp = path.with_name(f".{RUNNING_FILE}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
@@ -357,7 +357,8 @@ def read_running_file(confdir: Path) -> dict | None:
 
 
 def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None = None,
-               inherited: Mapping[str, str] | None = None, cert_dir: Path | None = None) -> dict[str, str]:
+               inherited: Mapping[str, str] | None = None, cert_dir: Path | None = None,
+               hosts: Iterable[str] = ()) -> dict[str, str]:
     """The one list of variables that point clients at the fake and make them trust its CA.
 
     When the `inherited` environment's NO_PROXY would send OpenAI hosts around
@@ -368,6 +369,9 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
     instead of `SSL_CERT_FILE`, which is parsed whole for every one. `SSL_CERT_FILE`
     is then left out, and the caller must remove an inherited one: httpx2 and httpx
     read it first. (For the pytest plugin, where every test builds clients.)
+
+    `hosts`: the other hosts the profile answers (`profile.host(...)`), given to the Node
+    preload as OPENAI_FAKE_HOSTS (proxied Python clients send every host to the proxy anyway).
     """
     trust = {"SSL_CERT_DIR": str(cert_dir)} if cert_dir is not None else {"SSL_CERT_FILE": str(bundle)}
     env = {
@@ -381,6 +385,9 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
         "OPENAI_FAKE_PROXY": proxy_url,
         "NODE_OPTIONS": node_options((inherited or {}).get("NODE_OPTIONS")),
     }
+    hosts = sorted(hosts)
+    if hosts:
+        env["OPENAI_FAKE_HOSTS"] = ",".join(hosts)
     if base_url:
         env["OPENAI_BASE_URL"] = base_url
     for name in ("NO_PROXY", "no_proxy"):

@@ -27,10 +27,12 @@ def node():
         pytest.skip("node not on PATH")
 
 
-def _exec(tmp_path, program: str, **env) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    """Run `program` under exec; its result and the calls the fake journaled."""
+def _exec(tmp_path, program: str, profile=None, **env) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Run `program` under exec (with `profile`, a file, if given); its result and the calls the fake journaled."""
     base = {"OPENAI_BASE_URL": "", "NODE_OPTIONS": "", **env}
-    result = run_cli("exec", "--confdir", str(tmp_path), "--", "node", str(NODE_DIR / program), env=base, timeout=120)
+    chosen = ["--profile", str(profile)] if profile else []
+    result = run_cli("exec", "--confdir", str(tmp_path), *chosen, "--", "node", str(NODE_DIR / program), env=base,
+                     timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
     calls = [c for c in map(json.loads, lines) if c["kind"] == "call"]
@@ -119,3 +121,22 @@ def test_node_options_appends_once_and_survives_spaces(node, tmp_path):
                           env={"PATH": os.environ["PATH"], "NODE_OPTIONS": f"--import={spaced.as_uri()}",
                                "OPENAI_FAKE_PROXY": "http://127.0.0.1:9"})
     assert done.returncode == 0 and done.stdout.strip() == "true", done.stderr
+
+
+def test_azure_and_registered_hosts(node, tmp_path):
+    """Azure OpenAI's hosts and the profile's own (`profile.host`, given to Node as OPENAI_FAKE_HOSTS)
+    are tunnelled through the fake too; without it, these names don't resolve here."""
+    profile = tmp_path / "hosts_profile.py"
+    profile.write_text(
+        "from openai_fake import Profile\n"
+        "profile = Profile()\n"
+        "profile.host('api.weather.example').get('/forecast', answer={'city': 'Oslo', 'sky': 'clear'})\n"
+        "profile.host('*.data.example').get('/status', answer={'ok': True})\n")
+    result, calls = _exec(tmp_path, "preload_hosts.mjs", profile=profile)
+    out = result.stdout
+    assert "azure 200 chat.completion my-gpt" in out
+    assert 'weather fetch 200 {"city":"Oslo","sky":"clear"}' in out
+    assert 'data https 200 {"ok":true}' in out
+    assert sorted(c["host"] for c in calls) == ["api.weather.example", "contoso.openai.azure.com", "eu.data.example"]
+    assert {c["face"] for c in calls} == {"proxy"}
+

@@ -13,6 +13,7 @@
 // TLS then runs end to end with the fake (its CA comes from NODE_EXTRA_CA_CERTS, which Node
 // adds to its store), so the journal shows the calls on the "proxy" face. Other hosts are
 // untouched. Inert unless OPENAI_FAKE_PROXY (http://HOST:PORT) is set.
+// "OpenAI hosts" here: OpenAI's, Azure OpenAI's, and those in OPENAI_FAKE_HOSTS (see isOpenAI).
 import http from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
@@ -29,11 +30,24 @@ if (proxy && !globalThis[PATCHED]) {
   syncBuiltinESMExports(); // `import { request } from 'node:https'` sees the patched functions too
 }
 
-/** api.openai.com and its regional hosts (eu.api.openai.com, ...), any case, a trailing dot included. */
+/** Other hosts the fake answers (`profile.host(...)`), as the fake's env gives them at start:
+ *  OPENAI_FAKE_HOSTS=api.example.com,*.example.org. A host registered after the app started
+ *  reaches it only once the app is started again. */
+const EXTRA = (process.env.OPENAI_FAKE_HOSTS || '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+
+/** Whether a registered name (`api.example.com`, `*.example.com`) covers `h`, as the fake's `hosts.matches`. */
+function covers(pattern, h) {
+  return pattern.startsWith('*.') ? h.endsWith(pattern.slice(1)) && h.length > pattern.length - 1 : h === pattern;
+}
+
+/** The hosts the fake answers: api.openai.com and its regional hosts (eu.api.openai.com, ...),
+ *  Azure OpenAI's (*.openai.azure.com, *.cognitiveservices.azure.com), and OPENAI_FAKE_HOSTS;
+ *  any case, a trailing dot included. */
 function isOpenAI(host) {
   if (typeof host !== 'string') return false;
   const h = host.toLowerCase().replace(/\.$/, '');
-  return h === 'api.openai.com' || h.endsWith('.api.openai.com');
+  return h === 'api.openai.com' || h.endsWith('.api.openai.com') || h.endsWith('.openai.azure.com')
+    || h.endsWith('.cognitiveservices.azure.com') || EXTRA.some((pattern) => covers(pattern, h));
 }
 
 /** Host name from a `host` that may carry a port or IPv6 brackets. */
