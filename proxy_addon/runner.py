@@ -390,6 +390,7 @@ def client_env(proxy_url: str, bundle: Path, ca_cert: Path, base_url: str | None
         env["OPENAI_FAKE_HOSTS"] = ",".join(hosts)
     if base_url:
         env["OPENAI_BASE_URL"] = base_url
+        env["OPENAI_API_BASE"] = base_url  # what llama-index and older langchain read instead
     for name in ("NO_PROXY", "no_proxy"):
         value = (inherited or {}).get(name)
         if value is not None:

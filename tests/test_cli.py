@@ -41,8 +41,8 @@ def test_exec_runs_an_unmodified_app_against_the_flaky_profile(app, tmp_path):
 
 
 def test_exec_sets_the_environment_and_a_dummy_key(tmp_path):
-    script = "import json, os; print(json.dumps({k: os.environ.get(k) for k in ['HTTPS_PROXY', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'OPENAI_API_KEY', 'OPENAI_BASE_URL']}))"
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    script = "import json, os; print(json.dumps({k: os.environ.get(k) for k in ['HTTPS_PROXY', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'NODE_EXTRA_CA_CERTS', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_API_BASE']}))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")}
     done = subprocess.run([*openai_fake_cmd(), "exec", "--confdir", str(tmp_path), "--", sys.executable, "-c", script],
                           capture_output=True, text=True, env=env, timeout=60)
     seen = json.loads(done.stdout)
@@ -54,6 +54,7 @@ def test_exec_sets_the_environment_and_a_dummy_key(tmp_path):
     with_base = run_cli("exec", "--base-url", "--keep-key", "--confdir", str(tmp_path), "--", sys.executable, "-c", script, env={"OPENAI_API_KEY": "sk-mine"})
     seen = json.loads(with_base.stdout)
     assert seen["OPENAI_BASE_URL"] == seen["HTTPS_PROXY"] + "/v1" and seen["OPENAI_API_KEY"] == "sk-mine"
+    assert seen["OPENAI_API_BASE"] == seen["OPENAI_BASE_URL"]  # llama-index and older langchain read this one
 
 
 def test_exec_exits_with_the_commands_code(tmp_path):
@@ -92,6 +93,7 @@ def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tm
         assert env_lines.returncode == 0 and f"export HTTPS_PROXY='http://127.0.0.1:{port}'" in env_lines.stdout
         fish = run_cli("env", "--shell", "fish", "--base-url", "--confdir", str(tmp_path)).stdout
         assert f"set -gx OPENAI_BASE_URL 'http://127.0.0.1:{port}/v1'" in fish
+        assert f"set -gx OPENAI_API_BASE 'http://127.0.0.1:{port}/v1'" in fish
         reply = requests.get("https://api.openai.com/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-x"},
                              proxies={"https": f"http://127.0.0.1:{port}"}, verify=str(tmp_path / "openai-fake-bundle.pem"))
         assert reply.json()["id"] == "gpt-4o"
