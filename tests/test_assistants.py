@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import openai
@@ -186,3 +187,33 @@ def test_sequence_as_a_list_is_the_retrieve_sequence(fresh, use_profile):
     run = fresh.beta.threads.runs.create(thread.id, assistant_id="asst_x")
     statuses = [fresh.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status for _ in range(3)]
     assert statuses == ["in_progress", "requires_action", "requires_action"]  # the last entry is held
+
+
+UNITS = {"type": "function", "function": {"name": "convert", "parameters": {
+    "type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string", "enum": ["C", "F"]}},
+    "required": ["value", "unit"], "additionalProperties": False}}}
+LOOKUP = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+
+
+@pytest.mark.parametrize("choice, name", [("required", "lookup"), ({"type": "function", "function": {"name": "convert"}}, "convert")])
+def test_a_forced_tool_choice_stops_the_run_for_that_call(fresh, choice, name):
+    assistant = fresh.beta.assistants.create(model="gpt-4o", tools=[LOOKUP, UNITS])
+    thread = fresh.beta.threads.create(messages=[{"role": "user", "content": "21 C in F?"}])
+    run = fresh.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, tool_choice=choice)
+    assert run.status == "requires_action"
+    [tool_call] = run.required_action.submit_tool_outputs.tool_calls
+    assert tool_call.function.name == name
+    args = json.loads(tool_call.function.arguments)
+    if name == "convert":
+        assert isinstance(args["value"], (int, float)) and args["unit"] in ("C", "F")
+    run = fresh.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": tool_call.id, "output": "69.8"}])
+    assert run.status == "completed"  # "required": a tool call before the answer, then the answer
+
+
+def test_a_forced_function_the_run_lacks_is_a_400(fresh):
+    thread = fresh.beta.threads.create()
+    with pytest.raises(openai.BadRequestError) as e:
+        fresh.beta.threads.runs.create(thread_id=thread.id, assistant_id="asst_x", tools=[LOOKUP],
+                                       tool_choice={"type": "function", "function": {"name": "nope"}})
+    assert e.value.body["param"] == "tool_choice"

@@ -259,9 +259,13 @@ def test_forced_tool_call_round_trip_with_previous_response_id(client, use_profi
     assert call.type == "function_call" and call.name == "get_weather" and call.call_id.startswith("call_")
     assert set(json.loads(call.arguments)) == {"city"}
     assert first.output_text == ""
-    second = client.responses.create(
-        model="gpt-4o", previous_response_id=first.id, tools=[WEATHER_TOOL], tool_choice="required",
-        input=[{"type": "function_call_output", "call_id": call.call_id, "output": '{"temp": 21}'}])
+    output = [{"type": "function_call_output", "call_id": call.call_id, "output": '{"temp": 21}'}]
+    # Still "required" after the outputs: the API calls a tool again (why the Agents SDK resets tool_choice).
+    again = client.responses.create(model="gpt-4o", previous_response_id=first.id, tools=[WEATHER_TOOL],
+                                    tool_choice="required", input=output)
+    assert [o.type for o in again.output] == ["function_call"] and again.output[0].name == "get_weather"
+    second = client.responses.create(model="gpt-4o", previous_response_id=first.id, tools=[WEATHER_TOOL],
+                                     tool_choice="auto", input=output)
     assert second.output_text == 'The tool returned: {"temp": 21}'  # answered, not called again
     assert second.previous_response_id == first.id
 

@@ -37,8 +37,8 @@ OpenAIError. `request.json["input"]` holds what the app sent, such as its
 `function_call_output` items.
 
 Without knobs, the default answer is deterministic: a forced function call when
-`tool_choice` is "required" or names a function (arguments from its schema),
-JSON matching a `text.format` json_schema, "The tool returned: ..." after tool
+`tool_choice` is "required" or names a function (arguments from its schema; on
+every turn, after tool outputs too, as the API does), JSON matching a `text.format` json_schema, "The tool returned: ..." after tool
 outputs, and otherwise a restatement of the last user message.
 """
 
@@ -232,7 +232,7 @@ def _default(body: dict, context: list[dict]) -> dict:
     """A deterministic answer that fits the request: a partial output item."""
     results = _tool_results(context)
     forced = _forced_tool(body)
-    if forced is not None and not results:
+    if forced is not None:  # after tool outputs too, as the API does (hence the Agents SDK's reset_tool_choice)
         return {"type": "function_call", "name": forced["name"]}
     if results:
         said = "The tool returned: " + "; ".join(tokens.text_of(r["output"])[:500] for r in results)

@@ -9,6 +9,10 @@ outputs arrive), by the profile's handler or knobs:
   (default: a deterministic answer restating the last user message);
 - `tool_calls`: function calls that stop the run at `requires_action`; `submit_tool_outputs`
   then moves it on to the reply;
+- without either, a `tool_choice` that forces a function ("required": the first function
+  tool; or `{"type": "function", "function": {"name": ...}}`) stops the first turn at
+  `requires_action` with that call, its arguments made from the tool's schema; a name
+  that is none of the run's tools is a 400 on `tool_choice`;
 - a handler `(request, state)` returning a string (the reply), `{"tool_calls": [...]}`,
   `{"reply": "..."}`, or raising an OpenAIError, which makes the run fail with that error.
   At create `request.json` is the create body; at submit it holds `tool_outputs`.
@@ -97,8 +101,12 @@ def steps_collection(run: dict) -> str:
 # -- the turn: what the "model" does with the thread --------------------------------
 
 
-def _decide(call, thread_id: str, first_turn: bool) -> dict:
-    """The outcome of a turn: {"kind": "reply", "text"} | {"kind": "tool_calls", "calls"} | {"kind": "error", ...}."""
+def _decide(call, thread_id: str, first_turn: bool, run: dict | None = None) -> dict:
+    """The outcome of a turn: {"kind": "reply", "text"} | {"kind": "tool_calls", "calls"} | {"kind": "error", ...}.
+
+    A first turn whose `tool_choice` forces a function ("required": the first function tool; or one named)
+    calls it, with arguments made from its `parameters` schema, unless the profile says otherwise. Later
+    turns answer: "required" asks for a tool call before the answer, as the Assistants docs put it."""
     try:
         custom = call.custom()
     except OpenAIError as e:
@@ -109,6 +117,8 @@ def _decide(call, thread_id: str, first_turn: bool) -> dict:
     calls = custom.get("tool_calls")
     if calls is None and first_turn and "reply" not in custom:
         calls = call.knob("tool_calls")
+    if calls is None and first_turn and "reply" not in custom and run is not None:
+        calls = _forced_calls(run)
     if calls:
         return {"kind": "tool_calls", "calls": [_tool_call(call, c) for c in calls]}
     text = custom.get("reply", custom.get("content"))
@@ -118,6 +128,27 @@ def _decide(call, thread_id: str, first_turn: bool) -> dict:
         last = next((messages.text_of(m) for m in reversed(call.state.all(messages.collection(thread_id))) if m["role"] == "user"), "")
         text = echo_answer(last)
     return {"kind": "reply", "text": text}
+
+
+def _forced_calls(run: dict) -> list[dict] | None:
+    """The call a run's `tool_choice` forces, as a partial tool call, or None."""
+    choice = run.get("tool_choice")
+    functions = [t.get("function") or {} for t in run.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"]
+    if not functions or choice in (None, "auto", "none"):
+        return None
+    if isinstance(choice, dict):
+        if choice.get("type") != "function":
+            return None  # file_search / code_interpreter: the fake runs no built-in tool
+        name = (choice.get("function") or {}).get("name")
+        forced = next((f for f in functions if f.get("name") == name), None)
+        if forced is None:
+            raise errors.invalid_value("tool_choice", f"Invalid value for 'tool_choice': function '{name}' is not "
+                                       f"one of the run's tools.")
+    else:
+        forced = functions[0]  # "required"
+    schema = forced.get("parameters") or {"type": "object", "properties": {}}
+    args = params.example_of(schema, "tools", f"function '{forced.get('name')}'")
+    return [{"function": {"name": forced.get("name", "tool"), "arguments": args}}]
 
 
 def _tool_call(call, partial: dict) -> dict:
@@ -420,7 +451,7 @@ def _start(call, thread_id: str, body: dict, thread: dict | None = None) -> Repl
         "response_format": body.get("response_format") or "auto", "tool_choice": body.get("tool_choice") or "auto",
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
     }
-    progress = lifecycle.start({"id": run["id"], "thread_id": thread_id, "outcome": _decide(call, thread_id, first_turn=True)},
+    progress = lifecycle.start({"id": run["id"], "thread_id": thread_id, "outcome": _decide(call, thread_id, first_turn=True, run=run)},
                                ["in_progress", "outcome"])
     _sequence_step(call, run, progress, "create")
     if not stream:
