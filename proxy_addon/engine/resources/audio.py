@@ -31,7 +31,7 @@ import math
 import re
 from typing import Any, Literal
 
-from .. import errors, forms, params, sound, stores, tokens
+from .. import errors, forms, logprobs, params, sound, stores, tokens
 from ..bodies import check, merge
 from ..errors import OpenAIError
 from ..streams import Event, StreamReply, sse
@@ -528,11 +528,8 @@ def _diarized(segments: list[tuple[str, float, float]], speakers: list[str]) -> 
              "speaker": names[i % len(names)]} for i, (text, start, end) in enumerate(segments)]
 
 
-_PIECES = re.compile(r"\s*\w{1,6}|\s*[^\w\s]|\s+", re.UNICODE)
-
-
 def _logprobs(text: str) -> list[dict]:
-    return [{"token": piece, "logprob": -0.01, "bytes": list(piece.encode())} for piece in _PIECES.findall(text)]
+    return [{k: e[k] for k in ("token", "logprob", "bytes")} for e in logprobs.entries(text)]
 
 
 def _usage(model: str, seconds: float, text: str, prompt: str | None) -> dict:

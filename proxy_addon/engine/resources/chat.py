@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 
-from .. import errors, knobs, pages, params, tokens
+from .. import errors, knobs, logprobs, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
@@ -86,6 +86,12 @@ def create(call) -> Any:
         partial_choices = partial_choices + partial_choices[: n - len(partial_choices)]
 
     choices = [_choice(i, p, call.where) for i, p in enumerate(partial_choices)]
+    top = _logprobs_wanted(body)
+    if top is not None:
+        for c in choices:
+            if c.get("logprobs") is None:
+                content = c["message"].get("content")
+                c["logprobs"] = logprobs.chat(content if isinstance(content, str) else None, c["message"].get("refusal"), top)
     completion_tokens = sum(_choice_tokens(c) for c in choices)
     prompt_tokens = tokens.count_messages(messages)
     data = {
@@ -111,7 +117,7 @@ def create(call) -> Any:
         if checked:
             check(sdk.ChatCompletion, data, call.where)
         if stream:
-            return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+            return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
         return Reply.json(200, data)
     data["metadata"] = metadata if metadata is not None else {}
     data = merge(data, rest)
@@ -123,7 +129,7 @@ def create(call) -> Any:
         call.state.replace_all(_messages(cid), stored)  # a handler's fixed id replaces an earlier completion whole
         call.state.put(COLLECTION, data)
     if stream:
-        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
     return Reply.json(200, data)
 
 
@@ -189,14 +195,23 @@ def _check_tool_choice(choice: Any) -> None:
 # -- streaming -----------------------------------------------------------------------
 
 
-def _chunks(completion: dict, pace, include_usage: bool) -> list[Event]:
+def _logprobs_wanted(body: dict) -> int | None:
+    """How many `top_logprobs` per token when `logprobs: true` asks for log probabilities, else None."""
+    return (body.get("top_logprobs") or 0) if body.get("logprobs") is True else None
+
+
+def _chunks(completion: dict, pace, include_usage: bool, top: int | None = None) -> list[Event]:
     """`completion` as the chunks of a stream: per choice a role chunk, deltas cut by the pace
-    (content, refusal, tool-call arguments), a finish chunk; choices interleaved; usage last when asked."""
+    (content, refusal, tool-call arguments), a finish chunk; choices interleaved; usage last when asked.
+    With `top` (logprobs asked for), each content or refusal delta carries the logprobs of its own tokens."""
     head = {k: completion[k] for k in ("id", "created", "model", "service_tier", "system_fingerprint") if k in completion}
     head["object"] = "chat.completion.chunk"
 
     def chunk(index: int, delta: dict, finish: str | None = None) -> dict:
-        out = {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        said = None
+        if top is not None and ("content" in delta or "refusal" in delta) and "role" not in delta:
+            said = logprobs.chat(delta.get("content"), delta.get("refusal"), top)
+        out = {**head, "choices": [{"index": index, "delta": delta, "logprobs": said, "finish_reason": finish}]}
         if include_usage:
             out["usage"] = None  # every chunk but the last, as the real API does
         return out

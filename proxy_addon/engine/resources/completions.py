@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 
-from .. import errors, knobs, params, tokens
+from .. import errors, knobs, logprobs, params, tokens
 from ..bodies import check, merge, reply, stable_id
 from ..streams import Event, Pace, choice_stream, sse
 from .. import sdk
@@ -57,6 +57,11 @@ def create(call) -> Any:
         merge({"index": i, "text": "", "finish_reason": "stop", "logprobs": None}, dict(c, index=i))
         for i, c in enumerate(partial_choices)
     ]
+    top = body.get("logprobs")  # an int: log probabilities of the chosen tokens and this many alternatives
+    if top is not None:
+        for c in choices:
+            if c.get("logprobs") is None:
+                c["logprobs"] = logprobs.legacy(c.get("text") or "", top)
     prompt_tokens = sum(tokens.count(p) for p in prompts)
     completion_tokens = sum(tokens.count(c.get("text") or "") for c in choices)
     data = {
@@ -72,7 +77,7 @@ def create(call) -> Any:
     data = merge(data, rest)
     if stream:
         check(sdk.Completion, data, call.where)
-        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage"))))
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
     return reply(sdk.Completion, data, call.where)
 
 
@@ -103,14 +108,16 @@ def _check_prompt(prompt: Any) -> None:
         raise errors.invalid_value("prompt", _PROMPT_INVALID)
 
 
-def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
+def _chunks(completion: dict, pace: Pace, include_usage: bool, top: int | None = None) -> list[Event]:
     """`completion` as the chunks of a stream: per choice its text cut by the pace, then a chunk
-    with its `finish_reason`; choices interleaved; the usage last when asked."""
+    with its `finish_reason`; choices interleaved; the usage last when asked. With `top` (`logprobs: N`),
+    each chunk carries its own tokens' logprobs, offsets counted from the start of the choice's text."""
     head = {"id": completion["id"], "object": "text_completion"}
     head.update((k, completion[k]) for k in ("created", "model", "system_fingerprint") if k in completion)
 
-    def chunk(index: int, text: str, finish: str | None = None) -> dict:
-        out = {**head, "choices": [{"index": index, "text": text, "logprobs": None, "finish_reason": finish}]}
+    def chunk(index: int, text: str, finish: str | None = None, at: int = 0) -> dict:
+        said = logprobs.legacy(text, top, at) if top is not None and finish is None else None
+        out = {**head, "choices": [{"index": index, "text": text, "logprobs": said, "finish_reason": finish}]}
         if include_usage:
             out["usage"] = None  # every chunk but the last, as the real API does
         return out
@@ -118,7 +125,10 @@ def _chunks(completion: dict, pace: Pace, include_usage: bool) -> list[Event]:
     per_choice = []
     for choice in completion["choices"]:
         i = choice["index"]
-        events = [Event(sse(chunk(i, piece)), True, piece if i == 0 else None) for piece in pace.split(choice.get("text") or "")]
+        events, at = [], 0
+        for piece in pace.split(choice.get("text") or ""):
+            events.append(Event(sse(chunk(i, piece, at=at)), True, piece if i == 0 else None))
+            at += len(piece)
         events.append(Event(sse(chunk(i, "", choice.get("finish_reason") or "stop"))))
         per_choice.append(events)
     return choice_stream(per_choice, head, completion.get("usage"), include_usage)

@@ -49,7 +49,7 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, lifecycle, pages, params, tokens
+from .. import errors, lifecycle, logprobs, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -345,6 +345,12 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
     """The finished response this request gets."""
     partials, rest, shaped = _planned(call, body, context)
     output = [_item(p, i, response_id, body, call.where) for i, p in enumerate(partials)]
+    if "message.output_text.logprobs" in (body.get("include") or ()):
+        top = body.get("top_logprobs") or 0
+        for item in output:
+            for part in item.get("content") or () if item["type"] == "message" else ():
+                if part.get("type") == "output_text" and not part.get("logprobs"):
+                    part["logprobs"] = logprobs.entries(part.get("text") or "", top)
     status = rest.pop("status", None) or call.knob("status") or "completed"
     if status not in _FINAL:
         raise _fail(call.where, f"`status` must be one of {', '.join(map(repr, _FINAL))}, not {status!r}")
@@ -402,11 +408,15 @@ def _events(response: dict, split: Callable[[str], list[str]]) -> list[dict]:
                 if field is None:
                     emit("response.content_part.added", **where, part=part)
                 else:
-                    logprobs = {"logprobs": []} if field == "text" else {}
+                    # Logprobs asked for (`include`): each delta carries its own tokens', the done event all.
+                    asked = field == "text" and bool(part.get("logprobs"))
+                    top = len(part["logprobs"][0].get("top_logprobs") or ()) if asked else 0
                     emit("response.content_part.added", **where, part={**part, field: ""})
                     for piece in split(part[field]):
-                        emit(f"{stem}.delta", **where, delta=piece, **logprobs)
-                    emit(f"{stem}.done", **where, **{field: part[field]}, **logprobs)
+                        extra = {"logprobs": logprobs.entries(piece, top) if asked else []} if field == "text" else {}
+                        emit(f"{stem}.delta", **where, delta=piece, **extra)
+                    done = {"logprobs": part.get("logprobs") or []} if field == "text" else {}
+                    emit(f"{stem}.done", **where, **{field: part[field]}, **done)
                 emit("response.content_part.done", **where, part=part)
         elif kind == "function_call":
             emit("response.output_item.added", output_index=index, item={**item, "arguments": "", "status": "in_progress"})
