@@ -101,3 +101,18 @@ def test_responses_whole_and_streamed(fresh):
                 final = event.logprobs
     assert text == part.text
     assert [d.token for d in deltas] == [f.token for f in final] == [i.token for i in part.logprobs]
+
+
+def test_usage_adds_up_and_the_stream_reports_the_whole_answers(fresh):
+    whole = fresh.chat.completions.create(model="gpt-4o", messages=MESSAGES).usage
+    assert whole.prompt_tokens + whole.completion_tokens == whole.total_tokens
+    assert whole.prompt_tokens_details.cached_tokens == 0 and whole.completion_tokens_details.reasoning_tokens == 0
+    last = [c for c in fresh.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
+                                                     stream_options={"include_usage": True})][-1]
+    assert last.usage == whole and last.choices == []
+    response = fresh.responses.create(model="gpt-4o", input="Tell me about Oslo.")
+    with fresh.responses.stream(model="gpt-4o", input="Tell me about Oslo.") as s:
+        streamed = s.get_final_response()
+    assert streamed.usage == response.usage
+    u = response.usage
+    assert u.input_tokens + u.output_tokens == u.total_tokens and u.input_tokens_details.cached_tokens == 0
