@@ -367,6 +367,13 @@ def union_types(union: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def arguments_for(function: dict) -> Any:
+    """Arguments for a forced call of a function tool (`{"name", "parameters"}`): an example of its
+    parameters' schema (no schema: `{}`), or the client's 400 on `tools` for a schema that is not one."""
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+    return example_of(schema, "tools", f"function '{function.get('name')}'")
+
+
 def example_of(schema: Any, param: str, what: str) -> Any:
     """An example value of a request's JSON schema (`examples.example`), or the client's 400 when the schema
     is not one (a `properties` that is not an object, a `$ref` that is not a string, ...). `what` names it

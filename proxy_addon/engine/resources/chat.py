@@ -370,8 +370,7 @@ def _default_choice(body: dict, messages: list) -> dict:
     """A deterministic answer that fits what the request asked for."""
     forced = _forced_tool(body)
     if forced is not None:
-        args = params.example_of(forced.get("parameters") or {"type": "object", "properties": {}}, "tools",
-                                 f"function '{forced.get('name')}'")
+        args = params.arguments_for(forced)
         return {"message": {"tool_calls": [{"function": {"name": forced.get("name", "tool"), "arguments": json.dumps(args)}}]}}
     fmt = body.get("response_format") or {}
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":

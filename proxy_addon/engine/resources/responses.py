@@ -305,9 +305,8 @@ def _item(partial: Any, index: int, response_id: str, body: dict, where: str) ->
         item["content"] = conversations.content_parts(item.get("content", ""), "assistant")
     elif kind == "function_call":
         if "arguments" not in item:
-            tool = _function_tools(body).get(item.get("name"), {})
-            item["arguments"] = params.example_of(tool.get("parameters") or {"type": "object", "properties": {}}, "tools",
-                                                  f"function '{item.get('name')}'")
+            tool = _function_tools(body).get(item.get("name"), {"name": item.get("name")})
+            item["arguments"] = params.arguments_for(tool)
         item["arguments"] = function_call({"function": item})["arguments"]
     elif kind == "reasoning":
         summary = item.setdefault("summary", [])
@@ -410,7 +409,7 @@ def _events(response: dict, split: Callable[[str], list[str]]) -> list[dict]:
                 else:
                     # Logprobs asked for (`include`): each delta carries its own tokens', the done event all.
                     asked = field == "text" and bool(part.get("logprobs"))
-                    top = len(part["logprobs"][0].get("top_logprobs") or ()) if asked else 0
+                    top = response.get("top_logprobs") or 0
                     emit("response.content_part.added", **where, part={**part, field: ""})
                     for piece in split(part[field]):
                         extra = {"logprobs": logprobs.entries(piece, top) if asked else []} if field == "text" else {}

@@ -117,8 +117,8 @@ def _decide(call, thread_id: str, first_turn: bool, run: dict | None = None) -> 
     calls = custom.get("tool_calls")
     if calls is None and first_turn and "reply" not in custom:
         calls = call.knob("tool_calls")
-    if calls is None and first_turn and "reply" not in custom and run is not None:
-        calls = _forced_calls(run)
+        if calls is None and run is not None:
+            calls = _forced_calls(run)
     if calls:
         return {"kind": "tool_calls", "calls": [_tool_call(call, c) for c in calls]}
     text = custom.get("reply", custom.get("content"))
@@ -146,9 +146,7 @@ def _forced_calls(run: dict) -> list[dict] | None:
                                        f"one of the run's tools.")
     else:
         forced = functions[0]  # "required"
-    schema = forced.get("parameters") or {"type": "object", "properties": {}}
-    args = params.example_of(schema, "tools", f"function '{forced.get('name')}'")
-    return [{"function": {"name": forced.get("name", "tool"), "arguments": args}}]
+    return [{"function": {"name": forced.get("name", "tool"), "arguments": params.arguments_for(forced)}}]
 
 
 def _tool_call(call, partial: dict) -> dict:
