@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import stores
+from .prompt_cache import PromptCache
 from ..codec import from_json, to_json
 from .bodies import stable_id
 
@@ -127,6 +128,8 @@ class State:
         self._seq = 0
         #: A free-form store for profile handlers that keep their own state between calls.
         self.data: dict[str, Any] = {}
+        #: Recent long prompts' prefixes (`cached_tokens`): a cache, as the API's, so in memory only.
+        self.prompt_cache = PromptCache()
         #: Told every change, under the lock (`attach`); None keeps the state in memory only.
         self.store: Persistence | None = None
         self._reserved = 0  # ids up to this are reserved in the store
@@ -334,6 +337,7 @@ class State:
             self._blobs.clear()
             self._seq = 0
             self.data.clear()
+            self.prompt_cache.clear()
 
     def attach(self, store: Persistence | None, *, write: bool = True) -> None:
         """Tell `store` every change from now on; `write`: give it the whole state first (False when it

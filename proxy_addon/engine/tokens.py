@@ -1,23 +1,71 @@
-"""Plausible token counts without a tokenizer.
+"""Token counts from OpenAI's own vocabularies, with no download.
 
-Real BPE tokenizers need vocabularies that are downloaded at run time; a fake
-only needs counts that grow like real ones. Words of up to six characters
-count as one token, longer ones as one per six characters, and every
-punctuation mark as one: close to cl100k/o200k for English prose.
+`quicktok` ships `o200k_base` (GPT-4o, GPT-4.1, GPT-5, the o-series, ...) and `cl100k_base` (GPT-4,
+GPT-3.5, the embedding models) inside its wheel, and cuts text byte for byte as tiktoken does
+(`tests/test_tokens.py` rebuilds the vocabulary files from it, checks them against tiktoken's own
+SHA-256 and compares the ids with tiktoken's). tiktoken itself fetches the files at run time, which a
+fake that never leaves the machine must not do.
+
+Text is counted as the API counts it: special-token strings in a prompt are plain text. A chat
+prompt adds the API's framing (`count_messages`); the answer's tokens are its text's.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from typing import Any
 
-#: A token is a run of up to six word characters (so a word of n counts ceil(n / 6)) or one punctuation mark.
-_TOKEN = re.compile(r"\w{1,6}|[^\w\s]", re.UNICODE)
+import quicktok
+
+O200K, CL100K = "o200k_base", "cl100k_base"
+#: Model-name prefixes that still use cl100k_base (longest match wins; everything else is o200k_base).
+CL100K_MODELS = ("gpt-4-", "gpt-4", "gpt-3.5", "gpt-35", "text-embedding-", "davinci-002", "babbage-002",
+                 "text-davinci", "code-")
+#: ...except these, newer models whose names start like old ones.
+O200K_MODELS = ("gpt-4o", "gpt-4.1", "gpt-4.5")
 
 
-def count(text: str) -> int:
-    """Tokens in `text`."""
-    return len(_TOKEN.findall(text)) if text else 0
+@functools.lru_cache(maxsize=2)
+def _encoding(name: str):
+    return quicktok.get_encoding(name)
+
+
+@functools.lru_cache(maxsize=256)
+def encoding_of(model: str | None) -> str:
+    """The vocabulary a model counts with (`o200k_base` unless it is a GPT-4, GPT-3.5 or embedding model);
+    a vocabulary's own name gives itself."""
+    name = (model or "").lower().rsplit("/", 1)[-1]
+    if name in (O200K, CL100K):
+        return name
+    if name.startswith("ft:"):  # a fine-tuned model: its base's
+        name = name[3:]
+    if name.startswith(O200K_MODELS):
+        return O200K
+    return CL100K if name.startswith(CL100K_MODELS) else O200K
+
+
+def count(text: str, model: str | None = None) -> int:
+    """Tokens in `text`, in `model`'s vocabulary."""
+    return len(ids(text, model))
+
+
+def pieces(text: str, model: str | None = None) -> list[bytes]:
+    """`text` as its tokens' bytes; joined, they give `text.encode()` back (a token may hold part of a
+    character: "東" is two)."""
+    if not text:
+        return []
+    enc = _encoding(encoding_of(model))
+    return [enc.decode_single_token_bytes(i) for i in ids(text, model)]
+
+
+def ids(text: str, model: str | None = None) -> list[int]:
+    """`text`'s token ids in `model`'s vocabulary (what transcription segments list)."""
+    if not text:
+        return []
+    try:
+        return _encoding(encoding_of(model)).encode_ordinary(text)
+    except (UnicodeError, TypeError):  # a lone surrogate (JSON allows "\ud800"): counted as the API's U+FFFD
+        return _encoding(encoding_of(model)).encode_ordinary(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def text_of(content: Any) -> str:
@@ -29,13 +77,16 @@ def text_of(content: Any) -> str:
     return ""
 
 
-def count_messages(messages: list) -> int:
-    """Prompt tokens for a chat request: content plus a few tokens of framing per message."""
+def count_messages(messages: list, model: str | None = None) -> int:
+    """Prompt tokens for a chat request, as the API frames it: 3 to prime the reply, and per message 3
+    plus its content, its `name` (1 more) and its tool calls' names and arguments."""
     total = 3
     for m in messages:
         if isinstance(m, dict):
-            total += 3 + count(text_of(m.get("content")))
+            total += 3 + count(text_of(m.get("content")), model)
+            if m.get("name"):
+                total += 1 + count(str(m["name"]), model)
             for call in m.get("tool_calls") or ():
                 fn = call.get("function", {}) if isinstance(call, dict) else {}
-                total += count(fn.get("name", "")) + count(fn.get("arguments", ""))
+                total += count(fn.get("name", ""), model) + count(fn.get("arguments", ""), model)
     return total

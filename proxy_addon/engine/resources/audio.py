@@ -509,9 +509,8 @@ def _timeline(text: str, seconds: float) -> tuple[list[tuple[str, float, float]]
 
 
 def _token_ids(text: str) -> list[int]:
-    """Stable stand-ins for the segment's token ids."""
-    return [int.from_bytes(hashlib.blake2b(piece.encode(), digest_size=2).digest(), "big") for piece in
-            tokens._TOKEN.findall(text)]
+    """The segment's token ids (Whisper's vocabulary is not shipped: o200k_base's, as the count is)."""
+    return tokens.ids(" " + text)
 
 
 def _segments(segments: list[tuple[str, float, float]], temperature: float) -> list[dict]:

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 
-from .. import errors, knobs, logprobs, pages, params, tokens
+from .. import errors, knobs, logprobs, pages, params, prompt_cache, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
@@ -91,9 +91,12 @@ def create(call) -> Any:
         for c in choices:
             if c.get("logprobs") is None:
                 content = c["message"].get("content")
-                c["logprobs"] = logprobs.chat(content if isinstance(content, str) else None, c["message"].get("refusal"), top)
-    completion_tokens = sum(_choice_tokens(c) for c in choices)
-    prompt_tokens = tokens.count_messages(messages)
+                c["logprobs"] = logprobs.chat(content if isinstance(content, str) else None, c["message"].get("refusal"),
+                                              top, model)
+    completion_tokens = sum(_choice_tokens(c, model) for c in choices)
+    prompt_tokens = tokens.count_messages(messages, model) + (tokens.count(_json(body["tools"]), model) if body.get("tools") else 0)
+    cached = (call.state.prompt_cache.cached(_rendered(body, messages), model, body.get("prompt_cache_key"), prompt_tokens)
+              if prompt_tokens >= prompt_cache.MINIMUM else 0)
     data = {
         # A stored completion needs an id of its own, even for a request seen before.
         "id": call.state.new_id("chatcmpl-") if store else stable_id("chatcmpl-", call.request.body),
@@ -105,7 +108,7 @@ def create(call) -> Any:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
             "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
         },
@@ -210,7 +213,7 @@ def _chunks(completion: dict, pace, include_usage: bool, top: int | None = None)
     def chunk(index: int, delta: dict, finish: str | None = None) -> dict:
         said = None
         if top is not None and ("content" in delta or "refusal" in delta) and "role" not in delta:
-            said = logprobs.chat(delta.get("content"), delta.get("refusal"), top)
+            said = logprobs.chat(delta.get("content"), delta.get("refusal"), top, completion.get("model"))
         out = {**head, "choices": [{"index": index, "delta": delta, "logprobs": said, "finish_reason": finish}]}
         if include_usage:
             out["usage"] = None  # every chunk but the last, as the real API does
@@ -358,12 +361,23 @@ def _tool_call(choice: int, index: int, partial: dict) -> dict:
     }
 
 
-def _choice_tokens(choice: dict) -> int:
+def _choice_tokens(choice: dict, model: str) -> int:
     message = choice.get("message") or {}
-    total = tokens.count(message.get("content") or "") + tokens.count(message.get("refusal") or "")
+    total = tokens.count(message.get("content") or "", model) + tokens.count(message.get("refusal") or "", model)
     for c in message.get("tool_calls") or ():
-        total += tokens.count(c["function"].get("name", "")) + tokens.count(c["function"]["arguments"])
+        total += tokens.count(c["function"].get("name", ""), model) + tokens.count(c["function"]["arguments"], model)
     return total
+
+
+def _rendered(body: dict, messages: list) -> str:
+    """The prompt as one text, in the order the model reads it (tools, then the messages): what prompt
+    caching matches prefixes of."""
+    said = "\n".join(f"{m.get('role')}: {tokens.text_of(m.get('content'))}" for m in messages if isinstance(m, dict))
+    return (_json(body["tools"]) + "\n" if body.get("tools") else "") + said
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _default_choice(body: dict, messages: list) -> dict:

@@ -61,9 +61,9 @@ def create(call) -> Any:
     if top is not None:
         for c in choices:
             if c.get("logprobs") is None:
-                c["logprobs"] = logprobs.legacy(c.get("text") or "", top)
-    prompt_tokens = sum(tokens.count(p) for p in prompts)
-    completion_tokens = sum(tokens.count(c.get("text") or "") for c in choices)
+                c["logprobs"] = logprobs.legacy(c.get("text") or "", top, model=model)
+    prompt_tokens = sum(tokens.count(p, model) for p in prompts)
+    completion_tokens = sum(tokens.count(c.get("text") or "", model) for c in choices)
     data = {
         "id": stable_id("cmpl-", call.request.body),
         "object": "text_completion",

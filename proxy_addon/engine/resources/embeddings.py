@@ -85,7 +85,7 @@ def _texts(raw: Any) -> tuple[list[str], list[int]]:
     if isinstance(raw, str):
         if raw == "":
             raise errors.invalid_value("input", _INVALID)
-        counts = [tokens.count(raw)]
+        counts = [tokens.count(raw, tokens.CL100K)]  # every embedding model's vocabulary
         _limits(counts)
         return [raw], counts
     if not raw:
@@ -105,7 +105,7 @@ def _texts(raw: Any) -> tuple[list[str], list[int]]:
             if not isinstance(item, str) or item == "":
                 raise errors.invalid_value("input", _INVALID)
             out.append(item)
-            counts.append(tokens.count(item))
+            counts.append(tokens.count(item, tokens.CL100K))
     elif isinstance(first, list):  # an array of token-id arrays
         for item in raw:
             if not isinstance(item, list) or not item or not all(type(t) is int for t in item):

@@ -49,7 +49,8 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, lifecycle, logprobs, pages, params, tokens
+from .. import errors, lifecycle, logprobs, pages, params, prompt_cache, tokens
+from ..prompt_cache import PromptCache
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
 from ..streams import Event, sse
@@ -189,9 +190,19 @@ def _text(item: dict) -> str:
 
 def _input_tokens(context: list[dict], body: dict) -> int:
     """Input tokens: the context's items with a little framing each, the instructions and the tools."""
+    model = body.get("model")
     framing = 3 + 3 * len(context)
-    tools = tokens.count(json.dumps(body["tools"])) if body.get("tools") else 0
-    return framing + sum(tokens.count(_text(i)) for i in context) + tokens.count(body.get("instructions") or "") + tools
+    tools = tokens.count(json.dumps(body["tools"]), model) if body.get("tools") else 0
+    return (framing + sum(tokens.count(_text(i), model) for i in context)
+            + tokens.count(body.get("instructions") or "", model) + tools)
+
+
+def _rendered(context: list[dict], body: dict) -> str:
+    """The input as one text in the order the model reads it (tools, instructions, the context's items):
+    what prompt caching matches prefixes of."""
+    head = [json.dumps(body["tools"], separators=(",", ":"), sort_keys=True)] if body.get("tools") else []
+    head += [body["instructions"]] if isinstance(body.get("instructions"), str) else []
+    return "\n".join(head + [f"{i.get('role') or i.get('type')}: {_text(i)}" for i in context])
 
 
 # -- the answer ----------------------------------------------------------------------------
@@ -315,12 +326,16 @@ def _item(partial: Any, index: int, response_id: str, body: dict, where: str) ->
     return item
 
 
-def _usage(context: list[dict], output: list[dict], body: dict) -> dict:
-    counts = [(i["type"], tokens.count(_text(i))) for i in output]
+def _usage(context: list[dict], output: list[dict], body: dict, cache: PromptCache | None = None) -> dict:
+    """The response's usage; with `cache`, the input's cached part (`prompt_cache`) is reported too."""
+    model = body.get("model")
+    counts = [(i["type"], tokens.count(_text(i), model)) for i in output]
     reasoning = sum(n for kind, n in counts if kind == "reasoning")
     produced = sum(n for _, n in counts)
     used = _input_tokens(context, body)
-    return {"input_tokens": used, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+    cached = (cache.cached(_rendered(context, body), model, body.get("prompt_cache_key"), used)
+              if cache is not None and used >= prompt_cache.MINIMUM else 0)
+    return {"input_tokens": used, "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
             "output_tokens": produced, "output_tokens_details": {"reasoning_tokens": reasoning},
             "total_tokens": used + produced}
 
@@ -349,7 +364,7 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
         for item in output:
             for part in item.get("content") or () if item["type"] == "message" else ():
                 if part.get("type") == "output_text" and not part.get("logprobs"):
-                    part["logprobs"] = logprobs.entries(part.get("text") or "", top)
+                    part["logprobs"] = logprobs.entries(part.get("text") or "", top, body.get("model"))
     status = rest.pop("status", None) or call.knob("status") or "completed"
     if status not in _FINAL:
         raise _fail(call.where, f"`status` must be one of {', '.join(map(repr, _FINAL))}, not {status!r}")
@@ -362,7 +377,7 @@ def _build(call, body: dict, response_id: str, context: list[dict], previous: di
         "reasoning": merge({"effort": None, "summary": None}, body.get("reasoning") or {}),
         "service_tier": "default", "store": body.get("store") is not False,
         "text": merge({"format": {"type": "text"}, "verbosity": "medium"}, body.get("text") or {}),
-        "tools": body.get("tools") or [], "usage": _usage(context, output, body),
+        "tools": body.get("tools") or [], "usage": _usage(context, output, body, call.state.prompt_cache),
         "metadata": params.metadata(body.get("metadata")) or {},
         **_ECHOED, **{name: value for name, value in body.items() if name in _ECHOED and value is not None},
     }
@@ -412,7 +427,8 @@ def _events(response: dict, split: Callable[[str], list[str]]) -> list[dict]:
                     top = response.get("top_logprobs") or 0
                     emit("response.content_part.added", **where, part={**part, field: ""})
                     for piece in split(part[field]):
-                        extra = {"logprobs": logprobs.entries(piece, top) if asked else []} if field == "text" else {}
+                        extra = ({"logprobs": logprobs.entries(piece, top, response.get("model")) if asked else []}
+                                 if field == "text" else {})
                         emit(f"{stem}.delta", **where, delta=piece, **extra)
                     done = {"logprobs": part.get("logprobs") or []} if field == "text" else {}
                     emit(f"{stem}.done", **where, **{field: part[field]}, **done)
