@@ -3,6 +3,7 @@ answer's tokens joined give its text back, whole and streamed, through the real 
 
 from __future__ import annotations
 
+import openai
 import pytest
 
 from proxy_addon import Profile
@@ -120,3 +121,9 @@ def test_usage_adds_up_and_the_stream_reports_the_whole_answers(fresh):
     assert streamed.usage == response.usage
     u = response.usage
     assert u.input_tokens + u.output_tokens == u.total_tokens and u.input_tokens_details.cached_tokens == 0
+
+
+def test_top_logprobs_without_logprobs_is_refused(fresh):
+    with pytest.raises(openai.BadRequestError) as caught:
+        fresh.chat.completions.create(model="gpt-4o", messages=MESSAGES, top_logprobs=2)
+    assert caught.value.body["param"] == "top_logprobs" and caught.value.body["code"] == "invalid_value"

@@ -62,6 +62,9 @@ def create(call) -> Any:
     params.integer(body, "max_completion_tokens", minimum=1)
     params.integer(body, "top_logprobs", minimum=0, maximum=20)
     params.optional(body, "logprobs", bool)
+    if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
+        raise errors.invalid_value("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true "
+                                                   "when 'top_logprobs' is used.")
     if body.get("stop") is not None and type(body["stop"]) is not str:
         params.array(body["stop"], "stop", max_items=4, items=str)
     params.tools(body, params.CHAT_TOOLS)
