@@ -40,3 +40,13 @@ def test_openai_node_sdk_runs_a_batch_and_a_fine_tuning_job(node_sdk, tmp_path):
                      "node", str(NODE_DIR / "batch_check.mjs"), timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "all checks passed" in result.stdout
+
+
+def test_openai_node_structured_outputs_parse_with_zod(node_sdk, tmp_path):
+    """zod's own parse accepts the default answers to zodResponseFormat, zodTextFormat and a forced zodFunction."""
+    if not (NODE_DIR / "node_modules" / "zod").is_dir():
+        pytest.skip("zod not installed: run `npm install --no-package-lock` in tests/node")
+    result = run_cli("exec", "--confdir", str(tmp_path), "--base-url", "--",
+                     "node", str(NODE_DIR / "structured_check.mjs"), timeout=120)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "all checks passed" in result.stdout
