@@ -34,6 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-test-1234567890abcdef"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under `-n N`, tests marked `xdist_group` (the seed examples' modules) stay together on one worker;
+    # every other test is spread as `--dist load` spreads it.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
 @pytest.fixture(scope="session")
 def fake(openai_fake_runner) -> Runner:
     """The session's one Runner: the pytest plugin's (`proxy_addon.pytest_plugin`), shared with `openai_fake`."""
