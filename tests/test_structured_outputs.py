@@ -408,3 +408,15 @@ def documents(draw):
 @given(documents())
 def test_property_every_generated_schema_gets_a_value_it_accepts(schema):
     check(schema, example(schema))
+
+
+def test_a_schema_whose_unions_all_fail_stops_at_the_step_budget():
+    """Nested unions whose branches can never fit would take exponential time; the search stops at its
+    budget and answers what it has (the event loop it runs on serves every face)."""
+    from proxy_addon.engine import examples
+    defs = {f"A{i}": {"anyOf": [{"$ref": f"#/$defs/A{i + 1}"}] * 4} for i in range(12)}
+    defs["A12"] = {"type": "integer", "not": {"type": "integer"}}
+    schema = {"$defs": defs, "type": "object", "properties": {"x": {"$ref": "#/$defs/A0"}}, "required": ["x"]}
+    search = examples._Search(schema)
+    assert search.first(schema) == {"x": None}
+    assert examples.MAX_STEPS < search.steps <= examples.MAX_STEPS + 1

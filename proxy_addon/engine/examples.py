@@ -88,6 +88,11 @@ FORMATS: dict[str, str] = {
 PATTERN_TRIES = 40
 #: How deep a value may nest before it is cut (a schema that recurses without a way to stop).
 MAX_DEPTH = 32
+#: Schema nodes one search may visit: a schema of nested unions whose branches all fail would otherwise take
+#: exponential time, on the event loop every face shares. Past it, the best value found so far is answered.
+MAX_STEPS = 5_000
+#: The most schema nodes a check may walk, counting a part reached twice twice (as jsonschema walks it).
+MAX_CHECKED = 20_000
 _BOUNDS_LOW = ("minimum", "minLength", "minItems", "minProperties", "minContains")
 _BOUNDS_HIGH = ("maximum", "maxLength", "maxItems", "maxProperties", "maxContains")
 
@@ -147,7 +152,9 @@ class _Search:
 
     def __init__(self, root: dict) -> None:
         self.root = root
-        self._validators: dict[bytes, Any] = {}
+        self._validators: dict[int, tuple[dict, Any]] = {}
+        self.steps = 0
+        self._sizes: dict[int, int] = {}
 
     # -- checking ---------------------------------------------------------------------------------------
 
@@ -156,11 +163,13 @@ class _Search:
         A schema jsonschema cannot read counts as accepting: the generator is the judge there."""
         if not isinstance(schema, dict) or not schema:
             return True
-        try:
-            key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            key = repr(schema).encode()
-        validator = self._validators.get(key)
+        # By identity: the parts of one document, and the few made during the search, which the entry keeps
+        # alive (so no other object can take their id).
+        kept = self._validators.get(id(schema))
+        validator = kept[1] if kept is not None else None
+        if validator is None and _expanded(schema, self._sizes) > MAX_CHECKED:
+            validator = False  # checking would take exponential time (unions of unions): the generator's word stands
+            self._validators[id(schema)] = (schema, validator)
         if validator is None:
             document = schema if schema is self.root else {**_definitions(self.root), "allOf": [schema]}
             try:
@@ -168,7 +177,7 @@ class _Search:
                 validator = cls(document, format_checker=cls.FORMAT_CHECKER)
             except Exception:
                 validator = False
-            self._validators[key] = validator
+            self._validators[id(schema)] = (schema, validator)
         if validator is False:
             return True
         try:
@@ -179,11 +188,14 @@ class _Search:
     def first(self, schema: dict, depth: int = 0) -> Any:
         """The first candidate `schema` accepts; the first candidate at all when none is accepted."""
         fallback = _NOTHING
-        for value in self.values(schema, depth, ()):
-            if self.valid(value, schema):
-                return value
-            if fallback is _NOTHING:
-                fallback = value
+        try:
+            for value in self.values(schema, depth, ()):
+                if self.valid(value, schema):
+                    return value
+                if fallback is _NOTHING:
+                    fallback = value
+        except _Exhausted:
+            pass
         return None if fallback is _NOTHING else fallback
 
     # -- candidates -------------------------------------------------------------------------------------
@@ -191,6 +203,9 @@ class _Search:
     def values(self, schema: Any, depth: int, refs: tuple[str, ...], variant: int = 0) -> Iterator[Any]:
         """Candidate values of `schema`, best first. `refs`: the `$ref`s being built around this one (a
         repeat means recursion: then the smallest values); `variant` picks the n-th distinct value."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Exhausted()
         if schema is True or schema == {} or schema is None:
             yield None
             return
@@ -339,12 +354,17 @@ class _Search:
         return key, extra if isinstance(extra, dict) else {}
 
     def first_of(self, sub: Any, depth: int, refs: tuple, variant: int) -> Any:
+        """A part's value (a property's, an item's): its first accepted candidate, else its first; past the
+        step budget, what it has so far (or null), so the whole still takes its shape."""
         fallback = _NOTHING
-        for value in _take(self.values(sub, depth, refs, variant), 8):
-            if self.valid(value, sub):
-                return value
-            if fallback is _NOTHING:
-                fallback = value
+        try:
+            for value in _take(self.values(sub, depth, refs, variant), 8):
+                if self.valid(value, sub):
+                    return value
+                if fallback is _NOTHING:
+                    fallback = value
+        except _Exhausted:
+            pass
         return None if fallback is _NOTHING else fallback
 
     def arrays(self, schema: dict, depth: int, refs: tuple, variant: int) -> Iterator[Any]:
@@ -406,6 +426,28 @@ class _Search:
 
 
 _NOTHING = object()
+
+
+class _Exhausted(Exception):
+    """The search visited `MAX_STEPS` schema nodes."""
+
+
+def _expanded(node: Any, sizes: dict[int, int]) -> int:
+    """How many nodes a walk of `node` visits, a shared part once per place it is used (`$ref`s not followed);
+    counted once per object and capped, so the count itself stays cheap."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_CHECKED + 1  # a cycle of objects (not JSON, but cheap to refuse)
+    total = 1
+    for child in (node.values() if isinstance(node, dict) else node):
+        total += _expanded(child, sizes)
+        if total > MAX_CHECKED:
+            break
+    sizes[id(node)] = total = min(total, MAX_CHECKED + 1)
+    return total
 
 
 def _take(values: Iterator[Any], n: int) -> Iterator[Any]:
