@@ -154,7 +154,7 @@ class _Search:
         self.root = root
         self._validators: dict[int, tuple[dict, Any]] = {}
         self.steps = 0
-        self._sizes: dict[int, int] = {}
+        self._sizes: dict[Any, int] = {}
 
     # -- checking ---------------------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class _Search:
         # alive (so no other object can take their id).
         kept = self._validators.get(id(schema))
         validator = kept[1] if kept is not None else None
-        if validator is None and _expanded(schema, self._sizes) > MAX_CHECKED:
+        if validator is None and _expanded(schema, self.root, self._sizes) > MAX_CHECKED:
             validator = False  # checking would take exponential time (unions of unions): the generator's word stands
             self._validators[id(schema)] = (schema, validator)
         if validator is None:
@@ -432,18 +432,25 @@ class _Exhausted(Exception):
     """The search visited `MAX_STEPS` schema nodes."""
 
 
-def _expanded(node: Any, sizes: dict[int, int]) -> int:
-    """How many nodes a walk of `node` visits, a shared part once per place it is used (`$ref`s not followed);
-    counted once per object and capped, so the count itself stays cheap."""
+def _expanded(node: Any, root: Any, sizes: dict[Any, int]) -> int:
+    """How many nodes a walk of `node` visits, following `$ref`s, a part reached twice counted twice (as
+    jsonschema walks it); each object and each `$ref` counted once and the count capped, so counting is
+    cheap. A `$ref` back to one being counted counts 1: recursion is as deep as the value, not exponential."""
     if not isinstance(node, (dict, list)):
         return 1
     known = sizes.get(id(node))
     if known is not None:
         return known
-    sizes[id(node)] = MAX_CHECKED + 1  # a cycle of objects (not JSON, but cheap to refuse)
+    sizes[id(node)] = 1  # being counted (a cycle of objects: not JSON, but cheap to allow)
     total = 1
+    if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if ("ref", ref) not in sizes:
+            sizes[("ref", ref)] = 1  # being counted
+            sizes[("ref", ref)] = _expanded(_resolve(ref, root), root, sizes)
+        total += sizes[("ref", ref)]
     for child in (node.values() if isinstance(node, dict) else node):
-        total += _expanded(child, sizes)
+        total += _expanded(child, root, sizes)
         if total > MAX_CHECKED:
             break
     sizes[id(node)] = total = min(total, MAX_CHECKED + 1)
