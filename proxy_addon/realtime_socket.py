@@ -83,8 +83,8 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
                 how = "cut"
                 break
             message = reader.result()
-            if message["type"] == "websocket.disconnect":
-                how = "aborted" if progress.busy or not outbox.empty() else "completed"
+            if message["type"] == "websocket.disconnect":  # the client closed, or answered the pace's cut
+                how = "cut" if progress.cut else "aborted" if progress.busy or not outbox.empty() else "completed"
                 break
             if message["type"] == "websocket.receive":
                 raw = message.get("text")
@@ -102,12 +102,14 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
 
 
 class _Progress:
-    """What the sender has done: content deltas sent, error events the pace sent, whether it is mid-batch."""
+    """What the sender has done: content deltas sent, error events the pace sent, whether it is mid-batch, and
+    whether it cut the connection."""
 
     def __init__(self) -> None:
         self.chunks = 0
         self.errors = 0
         self.busy = False
+        self.cut = False
 
 
 async def _send_all(outbox: asyncio.Queue, send, progress: _Progress) -> None:
@@ -124,6 +126,7 @@ async def _send_all(outbox: asyncio.Queue, send, progress: _Progress) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             if step.kind == CUT:
+                progress.cut = True
                 await send({"type": "websocket.close", "code": CUT_CODE, "reason": "openai-fake: cut by the profile's pace"})
                 return
             await send({"type": "websocket.send", "text": step.data.decode()})

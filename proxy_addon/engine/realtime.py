@@ -43,9 +43,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import secrets
 import time
+import typing
 from typing import Any, NamedTuple
 
 from ..codec import from_json, to_json
@@ -393,24 +395,27 @@ class Session:
 
 
 def _validate(event: dict) -> None:
-    """The client event checked against the SDK's own union of client events: the API's 400 naming the place."""
-    from openai.types.realtime import RealtimeClientEventParam
-
+    """The client event checked against the SDK's own type for its `type`: the API's 400 naming the place."""
     from .params import conforms
 
     kind = event.get("type")
     if not isinstance(kind, str):
         raise errors.missing_param("type") if kind is None else errors.invalid_type("type", "a string", kind)
-    if kind not in _CLIENT_EVENTS:
+    types = _client_event_types()
+    if kind not in types:
         raise errors.invalid_value("type", f"Invalid value: '{kind}'. Supported values are: "
-                                           f"{', '.join(repr(k) for k in _CLIENT_EVENTS)}.")
-    conforms(RealtimeClientEventParam, event, "")
+                                           f"{', '.join(repr(k) for k in types)}.")
+    conforms(types[kind], event, "")
 
 
-#: The client events a WebSocket session takes (the SDK's `RealtimeClientEvent` union).
-_CLIENT_EVENTS = ("session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
-                  "conversation.item.create", "conversation.item.retrieve", "conversation.item.truncate",
-                  "conversation.item.delete", "response.create", "response.cancel", "output_audio_buffer.clear")
+@functools.lru_cache(maxsize=1)
+def _client_event_types() -> dict[str, Any]:
+    """Each client event's `type` -> the SDK's model of it (the members of `RealtimeClientEvent`; their `_param`
+    TypedDicts take `Iterable` fields, whose items pydantic does not look into)."""
+    from openai.types.realtime import RealtimeClientEvent
+
+    union = typing.get_args(RealtimeClientEvent)[0]  # Annotated[Union[...], discriminator]
+    return {typing.get_args(member.model_fields["type"].annotation)[0]: member for member in typing.get_args(union)}
 
 
 def _public(item: dict) -> dict:
