@@ -64,13 +64,11 @@ async def auntil(conn, kind: str) -> list[dict]:
     return events
 
 
-@pytest.fixture
-def base_url_client(fake, use_profile, monkeypatch):
-    """A sync SDK client on the base-URL face (ws://127.0.0.1:PORT/v1/realtime), no proxy."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    with openai.OpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0) as c:
-        yield c
+def opened_for_text(conn) -> None:
+    """Read `session.created`, then make the session answer in text."""
+    received(conn)
+    conn.session.update(session=TEXT_ONLY)
+    received(conn)
 
 
 def last_realtime_call(fake):
@@ -117,12 +115,10 @@ def test_text_response_through_the_proxy_is_the_apis_event_sequence(client, use_
     assert entry.key == "sk-...cdef" and API_KEY not in repr(entry)
 
 
-async def test_audio_response_on_the_base_url_face_is_pcm16_as_long_as_its_transcript(fake, use_profile, monkeypatch):
+async def test_audio_response_on_the_base_url_face_is_pcm16_as_long_as_its_transcript(fake, use_profile, base_client):
     profile = Profile()
     profile.realtime(output_text="One two three four five six seven eight.")
-    use_profile(profile)
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    use_profile(profile)  # base_client: no proxy in this process's environment
     async with openai.AsyncOpenAI(api_key=API_KEY, base_url=fake.base_url, max_retries=0) as aclient:
         async with aclient.realtime.connect(model=MODEL) as conn:
             assert (await areceived(conn))["session"]["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
@@ -153,9 +149,9 @@ async def test_audio_response_on_the_base_url_face_is_pcm16_as_long_as_its_trans
     assert last_realtime_call(fake).face == "base-url"
 
 
-def test_a_forced_function_call_then_its_output(base_url_client, use_profile):
+def test_a_forced_function_call_then_its_output(base_client, use_profile):
     use_profile(Profile())
-    with base_url_client.realtime.connect(model=MODEL) as conn:
+    with base_client.realtime.connect(model=MODEL) as conn:
         received(conn)
         conn.session.update(session={**TEXT_ONLY, "tools": [WEATHER]})
         received(conn)
@@ -192,10 +188,10 @@ def test_the_profiles_tool_calls_answer_a_turn(client, use_profile, fake):
     assert last_realtime_call(fake).answer == 'get_weather({"city": "Bergen"})'
 
 
-def test_input_audio_buffer_append_commit_and_clear(base_url_client, use_profile):
+def test_input_audio_buffer_append_commit_and_clear(base_client, use_profile):
     use_profile(Profile())
     speech = sound.speech("Is it going to rain", "alloy")
-    with base_url_client.realtime.connect(model=MODEL) as conn:
+    with base_client.realtime.connect(model=MODEL) as conn:
         received(conn)
         conn.session.update(session={**TEXT_ONLY, "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}})
         received(conn)
@@ -260,10 +256,10 @@ def test_handshake_errors_are_the_apis_http_errors(client, use_profile, fake):
     assert json.loads(no_model.value.response.body)["error"]["param"] == "model"
 
 
-def test_a_plain_get_is_told_to_upgrade(base_url_client, use_profile):
+def test_a_plain_get_is_told_to_upgrade(base_client, use_profile):
     use_profile(Profile())
     with pytest.raises(openai.BadRequestError) as refused:
-        base_url_client.get("/realtime", cast_to=object, options={"params": {"model": MODEL}})
+        base_client.get("/realtime", cast_to=object, options={"params": {"model": MODEL}})
     assert refused.value.code == "websocket_upgrade_required"
 
 
@@ -272,9 +268,7 @@ def test_the_pace_cuts_the_connection_and_fails_a_response(client, use_profile, 
     profile.realtime(output_text="one two three four", stream={"cut_after": 2})
     use_profile(profile)
     with client.realtime.connect(model=MODEL) as conn:
-        received(conn)
-        conn.session.update(session=TEXT_ONLY)
-        received(conn)
+        opened_for_text(conn)
         conn.response.create()
         with pytest.raises(websockets.exceptions.ConnectionClosedError) as cut:
             until(conn, "response.done")
@@ -283,9 +277,7 @@ def test_the_pace_cuts_the_connection_and_fails_a_response(client, use_profile, 
     assert (entry.outcome, entry.chunks, entry.answer) == ("cut", 2, "one two")
     profile.realtime(stream={"error_after": 1})
     with client.realtime.connect(model=MODEL) as conn:
-        received(conn)
-        conn.session.update(session=TEXT_ONLY)
-        received(conn)
+        opened_for_text(conn)
         conn.response.create()
         events = until(conn, "response.done")
         assert [e["type"] for e in events].count("response.output_text.delta") == 1
@@ -300,9 +292,7 @@ def test_the_first_delta_waits_for_ttft(client, use_profile):
     profile.realtime(output_text="slow words", stream={"ttft": 0.4})
     use_profile(profile)
     with client.realtime.connect(model=MODEL) as conn:
-        received(conn)
-        conn.session.update(session=TEXT_ONLY)
-        received(conn)
+        opened_for_text(conn)
         asked = time.monotonic()
         conn.response.create()
         first = received(conn)
@@ -316,9 +306,7 @@ def test_the_first_delta_waits_for_ttft(client, use_profile):
 def test_tail_shows_the_connection(client, use_profile, fake):
     use_profile(Profile())
     with client.realtime.connect(model=MODEL) as conn:
-        received(conn)
-        conn.session.update(session=TEXT_ONLY)
-        received(conn)
+        opened_for_text(conn)
         conn.conversation.item.create(item=user_says("Tail me"))
         conn.response.create()
         until(conn, "response.done")
@@ -467,3 +455,15 @@ def test_paced_deltas_wait_chunk_delay():
     waits = [(json.loads(step.data)["type"], step.wait) for step in steps if step.wait]
     assert waits == [("response.output_text.delta", 0.5), ("response.output_text.delta", 0.1),
                      ("response.output_text.delta", 0.1)]
+
+
+def test_a_committed_item_is_retrieved_as_sent_and_the_model_heard_it():
+    s = session()
+    answer(s, {"type": "session.update", "session": TEXT_ONLY})
+    answer(s, {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\0\0" * 12_000).decode()})
+    committed = answer(s, {"type": "input_audio_buffer.commit"})[0]
+    [retrieved] = answer(s, {"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    assert retrieved["item"] == {"object": "realtime.item", "type": "message", "role": "user", "id": committed["item_id"],
+                                 "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}
+    said = answer(s, {"type": "response.create"})[-1]["response"]["output"][0]["content"][0]["text"]
+    assert said.endswith("You said: This is a transcription of 0.5 seconds of audio by openai-fake.")

@@ -54,7 +54,9 @@ from ..codec import from_json, to_json
 from . import errors, sound, tokens
 from .bodies import merge
 from .errors import OpenAIError
-from .streams import CONTENT, FRAME, Event, StreamReply, schedule
+from .params import conforms
+from .resources import responses
+from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
 __all__ = ["Session", "Step", "RULE", "KNOBS", "HANDLES", "ROUTE", "PATH"]
@@ -75,13 +77,12 @@ _AUDIO_TOKENS_PER_SECOND = 10
 
 class Step(NamedTuple):
     """One server event to send: after `wait` seconds, the encoded JSON `data`; `kind` is
-    `streams.FRAME` or `streams.CONTENT` (a delta), `streams.ERROR` (an error the pace asked for) or
-    `streams.CUT` (no data: close the connection now). `event` is what the journal's summary reads."""
+    `streams.FRAME` or `streams.CONTENT` (a delta), `streams.ERROR` (the failure the pace asked for: the
+    response's last event) or `streams.CUT` (no data: close the connection now)."""
 
     wait: float
     data: bytes
     kind: str
-    event: Event | None = None
 
 
 def connect(call) -> Reply:
@@ -133,6 +134,8 @@ class Session:
         #: Every event of every response so far, for the journal's summary of the connection.
         self.said: list[Event] = []
         self._audio = bytearray()
+        #: What the model heard of each committed audio item (its transcript, shown to the client or not).
+        self._heard: dict[str, str] = {}
         self._events = itertools.count(1)
         self._conversation = "conv_" + secrets.token_hex(12)
 
@@ -239,8 +242,7 @@ class Session:
             steps += self._frames(self._event(
                 "conversation.item.input_audio_transcription.completed", item_id=item["id"], content_index=0,
                 transcript=transcript, usage={"type": "duration", "seconds": round(seconds, 3)}))
-        # What the model hears of it: the transcript, whether the client asked to see it or not.
-        item["_heard"] = transcript
+        self._heard[item["id"]] = transcript
         return steps
 
     def _on_output_audio_buffer_clear(self, event: dict) -> list[Step]:
@@ -277,29 +279,27 @@ class Session:
     def _find(self, item_id: str, param: str = "item_id") -> dict:
         found = next((i for i in self.items if i["id"] == item_id), None)
         if found is None:
-            raise errors.invalid_value(param, f"Item with item_id not found: {item_id}", )
+            raise errors.invalid_value(param, f"Item with item_id not found: {item_id}")
         return found
 
     # -- responses ------------------------------------------------------------------------------
 
     def _respond(self, asked: dict) -> list[Step]:
-        from .resources import responses
-
         config = merge(self.config, {k: v for k, v in asked.items() if k not in ("input", "conversation", "metadata")})
         in_conversation = asked.get("conversation", "auto") != "none"
-        context = self.items if asked.get("input") is None else [
+        context = list(self.items) if asked.get("input") is None else [
             self._find(i["id"]) if i.get("type") == "item_reference" else self._new_item(i) for i in asked["input"]]
         body = {"model": config["model"], "instructions": config.get("instructions"), "tools": config.get("tools") or [],
                 "tool_choice": config.get("tool_choice") or "auto", "output_modalities": config["output_modalities"],
-                "input": [_public(i) for i in context]}
+                "input": context}
         profile = self.engine.profile
         rule = profile.rule_for(ROUTE, RULE)
-        from . import Call  # the engine's call: the profile's handler, knobs and pace, as every resource sees them
+        from . import Call  # the engine's call (the profile's handler, knobs and pace); imported here: routes imports this module
 
         call = Call(Request("POST", PATH, {"content-type": "application/json"}, to_json(body), route=ROUTE),
                     rule, self.engine.state, profile, self.number, self.engine)
         response_id = "resp_" + secrets.token_hex(12)
-        partials, _rest, _shaped = responses.planned(call, body, [_heard(i) for i in context])
+        partials, rest, _ = responses.planned(call, body, [self._as_text(i) for i in context])
         audio = "audio" in config["output_modalities"]
         output = [_realtime_item(responses.output_item(p, n, response_id, body, call.where), audio)
                   for n, p in enumerate(partials)]
@@ -316,12 +316,25 @@ class Session:
         spoken: list[float] = []  # seconds of each audio part
         for index, item in enumerate(output):
             events += self._item_events(response_id, index, item, config, in_conversation, call.pace.split, spoken)
-        done = {**response, "status": "completed", "output": output, "usage": _usage(context, output, sum(spoken))}
+        done = merge({**response, "status": "completed", "output": output,
+                      "usage": _usage([self._as_text(i) for i in context], output, sum(spoken))}, rest)
         events.append(Event(to_json(self._event("response.done", response=done))))
         self.said += events
         reply = StreamReply(200, b"", events=events, pace=call.pace,
                             error_event=lambda error, _index: to_json(self._response_failed(error, response, output)))
         return [Step(wait, data, kind) for wait, data, kind in schedule(reply)]
+
+    def _as_text(self, item: dict) -> dict:
+        """An item as the Responses machinery reads it: audio parts by their transcript (or what the fake heard
+        of a committed buffer), as text."""
+        if item.get("type") != "message":
+            return item
+        parts = []
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and part.get("type") in ("input_audio", "output_audio"):
+                part = {"type": "input_text", "text": part.get("transcript") or self._heard.get(item["id"], "")}
+            parts.append(part)
+        return {**item, "content": parts}
 
     def _response_failed(self, error: OpenAIError, response: dict, output: list[dict]) -> dict:
         """What ends a response the pace fails (`error_after`): `response.done` with status `failed`, as the API
@@ -396,8 +409,6 @@ class Session:
 
 def _validate(event: dict) -> None:
     """The client event checked against the SDK's own type for its `type`: the API's 400 naming the place."""
-    from .params import conforms
-
     kind = event.get("type")
     if not isinstance(kind, str):
         raise errors.missing_param("type") if kind is None else errors.invalid_type("type", "a string", kind)
@@ -411,27 +422,12 @@ def _validate(event: dict) -> None:
 @functools.lru_cache(maxsize=1)
 def _client_event_types() -> dict[str, Any]:
     """Each client event's `type` -> the SDK's model of it (the members of `RealtimeClientEvent`; their `_param`
-    TypedDicts take `Iterable` fields, whose items pydantic does not look into)."""
+    TypedDicts take `Iterable` fields, whose items pydantic does not look into). Imported at the first event:
+    the SDK's types are most of the fake's start-up."""
     from openai.types.realtime import RealtimeClientEvent
 
     union = typing.get_args(RealtimeClientEvent)[0]  # Annotated[Union[...], discriminator]
     return {typing.get_args(member.model_fields["type"].annotation)[0]: member for member in typing.get_args(union)}
-
-
-def _public(item: dict) -> dict:
-    return {k: v for k, v in item.items() if not k.startswith("_")}
-
-
-def _heard(item: dict) -> dict:
-    """An item as the Responses machinery reads it: audio parts by their transcript, as text."""
-    if item.get("type") != "message":
-        return item
-    parts = []
-    for part in item.get("content") or ():
-        if isinstance(part, dict) and part.get("type") in ("input_audio", "output_audio"):
-            part = {"type": "input_text", "text": part.get("transcript") or item.get("_heard") or ""}
-        parts.append(part)
-    return {**item, "content": parts}
 
 
 def _realtime_item(item: dict, audio: bool) -> dict | None:
@@ -463,9 +459,9 @@ def _chunks(pcm: bytes, pieces: list[str]) -> list[bytes]:
 
 
 def _usage(context: list[dict], output: list[dict], seconds: float) -> dict:
-    """A response's usage: the context's text (a few tokens of framing an item), the output's text and
-    transcripts, and `seconds` of audio spoken."""
-    heard = sum(tokens.count(tokens.text_of(_heard(i).get("content")) or i.get("arguments") or i.get("output") or "")
+    """A response's usage: the context's text (items as text, a few tokens of framing each), the output's
+    text and transcripts, and `seconds` of audio spoken."""
+    heard = sum(tokens.count(tokens.text_of(i.get("content")) or i.get("arguments") or i.get("output") or "")
                 for i in context) + 3 * len(context)
     audio = round(seconds * _AUDIO_TOKENS_PER_SECOND)
     text = 0
