@@ -16,7 +16,7 @@ import pytest
 import websockets
 from openai.types.realtime import RealtimeServerEvent
 
-from conftest import API_KEY, ROOT, have, run_cli, wait_for
+from conftest import API_KEY, ROOT, have, run_cli, running_fake, wait_for
 from proxy_addon import Profile
 from proxy_addon.engine import Engine, Request
 from proxy_addon.engine import sound
@@ -323,6 +323,19 @@ def test_tail_shows_the_connection(client, use_profile, fake):
     assert API_KEY not in json.dumps(shown)
     plain = run_cli("tail", "--confdir", str(fake.confdir), "--path", "/v1/realtime", "-n", "1")
     assert "/v1/realtime" in plain.stdout and "Tail me" in plain.stdout
+
+
+def test_a_quiet_socket_outlives_the_header_and_idle_timeouts(tmp_path, monkeypatch):
+    """The deadlines that close connections sending no request in time (the fake's and the relay's own) leave
+    an open socket alone: its request is in flight until it closes."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with running_fake(tmp_path / "conf", "--header-timeout", "1", "--idle-timeout", "1", "--quiet") as (_, base_url):
+        with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as c, c.realtime.connect(model=MODEL) as conn:
+            received(conn)
+            time.sleep(2.5)  # both deadlines (1 s, checked every 0.25 s) long past
+            conn.session.update(session={"type": "realtime", "instructions": "still open"})
+            assert received(conn)["session"]["instructions"] == "still open"
 
 
 # -- the Node SDK -----------------------------------------------------------------------------------------
