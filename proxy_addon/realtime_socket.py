@@ -15,13 +15,14 @@ opens (so `tail` shows it live) and the call when it closes, with what the model
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from urllib.parse import parse_qsl
 
 from .codec import to_json
 from .engine import Engine, Request
-from .engine.realtime import PATH, ROUTE, Session, Step
+from .engine.realtime import CANCEL, PATH, ROUTE, Session, Step
 from .engine.streams import CONTENT, CUT, ERROR, StreamReply
 from .faces import PROXY, answered, entry_fields, stream_ended, stream_started
 from .journal import Journal
@@ -72,7 +73,7 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
     progress = _Progress()
     outbox: asyncio.Queue[list[Step]] = asyncio.Queue()
     outbox.put_nowait(session.opened())
-    sender = asyncio.ensure_future(_send_all(outbox, send, progress))
+    sender = asyncio.ensure_future(_send_all(outbox, send, progress, session))
     how = "completed"
     try:
         while True:
@@ -88,7 +89,11 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
                 break
             if message["type"] == "websocket.receive":
                 raw = message.get("text")
-                outbox.put_nowait(session.receive(raw if raw is not None else message.get("bytes") or b""))
+                steps = session.receive(raw if raw is not None else message.get("bytes") or b"")
+                if steps and steps[0].kind == CANCEL:  # the sender drops what is left of that response, now
+                    progress.cancelled.add(steps[0].response)
+                    progress.wake.set()
+                outbox.put_nowait(steps)
     except Exception:  # the server is stopping, or a bug here: the call is still recorded
         logger.exception("openai-fake: the realtime connection failed")
         how = "aborted"
@@ -103,28 +108,36 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
 
 class _Progress:
     """What the sender has done: content deltas sent, error events the pace sent, whether it is mid-batch, and
-    whether it cut the connection."""
+    whether it cut the connection; and the responses the client cancelled, with `wake` to end a wait for one."""
 
     def __init__(self) -> None:
         self.chunks = 0
         self.errors = 0
         self.busy = False
         self.cut = False
+        self.cancelled: set[str] = set()
+        self.wake = asyncio.Event()
 
 
-async def _send_all(outbox: asyncio.Queue, send, progress: _Progress) -> None:
+async def _send_all(outbox: asyncio.Queue, send, progress: _Progress, session: Session) -> None:
     """Send each batch of steps in turn, each step `wait` seconds after the one before (against the clock, so
-    waits do not add up drift); return at a cut, after closing the connection."""
+    waits do not add up drift), skipping those of a cancelled response; tell the session when a response's
+    steps are all sent. Return at a cut, after closing the connection."""
     loop = asyncio.get_running_loop()
     while True:
         steps = await outbox.get()
         progress.busy = True
         due = loop.time()
         for step in steps:
+            if step.kind != CANCEL and step.response in progress.cancelled:
+                continue
             due += step.wait
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            while (delay := due - loop.time()) > 0 and step.response not in progress.cancelled:
+                progress.wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(progress.wake.wait(), delay)
+            if step.kind != CANCEL and step.response in progress.cancelled:
+                continue
             if step.kind == CUT:
                 progress.cut = True
                 await send({"type": "websocket.close", "code": CUT_CODE, "reason": "openai-fake: cut by the profile's pace"})
@@ -134,6 +147,8 @@ async def _send_all(outbox: asyncio.Queue, send, progress: _Progress) -> None:
                 progress.chunks += 1
             elif step.kind == ERROR:  # the last step of its response (`streams.schedule`)
                 progress.errors += 1
+        for response_id in {step.response for step in steps if step.response}:
+            session.finished(response_id)
         progress.busy = False
 
 

@@ -64,6 +64,14 @@ async def auntil(conn, kind: str) -> list[dict]:
     return events
 
 
+def answering(use_profile, text: str, **pace) -> Profile:
+    """Make the fake's realtime answer `text`, at `pace` (the `stream=` knobs)."""
+    profile = Profile()
+    profile.realtime(output_text=text, stream=pace)
+    use_profile(profile)
+    return profile
+
+
 def opened_for_text(conn) -> None:
     """Read `session.created`, then make the session answer in text."""
     received(conn)
@@ -264,9 +272,7 @@ def test_a_plain_get_is_told_to_upgrade(base_client, use_profile):
 
 
 def test_the_pace_cuts_the_connection_and_fails_a_response(client, use_profile, fake):
-    profile = Profile()
-    profile.realtime(output_text="one two three four", stream={"cut_after": 2})
-    use_profile(profile)
+    profile = answering(use_profile, "one two three four", cut_after=2)
     with client.realtime.connect(model=MODEL) as conn:
         opened_for_text(conn)
         conn.response.create()
@@ -288,9 +294,7 @@ def test_the_pace_cuts_the_connection_and_fails_a_response(client, use_profile, 
 
 
 def test_the_first_delta_waits_for_ttft(client, use_profile):
-    profile = Profile()
-    profile.realtime(output_text="slow words", stream={"ttft": 0.4})
-    use_profile(profile)
+    answering(use_profile, "slow words", ttft=0.4)
     with client.realtime.connect(model=MODEL) as conn:
         opened_for_text(conn)
         asked = time.monotonic()
@@ -301,6 +305,20 @@ def test_the_first_delta_waits_for_ttft(client, use_profile):
             first = received(conn)
         delta_after = time.monotonic() - asked
     assert created_after < 0.3 <= delta_after  # response.created at once, the first delta after ttft (0.4 s)
+
+
+def test_cancel_stops_a_response_mid_stream(client, use_profile, fake):
+    answering(use_profile, "one two three four five six seven eight nine ten", chunk_delay=0.3)
+    with client.realtime.connect(model=MODEL) as conn:
+        opened_for_text(conn)
+        conn.response.create()
+        until(conn, "response.output_text.delta")
+        conn.response.cancel()
+        rest = until(conn, "response.done")
+        assert [e["type"] for e in rest].count("response.output_text.delta") < 5  # not the other nine, 0.3 s apart
+        assert rest[-1]["response"]["status"] == "cancelled"
+        conn.response.create()  # no longer active: a new one may start
+        assert until(conn, "response.created")[-1]["type"] == "response.created"
 
 
 def test_tail_shows_the_connection(client, use_profile, fake):
@@ -362,8 +380,13 @@ def session(profile: Profile | None = None) -> Session:
     return Session(Engine(profile or Profile()), MODEL)
 
 
-def answer(s: Session, event) -> list[dict]:
-    return [json.loads(step.data) for step in s.receive(event if isinstance(event, str) else json.dumps(event))]
+def answer(s: Session, event, sent: bool = True) -> list[dict]:
+    """The events that answer `event`; `sent`: then tell the session they were all sent, as a face does."""
+    steps = s.receive(event if isinstance(event, str) else json.dumps(event))
+    for step in steps if sent else ():
+        if step.response:
+            s.finished(step.response)
+    return [json.loads(step.data) for step in steps]
 
 
 @pytest.mark.parametrize("event, code, param", [
@@ -480,3 +503,22 @@ def test_a_committed_item_is_retrieved_as_sent_and_the_model_heard_it():
                                  "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}
     said = answer(s, {"type": "response.create"})[-1]["response"]["output"][0]["content"][0]["text"]
     assert said.endswith("You said: This is a transcription of 0.5 seconds of audio by openai-fake.")
+
+
+def test_a_response_being_sent_can_be_cancelled_and_blocks_another():
+    s = session()
+    answer(s, {"type": "session.update", "session": TEXT_ONLY})
+    first = answer(s, {"type": "response.create"}, sent=False)[-1]["response"]
+    [busy] = answer(s, {"type": "response.create"})
+    assert busy["error"]["code"] == "conversation_already_has_active_response"
+    side = answer(s, {"type": "response.create", "response": {"conversation": "none"}}, sent=False)
+    assert side[-1]["type"] == "response.done"  # out of band: may overlap
+    [step] = s.receive(json.dumps({"type": "response.cancel", "response_id": first["id"]}))
+    assert (step.kind, step.response) == ("cancel", first["id"])
+    cancelled = json.loads(step.data)
+    SERVER_EVENT.validate_python(cancelled)
+    assert cancelled["response"]["status"] == "cancelled"
+    assert cancelled["response"]["status_details"]["reason"] == "client_cancelled"
+    [again] = answer(s, {"type": "response.cancel", "response_id": first["id"]})
+    assert again["error"]["code"] == "response_cancel_not_active"
+    assert answer(s, {"type": "response.create"})[-1]["type"] == "response.done"

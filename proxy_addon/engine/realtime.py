@@ -26,8 +26,11 @@ What a session answers (the GA event names, as openai 3.x's `openai.types.realti
 
 Turn detection is off in the session the fake starts with (`audio.input.turn_detection: null`): a
 client commits the buffer itself. A `turn_detection` set by `session.update` is kept and echoed, but
-the fake detects no speech. `response.cancel` finds no active response (each response is built
-whole when asked for), so it gets the API's `response_cancel_not_active` error.
+the fake detects no speech. A response is built whole when asked for, and sent over time: until the
+face says it has sent its last event
+(`Session.finished`), `response.cancel` cancels it (a `CANCEL` step: the face drops what is left of it and
+sends `response.done` with status `cancelled`), and another `response.create` in the conversation gets the
+API's `conversation_already_has_active_response` error.
 
 What the model says comes from the profile's `realtime` rule, with the Responses API's knobs and
 defaults (`responses.planned`): `output_text`, `output`, `tool_calls` or a handler, else a restatement of
@@ -59,7 +62,7 @@ from .resources import responses
 from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
-__all__ = ["Session", "Step", "RULE", "KNOBS", "HANDLES", "ROUTE", "PATH"]
+__all__ = ["Session", "Step", "CANCEL", "RULE", "KNOBS", "HANDLES", "ROUTE", "PATH"]
 
 RULE = "realtime"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "stream": object}
@@ -75,14 +78,20 @@ _MIN_COMMIT_BYTES = sound.RATE * 2 // 10
 _AUDIO_TOKENS_PER_SECOND = 10
 
 
+#: A step that cancels its `response`: drop the steps of it not sent yet, then send this one.
+CANCEL = "cancel"
+
+
 class Step(NamedTuple):
     """One server event to send: after `wait` seconds, the encoded JSON `data`; `kind` is
     `streams.FRAME` or `streams.CONTENT` (a delta), `streams.ERROR` (the failure the pace asked for: the
-    response's last event) or `streams.CUT` (no data: close the connection now)."""
+    response's last event), `streams.CUT` (no data: close the connection now) or `CANCEL`. `response` is
+    the id of the response the step belongs to (or cancels)."""
 
     wait: float
     data: bytes
     kind: str
+    response: str | None = None
 
 
 def connect(call) -> Reply:
@@ -138,6 +147,12 @@ class Session:
         self._heard: dict[str, str] = {}
         self._events = itertools.count(1)
         self._conversation = "conv_" + secrets.token_hex(12)
+        #: Responses not sent whole yet: id -> (the response as created, its output, whether in the conversation).
+        self._active: dict[str, tuple[dict, list[dict], bool]] = {}
+
+    def finished(self, response_id: str) -> None:
+        """The face has sent the last step of `response_id` (or cut the connection): it is no longer active."""
+        self._active.pop(response_id, None)
 
     # -- events out -----------------------------------------------------------------------------
 
@@ -250,7 +265,15 @@ class Session:
                                "client plays (and stops) the audio itself.", param="type", code="invalid_value")
 
     def _on_response_cancel(self, event: dict) -> list[Step]:
-        raise OpenAIError(400, "Cancellation failed: no active response found", code="response_cancel_not_active")
+        target = event.get("response_id") or next(reversed(self._active), None)
+        if target not in self._active:
+            raise OpenAIError(400, "Cancellation failed: no active response found", code="response_cancel_not_active")
+        response, output, _ = self._active.pop(target)
+        cancelled = [{**item, "status": "incomplete"} for item in output]
+        done = self._event("response.done", response={
+            **response, "status": "cancelled", "output": cancelled,
+            "status_details": {"type": "cancelled", "reason": "client_cancelled", "error": None}})
+        return [Step(0.0, to_json(done), CANCEL, target)]
 
     def _on_response_create(self, event: dict) -> list[Step]:
         return self._respond(event.get("response") or {})
@@ -287,6 +310,11 @@ class Session:
     def _respond(self, asked: dict) -> list[Step]:
         config = merge(self.config, {k: v for k, v in asked.items() if k not in ("input", "conversation", "metadata")})
         in_conversation = asked.get("conversation", "auto") != "none"
+        busy = next((rid for rid, (_, _, shared) in self._active.items() if shared), None)
+        if in_conversation and busy is not None:  # out-of-band responses (`conversation: "none"`) may overlap
+            raise OpenAIError(400, f"Conversation already has an active response in progress: {busy}. Wait until "
+                                   "the response is finished before creating a new one.",
+                              code="conversation_already_has_active_response")
         context = list(self.items) if asked.get("input") is None else [
             self._find(i["id"]) if i.get("type") == "item_reference" else self._new_item(i) for i in asked["input"]]
         body = {"model": config["model"], "instructions": config.get("instructions"), "tools": config.get("tools") or [],
@@ -322,7 +350,8 @@ class Session:
         self.said += events
         reply = StreamReply(200, b"", events=events, pace=call.pace,
                             error_event=lambda error, _index: to_json(self._response_failed(error, response, output)))
-        return [Step(wait, data, kind) for wait, data, kind in schedule(reply)]
+        self._active[response_id] = (response, output, in_conversation)
+        return [Step(wait, data, kind, response_id) for wait, data, kind in schedule(reply)]
 
     def _as_text(self, item: dict) -> dict:
         """An item as the Responses machinery reads it: audio parts by their transcript (or what the fake heard
