@@ -70,6 +70,14 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
                             (b"openai-version", b"2020-10-01")]})
     record = StreamReply(200, b"", reply.headers, events=session.said)
     journal.record(stream_started(record, started, fields(session)))
+    how, progress = await _converse(session, receive, send)
+    journal.record(stream_ended(record, started, fields(session), how, progress.chunks))
+
+
+async def _converse(session: Session, receive, send) -> tuple[str, "_Progress"]:
+    """Run an accepted connection until it ends: `session.created`, then each client event's answer, sent in
+    turn by a sender task while the client goes on sending. How it ended ("completed", "error": the pace
+    failed a response, "cut": by the pace, "aborted": the client left mid-answer), and what was sent."""
     progress = _Progress()
     outbox: asyncio.Queue[list[Step]] = asyncio.Queue()
     outbox.put_nowait(session.opened())
@@ -79,9 +87,9 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
         while True:
             reader = asyncio.ensure_future(receive())
             await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
-            if not reader.done():  # the pace cut the connection
+            if not reader.done():  # the sender stopped: the pace cut the connection, or sending failed
                 reader.cancel()
-                how = "cut"
+                how = "cut" if progress.cut else "aborted"
                 break
             message = reader.result()
             if message["type"] == "websocket.disconnect":  # the client closed, or answered the pace's cut
@@ -101,9 +109,9 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
         if not sender.done():
             sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
-        if how == "completed" and progress.errors:
-            how = "error"
-        journal.record(stream_ended(record, started, fields(session), how, progress.chunks))
+    if how == "completed" and progress.errors:
+        how = "error"
+    return how, progress
 
 
 class _Progress:
