@@ -522,3 +522,25 @@ def test_a_response_being_sent_can_be_cancelled_and_blocks_another():
     [again] = answer(s, {"type": "response.cancel", "response_id": first["id"]})
     assert again["error"]["code"] == "response_cancel_not_active"
     assert answer(s, {"type": "response.create"})[-1]["type"] == "response.done"
+
+
+@pytest.mark.parametrize("fmt, width, rate", [("audio/pcm", 2, 24_000), ("audio/pcmu", 1, 8_000), ("audio/pcma", 1, 8_000)])
+def test_audio_in_and_out_in_the_sessions_formats(fmt, width, rate):
+    profile = Profile()
+    profile.realtime(output_text="Three short words.")
+    s = session(profile)
+    audio_format = {"type": fmt, **({"rate": 24_000} if fmt == "audio/pcm" else {})}
+    [updated] = answer(s, {"type": "session.update", "session": {
+        "type": "realtime", "audio": {"input": {"format": audio_format}, "output": {"format": audio_format}}}})
+    assert updated["session"]["audio"]["output"]["format"] == audio_format
+    answer(s, {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\0" * (width * rate // 10 - 1)).decode()})
+    [short] = answer(s, {"type": "input_audio_buffer.commit"})  # a sample short of 100 ms in this format
+    assert short["error"]["code"] == "input_audio_buffer_commit_empty"
+    answer(s, {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\0" * width).decode()})
+    assert answer(s, {"type": "input_audio_buffer.commit"})[0]["type"] == "input_audio_buffer.committed"
+    events = answer(s, {"type": "response.create"})
+    chunks = [base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"]
+    assert len(chunks) == 3 and all(len(c) % width == 0 for c in chunks)
+    speech = sound.speech("Three short words.", "alloy")
+    assert b"".join(chunks) == sound.encode(speech, fmt.removeprefix("audio/"))
+    assert abs(len(b"".join(chunks)) / width / rate - len(speech) / 2 / 24_000) < 0.01  # as long, at its own rate

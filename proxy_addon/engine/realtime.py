@@ -19,7 +19,8 @@ What a session answers (the GA event names, as openai 3.x's `openai.types.realti
   `response.output_item.done`, then `response.done` with usage. Text comes as
   `response.output_text.delta`; audio (the default modality, as the API's) as
   `response.output_audio_transcript.delta` each followed by the `response.output_audio.delta` of its
-  words: base64 PCM16, 24 kHz mono, made by `sound.speech` from the transcript.
+  words: made by `sound.speech` from the transcript, in the session's `audio.output.format` (base64
+  PCM16 at 24 kHz mono, the default; or G.711 `audio/pcmu` / `audio/pcma` at 8 kHz).
 - anything else, or an event that does not validate against the SDK's own client event types, is
   answered with the API's `error` event (`invalid_request_error`, with `param` and the client's
   `event_id`), and the session goes on.
@@ -69,11 +70,14 @@ KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "st
 #: The handshake's route (an SDK method of its own: `client.realtime.connect`) and path.
 ROUTE, PATH = "realtime.connect", "/v1/realtime"
 
-#: The audio format the fake speaks and expects: the API's default, 16-bit PCM at 24 kHz, mono.
+#: The audio format a session starts with: the API's default, 16-bit PCM at 24 kHz, mono.
 PCM = {"type": "audio/pcm", "rate": sound.RATE}
+#: Each audio format: the `sound.encode` format, and bytes a sample and samples a second (G.711: 8 kHz, a byte).
+_FORMATS = {"audio/pcm": ("pcm", 2, sound.RATE), "audio/pcmu": ("pcmu", 1, sound.G711_RATE),
+            "audio/pcma": ("pcma", 1, sound.G711_RATE)}
 _DEFAULT_VOICE = "alloy"
-#: Input audio the API needs before a commit: 100 ms.
-_MIN_COMMIT_BYTES = sound.RATE * 2 // 10
+#: Input audio the API needs before a commit.
+_MIN_COMMIT_SECONDS = 0.1
 #: Audio tokens a second of speech costs, about as the API counts them.
 _AUDIO_TOKENS_PER_SECOND = 10
 
@@ -202,7 +206,7 @@ class Session:
         if update.get("type") != "realtime":
             raise errors.invalid_value("session.type", "openai-fake serves `realtime` sessions on this socket; "
                                                        f"got {update.get('type')!r}.")
-        self.config = merge(self.config, {k: v for k, v in update.items() if k != "model" or v})
+        self.config = _updated(self.config, {k: v for k, v in update.items() if k != "model" or v})
         return self._frames(self._event("session.updated", session=self.config))
 
     def _on_conversation_item_create(self, event: dict) -> list[Step]:
@@ -237,12 +241,12 @@ class Session:
         return self._frames(self._event("input_audio_buffer.cleared"))
 
     def _on_input_audio_buffer_commit(self, event: dict) -> list[Step]:
-        if len(self._audio) < _MIN_COMMIT_BYTES:
-            ms = len(self._audio) / 2 / sound.RATE * 1000
+        _, width, rate = _FORMATS[(self.config["audio"]["input"].get("format") or PCM).get("type") or "audio/pcm"]
+        seconds = len(self._audio) / width / rate
+        if seconds < _MIN_COMMIT_SECONDS:
             raise OpenAIError(400, f"Error committing input audio buffer: buffer too small. Expected at least 100ms "
-                                   f"of audio, but buffer only has {ms:.2f}ms of audio.",
+                                   f"of audio, but buffer only has {seconds * 1000:.2f}ms of audio.",
                               code="input_audio_buffer_commit_empty")
-        seconds = sound.seconds_of_pcm(bytes(self._audio))
         self._audio.clear()
         transcription = (self.config["audio"]["input"] or {}).get("transcription")
         transcript = f"This is a transcription of {seconds:.1f} seconds of audio by openai-fake."
@@ -308,7 +312,7 @@ class Session:
     # -- responses ------------------------------------------------------------------------------
 
     def _respond(self, asked: dict) -> list[Step]:
-        config = merge(self.config, {k: v for k, v in asked.items() if k not in ("input", "conversation", "metadata")})
+        config = _updated(self.config, {k: v for k, v in asked.items() if k not in ("input", "conversation", "metadata")})
         in_conversation = asked.get("conversation", "auto") != "none"
         busy = next((rid for rid, (_, _, shared) in self._active.items() if shared), None)
         if in_conversation and busy is not None:  # out-of-band responses (`conversation: "none"`) may overlap
@@ -419,10 +423,12 @@ class Session:
         output = config["audio"]["output"]
         pcm = sound.speech(transcript, output.get("voice") or _DEFAULT_VOICE, float(output.get("speed") or 1.0))
         spoken.append(sound.seconds_of_pcm(pcm))
+        fmt, width, _ = _FORMATS[(output.get("format") or PCM).get("type") or "audio/pcm"]
+        audio = sound.encode(pcm, fmt)
         pieces = split(transcript)
         events = [Event(to_json(self._event("response.content_part.added", **where,
                                             part={"type": "audio", "transcript": ""})))]
-        for piece, chunk in zip(pieces, _chunks(pcm, pieces)):
+        for piece, chunk in zip(pieces, _chunks(audio, pieces, width)):
             events.append(Event(to_json(self._event("response.output_audio_transcript.delta", **where, delta=piece)),
                                 True, piece))
             events.append(Event(to_json(self._event("response.output_audio.delta", **where,
@@ -459,6 +465,17 @@ def _client_event_types() -> dict[str, Any]:
     return {typing.get_args(member.model_fields["type"].annotation)[0]: member for member in typing.get_args(union)}
 
 
+def _updated(config: dict, update: dict) -> dict:
+    """A session config with `update` laid over it, key by key, except an audio `format`, which is replaced
+    whole (`{"type": "audio/pcmu"}` keeps no `rate` of the PCM it replaces)."""
+    merged = merge(config, update)
+    for side in ("input", "output"):
+        given = ((update.get("audio") or {}).get(side) or {}).get("format")
+        if given is not None:
+            merged["audio"][side]["format"] = given
+    return merged
+
+
 def _realtime_item(item: dict, audio: bool) -> dict | None:
     """A Responses output item as a realtime conversation item (None for a kind realtime has not: reasoning)."""
     if item["type"] == "message":
@@ -474,15 +491,16 @@ def _realtime_item(item: dict, audio: bool) -> dict | None:
     return None
 
 
-def _chunks(pcm: bytes, pieces: list[str]) -> list[bytes]:
-    """`pcm` cut into one chunk per transcript piece, each as long as its share of the text (whole samples)."""
+def _chunks(audio: bytes, pieces: list[str], width: int) -> list[bytes]:
+    """`audio` cut into one chunk per transcript piece, each as long as its share of the text (whole samples
+    of `width` bytes)."""
     total = sum(len(p) for p in pieces) or 1
-    samples = len(pcm) // 2
+    samples = len(audio) // width
     out, start, seen = [], 0, 0
     for n, piece in enumerate(pieces):
         seen += len(piece)
         end = samples if n == len(pieces) - 1 else round(samples * seen / total)
-        out.append(pcm[start * 2:end * 2])
+        out.append(audio[start * width:end * width])
         start = end
     return out
 
