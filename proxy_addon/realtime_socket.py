@@ -46,8 +46,9 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
     target = scope.get("path", PATH) + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
     host, port = _host_and_port(headers.get("host", ""))
     secure = face == PROXY or scope.get("scheme") == "wss"
-    request = Request("GET", scope.get("path", PATH), headers, b"", dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
-                      host=host, scheme="https" if secure else "http", port=port)
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    request = Request("GET", scope.get("path", PATH), headers, b"", query, host=host, scheme="https" if secure else "http",
+                      port=port)
     if (await receive())["type"] != "websocket.connect":
         return
     reply = engine.handle(request)

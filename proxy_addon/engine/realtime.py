@@ -193,11 +193,7 @@ class Session:
             return answer(event)
         except OpenAIError as e:
             return self.refused(e, client_id)
-        except Exception as e:  # a bug in the fake or a profile's handler: said, and the session goes on
-            from ..profile import is_real_interrupt
-
-            if is_real_interrupt(e):
-                raise
+        except Exception as e:  # a bug in the fake (a handler's failure is an OpenAIError already): said; it goes on
             return self.refused(OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}",
                                             type="server_error"), client_id)
 
@@ -486,8 +482,8 @@ def _realtime_item(item: dict, audio: bool) -> dict | None:
         return {"id": "item_" + item["id"].split("_", 1)[-1], "object": "realtime.item", "type": "message", "role": "assistant",
                 "status": "completed", "content": content}
     if item["type"] == "function_call":
-        return {"id": "item_" + item["id"].split("_", 1)[-1], "object": "realtime.item", "type": "function_call", "status": "completed",
-                "call_id": item["call_id"], "name": item["name"], "arguments": item["arguments"]}
+        return {"id": "item_" + item["id"].split("_", 1)[-1], "object": "realtime.item", "type": "function_call",
+                "status": "completed", "call_id": item["call_id"], "name": item["name"], "arguments": item["arguments"]}
     return None
 
 
