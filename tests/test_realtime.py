@@ -356,6 +356,17 @@ def test_a_quiet_socket_outlives_the_header_and_idle_timeouts(tmp_path, monkeypa
             assert received(conn)["session"]["instructions"] == "still open"
 
 
+def test_the_fixture_sees_the_connection(openai_fake):
+    openai_fake.realtime(output_text="From the fixture")
+    with openai.OpenAI() as client, client.realtime.connect(model=MODEL) as conn:
+        opened_for_text(conn)
+        conn.response.create()
+        until(conn, "response.done")
+    [call] = openai_fake.calls_to("realtime")  # recorded once the socket has closed: `calls` waits for it
+    assert (call.answer, call.model, call.outcome) == ("From the fixture", MODEL, "completed")
+    assert openai_fake.call_count("realtime.connect") == 1
+
+
 # -- the Node SDK -----------------------------------------------------------------------------------------
 
 
