@@ -134,7 +134,7 @@ class Relay:
 
     @property
     def active(self) -> int:
-        """Streams being written right now."""
+        """Streams being written, and realtime sockets open, right now."""
         return self._active
 
     async def start(self) -> None:
