@@ -26,11 +26,16 @@ never buffered (`relay.py`).
 A streamed reply goes through the relay (see `relay.py`): the flow is pointed
 at the relay's loopback port and its response is streamed. Without a relay
 (in unit tests) the events are sent in one piece.
+
+A WebSocket upgrade to `/v1/realtime` (the Realtime API, on either face) goes to the relay
+too, with `realtime_socket.serve` as its handler: mitmproxy passes the upgrade on, then relays
+the frames both ways; the handler asks the engine about the handshake and journals the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import time
@@ -39,10 +44,11 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import status_codes
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
-from . import access
+from . import access, realtime_socket
 from .access import ALLOW_HOSTS, OPENAI_HOST, is_api_host, is_openai
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .engine import Engine, OpenAIError, Request
+from .engine.realtime import PATH as REALTIME_PATH
 from .engine.streams import Event, StreamReply
 from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, PROXY, answered, entry_fields, error_message, shared, \
     stream_ended, stream_started, too_large
@@ -202,6 +208,9 @@ class OpenAIFake:
             self._control(flow)  # not an API call: not journaled as one
             return
         req = flow.request
+        if self.relay is not None and self.relay.port is not None and _is_realtime_upgrade(req):
+            self._socket(flow, face)
+            return
         started = _arrival(req)
         headers = _headers(req)
         # Read once (mitmproxy decodes them on every read); shared, as the journal keeps 10,000 calls in memory.
@@ -297,6 +306,25 @@ class OpenAIFake:
         req.headers[TOKEN_HEADER] = token
         req.content = b""  # the relay needs only the token
 
+    def _socket(self, flow: http.HTTPFlow, face: str) -> None:
+        """Point a realtime WebSocket upgrade at the relay, which runs the connection (`realtime_socket.serve`).
+        The `Host` it is given is the one the call is answered as, so the journal names it as for any call."""
+        req = flow.request
+        host = self._answered_host(flow) or req.host if face == PROXY else req.host_header or req.host
+        handler = functools.partial(realtime_socket.serve, engine=self.engine, journal=self.journal, face=face)
+        token = self.relay.offer_socket(handler)
+        flow.metadata[TOKEN_HEADER] = token
+        flow.metadata[_SOCKET] = True
+        req.scheme, req.host, req.port = "http", "127.0.0.1", self.relay.port
+        req.headers["host"] = host
+        req.headers[TOKEN_HEADER] = token
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Keep only the last message of a realtime connection: mitmproxy keeps every one on the flow until it
+        ends, and a voice session's audio would pile up in memory."""
+        if flow.metadata.get(_SOCKET) and flow.websocket is not None:
+            del flow.websocket.messages[:-1]
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_STREAMED):
             flow.response.stream = True
@@ -322,6 +350,12 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> http.Respons
 
 _REASONS = {status: reason.encode() for status, reason in status_codes.RESPONSES.items()}
 _STREAMED = "openai-fake-streamed"
+_SOCKET = "openai-fake-socket"
+
+
+def _is_realtime_upgrade(req: http.Request) -> bool:
+    """A WebSocket upgrade to the Realtime API's path."""
+    return req.headers.get("upgrade", "").lower() == "websocket" and req.path.split("?", 1)[0].rstrip("/") == REALTIME_PATH
 
 
 def _content_length(req: http.Request) -> int | None:

@@ -11,7 +11,8 @@ descriptor under `ulimit -n 256` and locked every other client out. This addon a
 - `idle_timeout`: from the end of a reply until the next request's headers on a kept-alive
   connection (what uvicorn calls `timeout_keep_alive`).
 
-A connection with a request in flight is never closed by these. A tunnel that mitmproxy
+A connection with a request in flight is never closed by these, nor one that a WebSocket
+upgrade made a socket (the Realtime API: until the socket ends). A tunnel that mitmproxy
 passes through untouched (any host but OpenAI's) is left to `tcp_timeout` once its server
 connection opens. One sweep a quarter second looks at the connections mitmproxy holds.
 """
@@ -82,6 +83,10 @@ class Deadlines:
         self._due.pop(cid, None)
 
     def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:  # set before this hook when a WebSocket follows: still in flight
+            self._ended(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
         self._ended(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:

@@ -3534,6 +3534,13 @@ class _RealtimeClientSecrets:
     def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler_first: builtins.bool = ..., handler: Callable[..., Any] | None = ...) -> Rule: ...
 
 
+class _RealtimeConnect:
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler_first: builtins.bool = ..., handler: Callable[..., Any] | None = ..., output_text: builtins.str | None = ..., output: builtins.list[builtins.dict] | None = ..., tool_calls: builtins.list[builtins.dict] | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
+
+
 class _RealtimeTranslations:
     client_secrets: _RealtimeTranslationsClientSecrets
 
@@ -4035,7 +4042,12 @@ class _Moderations:
 class _Realtime:
     calls: _RealtimeCalls
     client_secrets: _RealtimeClientSecrets
+    connect: _RealtimeConnect
     translations: _RealtimeTranslations
+    @overload
+    def __call__(self, handler: _Handler, /) -> _Handler: ...
+    @overload
+    def __call__(self, /, *, latency: builtins.float | None = ..., failures: builtins.int = ..., failure_status: builtins.int = ..., retry_after: builtins.float | None = ..., handler_first: builtins.bool = ..., handler: Callable[..., Any] | None = ..., output_text: builtins.str | None = ..., output: builtins.list[builtins.dict] | None = ..., tool_calls: builtins.list[builtins.dict] | None = ..., stream: Pace | builtins.dict | None = ...) -> Rule: ...
 
 
 class _Responses:

@@ -20,6 +20,10 @@ its connections have the fake's header deadline too (`_HeaderDeadline`): uvicorn
 kept-alive connection that stays quiet (`timeout_keep_alive`), but waits forever for a new
 connection's first request, or for the rest of one begun; 300 such connections to the relay
 locked every client out of the fake under `ulimit -n 256` (issue 12).
+
+It serves WebSockets too (the Realtime API): the addon hands it a handler with `offer_socket()` and
+points the upgrade at it, mitmproxy relays the frames, and the handler (`realtime_socket.serve`)
+runs the connection. uvicorn speaks the protocol (its websockets-sansio implementation).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -87,6 +91,13 @@ class _HeaderDeadline(H11Protocol):
         self._arm(max(self.header_timeout, self.timeout_keep_alive))
         super().on_response_complete()
 
+    def handle_websocket_upgrade(self, event) -> None:
+        # The connection is the WebSocket protocol's from here on: a live socket, no more requests to wait for.
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().handle_websocket_upgrade(event)
+
     def connection_lost(self, exc) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
@@ -115,6 +126,7 @@ class Relay:
         self.header_timeout = max(header_timeout, 1.0)
         self.port: int | None = None
         self._pending: dict[str, tuple[StreamReply, Callable[[Outcome], None] | None, float | None, bool]] = {}
+        self._sockets: dict[str, Callable[[dict, Callable, Callable], Awaitable[None]]] = {}
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
@@ -122,7 +134,7 @@ class Relay:
 
     @property
     def active(self) -> int:
-        """Streams being written right now."""
+        """Streams being written, and realtime sockets open, right now."""
         return self._active
 
     async def start(self) -> None:
@@ -137,6 +149,9 @@ class Relay:
             self.app, interface="asgi3", lifespan="off", access_log=False, log_config=None, log_level="warning",
             http=type("_RelayProtocol", (_HeaderDeadline,), {"header_timeout": self.header_timeout}),
             server_header=False, date_header=False, timeout_graceful_shutdown=1,
+            # The realtime socket: websockets' sans-I/O protocol; no message size limit, as the API's audio
+            # frames are large; pings are the client's business.
+            ws="websockets-sansio", ws_max_size=64 * 1024 * 1024, ws_ping_interval=None,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
@@ -152,6 +167,14 @@ class Relay:
             self._server.force_exit = True  # do not wait for slow streams to finish
             await asyncio.gather(self._task, return_exceptions=True)
         self._pending.clear()
+        self._sockets.clear()
+
+    def offer_socket(self, handler: Callable[[dict, Callable, Callable], Awaitable[None]]) -> str:
+        """Keep `handler` (an ASGI websocket handler: `scope, receive, send`) for the WebSocket upgrade that
+        brings the returned token. It gets the scope without the token header."""
+        token = secrets.token_urlsafe(18)
+        self._sockets[token] = handler
+        return token
 
     def offer(self, reply: StreamReply, on_end: Callable[[Outcome], None] | None = None,
               due: float | None = None, drain: bool = False) -> str:
@@ -167,11 +190,15 @@ class Relay:
         return token
 
     def withdraw(self, token: str) -> None:
-        """Forget a stream that will not be fetched (its flow failed first)."""
+        """Forget a stream (or socket) that will not be fetched (its flow failed first)."""
         self._pending.pop(token, None)
+        self._sockets.pop(token, None)
 
     async def app(self, scope, receive, send) -> None:
-        """The ASGI app: send the stream the token names."""
+        """The ASGI app: send the stream the token names, or run the socket it names."""
+        if scope["type"] == "websocket":
+            await self._socket_app(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         token = dict(scope["headers"]).get(TOKEN_HEADER.encode(), b"").decode()
@@ -201,6 +228,19 @@ class Relay:
             self._finish(writer, on_end, progress)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
+
+    async def _socket_app(self, scope, receive, send) -> None:
+        name = TOKEN_HEADER.encode()
+        token = dict(scope["headers"]).get(name, b"").decode()
+        handler = self._sockets.pop(token, None)
+        if handler is None:
+            await send({"type": "websocket.close", "code": 1008})  # before accepting: a 403
+            return
+        self._active += 1
+        try:
+            await handler({**scope, "headers": [(k, v) for k, v in scope["headers"] if k != name]}, receive, send)
+        finally:
+            self._active -= 1
 
     def _finish_quietly(self, on_end) -> None:
         if on_end is not None:

@@ -222,3 +222,37 @@ async def test_latency_counts_from_the_request_arrival():
     assert 0.45 <= fresh_took <= 0.6, fresh_took
     # The record's duration is the client's view: from the arrival, queue included.
     assert [round(e.duration_ms, -2) for e in addon.journal.entries()] == [500, 500]
+
+
+@pytest.mark.parametrize("host, port, scheme, sockname, face, named", [
+    ("api.openai.com", 443, "https", None, "proxy", "api.openai.com"),
+    ("127.0.0.1", 8080, "http", ("127.0.0.1", 8080), "base-url", "127.0.0.1:8080"),
+])
+async def test_a_realtime_upgrade_is_handed_to_the_relay_as_a_socket(host, port, scheme, sockname, face, named):
+    from proxy_addon.relay import TOKEN_HEADER, Relay
+
+    relay = Relay()
+    relay.port = 45678  # not started: the hand-over is what is tested here
+    addon = OpenAIFake(relay=relay)
+    with taddons.context(addon):
+        f = flow(host, "/v1/realtime?model=gpt-realtime", port=port, scheme=scheme)
+        if sockname:
+            f.client_conn.sockname = sockname
+        f.request.headers["host"] = named  # as a client sends it
+        f.request.headers["upgrade"] = "websocket"
+        f.request.headers["connection"] = "Upgrade"
+        await addon.request(f)
+        assert f.response is None  # mitmproxy passes the upgrade on to the relay, then relays the frames
+        assert (f.request.scheme, f.request.host, f.request.port) == ("http", "127.0.0.1", 45678)
+        assert f.request.headers["host"] == named  # the host the call is answered (and journaled) as
+        handler = relay._sockets[f.request.headers[TOKEN_HEADER]]
+        assert handler.keywords["face"] == face and handler.keywords["engine"] is addon.engine
+        assert not addon.journal.entries()  # the socket journals the call when it closes
+        addon.error(f)
+        assert not relay._sockets
+        plain = flow(host, "/v1/realtime?model=gpt-realtime", port=port, scheme=scheme)
+        if sockname:
+            plain.client_conn.sockname = sockname
+        await addon.request(plain)  # no upgrade: the engine's 400
+        assert plain.response.status_code == 400
+        assert json.loads(plain.response.content)["error"]["code"] == "websocket_upgrade_required"

@@ -16,9 +16,11 @@ from .resources import chat, completions, embeddings, files, models, moderations
 from .resources import assistants, messages, runs, threads
 from .resources import conversations, images, responses
 from .resources import audio, batches, containers, evals, fine_tuning, graders, videos, webhooks
+from . import realtime
 
 _RESOURCES = (chat, completions, embeddings, models, moderations, files, uploads, assistants, threads, messages, runs, vector_stores,
-              responses, conversations, batches, fine_tuning, containers, videos, audio, images, evals, graders, webhooks)
+              responses, conversations, batches, fine_tuning, containers, videos, audio, images, evals, graders, webhooks,
+              realtime)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ EXTRA_ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/traces/ingest", "traces.ingest"),  # the openai-agents SDK's trace upload: 204
     # The fake's own URLs for the images a `url` answer names (resources/images.py): no key, as signed blob URLs.
     Row("GET", "/v1/images/blobs/{image_id}", "images.blob", binary=True, public=True),
+    # `client.realtime.connect(model=...)`: the WebSocket handshake; the session itself is engine/realtime.py's.
+    Row("GET", "/v1/realtime", "realtime.connect"),
 )
 
 

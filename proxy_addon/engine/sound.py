@@ -169,12 +169,19 @@ _CODECS = {
     "flac": ("flac", "flac", None, {}),
 }
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+#: G.711 for the Realtime API's telephony formats (`audio/pcmu`, `audio/pcma`): raw, 8 kHz, a byte a sample;
+#: FFmpeg resamples and encodes. Not speech's formats.
+_G711 = {"pcmu": ("mulaw", "pcm_mulaw"), "pcma": ("alaw", "pcm_alaw")}
+G711_RATE = 8_000
 
 
 def encode(pcm: bytes, fmt: str) -> bytes:
-    """24 kHz 16-bit mono PCM as `fmt`: `pcm` (as it is), `wav`, `mp3`, `opus` (Ogg), `aac` (ADTS) or `flac`."""
+    """24 kHz 16-bit mono PCM as `fmt`: `pcm` (as it is), `wav`, `mp3`, `opus` (Ogg), `aac` (ADTS) or `flac`;
+    or `pcmu` / `pcma`: G.711 µ-law / A-law at 8 kHz, as the Realtime API's telephony formats."""
     if fmt == "pcm":
         return pcm
+    if fmt in _G711:
+        return _encode_av(pcm, *_G711[fmt], None, {}, rate=G711_RATE) if pcm else b""
     if fmt == "wav":
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as out:
@@ -187,12 +194,13 @@ def encode(pcm: bytes, fmt: str) -> bytes:
     return _encode_av(pcm, container, codec, bit_rate, options)
 
 
-def _encode_av(pcm: bytes, container: str, codec: str, bit_rate: int | None, options: dict[str, str]) -> bytes:
+def _encode_av(pcm: bytes, container: str, codec: str, bit_rate: int | None, options: dict[str, str],
+               rate: int = RATE) -> bytes:
     import av  # about 0.1 s the first time; only the compressed formats need it
 
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=RATE, layout="mono", options=options)
+        stream = out.add_stream(codec, rate=rate, layout="mono", options=options)  # another rate: PyAV resamples
         if bit_rate:
             stream.bit_rate = bit_rate
         step = RATE * 2 * 10  # 10 s a frame: the encoder's own frame size is PyAV's business

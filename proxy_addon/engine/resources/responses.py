@@ -264,9 +264,9 @@ _ECHOED = {"instructions": None, "max_output_tokens": None, "max_tool_calls": No
            "user": None, "prompt_cache_key": None, "safety_identifier": None}
 
 
-def _planned(call, body: dict, context: list[dict]) -> tuple[list[dict], dict, bool]:
+def planned(call, body: dict, context: list[dict]) -> tuple[list[dict], dict, bool]:
     """The handler's or the knobs' answer as (partial output items, partial Response to merge, whether the
-    profile shaped it)."""
+    profile shaped it). Realtime answers its `response.create` with it too (`engine/realtime.py`)."""
     if call.rule is None:  # no rule for responses in the profile: no handler, no knobs, the default answer
         return [_default(body, context)], {}, False
     custom = call.custom()
@@ -301,7 +301,7 @@ def _planned(call, body: dict, context: list[dict]) -> tuple[list[dict], dict, b
     return output, rest, shaped
 
 
-def _item(partial: Any, index: int, response_id: str, body: dict, where: str) -> dict:
+def output_item(partial: Any, index: int, response_id: str, body: dict, where: str) -> dict:
     """A partial output item made whole: ids, status, content parts, arguments as a JSON string."""
     if not isinstance(partial, dict):
         raise _fail(where, f"each output item must be a dict, not {type(partial).__name__}")
@@ -357,8 +357,8 @@ def _finish(data: dict) -> None:
 def _build(call, body: dict, response_id: str, context: list[dict], previous: dict | None,
            conversation: str | None) -> dict:
     """The finished response this request gets."""
-    partials, rest, shaped = _planned(call, body, context)
-    output = [_item(p, i, response_id, body, call.where) for i, p in enumerate(partials)]
+    partials, rest, shaped = planned(call, body, context)
+    output = [output_item(p, i, response_id, body, call.where) for i, p in enumerate(partials)]
     if "message.output_text.logprobs" in (body.get("include") or ()):
         top = body.get("top_logprobs") or 0
         for item in output:
