@@ -29,10 +29,15 @@ def agent_client(request, proxy_env, fake, use_profile, monkeypatch):
         for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
             monkeypatch.delenv(name, raising=False)
     # The trace exporter posts to https://api.openai.com whatever the base URL: only the proxy may take it.
+    # Its HTTP client reads the proxy from the environment when it is made: made here, under the proxy's.
     agents.set_tracing_disabled(base_url)
+    if not base_url:
+        from agents.tracing.processors import BackendSpanExporter, BatchTraceProcessor
+        agents.set_trace_processors([BatchTraceProcessor(BackendSpanExporter(api_key="sk-test-agents"))])
     client = openai.AsyncOpenAI(api_key="sk-test-agents", max_retries=0, base_url=fake.base_url if base_url else None)
     agents.set_default_openai_client(client, use_for_tracing=True)
     yield client
+    agents.tracing.get_trace_provider().force_flush()  # while the environment still points at the proxy
     agents.set_tracing_disabled(True)
 
 
