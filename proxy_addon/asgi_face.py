@@ -92,8 +92,9 @@ class BaseUrlApp:
         host, port = access.authority(host_header)
         if not self._is_own(host, port, scope):
             reply = misdirected(host_header, scope["server"][1]).reply()
-            await _send_whole(send, reply)
+            # Recorded before it is sent, as on the proxy's port: a client that has its answer finds its call.
             self.journal.record(refused(reply, self._fields(method, host, target, headers, reply, face=MISDIRECTED)))
+            await _send_whole(send, reply)
             return
         size = declared_length(headers)
         if size is not None and size > self.max_request_size:
@@ -123,8 +124,8 @@ class BaseUrlApp:
         if isinstance(reply, StreamReply):
             await self._stream(reply, receive, send, fields, started_at)
             return
-        await _send_whole(send, reply)
         self.journal.record(answered(reply, started_at, fields))
+        await _send_whole(send, reply)
 
     def _is_own(self, host: str, port: int | None, scope) -> bool:
         server = scope.get("server")
@@ -142,10 +143,10 @@ class BaseUrlApp:
         `length`: the body's, when it was read already (no length given); else the one it declared."""
         whole = length is not None or await drained(receive)
         reply = too_large(length if length is not None else declared_length(headers), self.max_request_size).reply()
-        if whole:
-            await _send_whole(send, reply)
         self.journal.record(refused(reply, self._fields(method, host, target, headers, reply), arrived,
                                     hung_up=not whole))
+        if whole:
+            await _send_whole(send, reply)
 
     async def _stream(self, reply: StreamReply, receive, send, fields: dict, started_at: float) -> None:
         """Send `reply` over time; record the stream now (kind "stream", so `tail` shows it in progress) and the
