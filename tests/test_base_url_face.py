@@ -277,6 +277,7 @@ def test_a_connection_that_sends_no_headers_in_time_is_closed(small):
 
 
 def test_a_websocket_nobody_serves_is_refused(fake):
+    pytest.importorskip("websockets")
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
