@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 REALTIME_PATH = "/v1/realtime"
 #: The close code for a websocket nobody serves here (policy violation).
 _POLICY_VIOLATION = 1008
+#: Bytes a request's line and headers may take (the SDK sends about 1 KiB); past it, a 400 and the connection
+#: closed. httptools sets no bound of its own (nor does mitmproxy's HTTP/1 reader, on the proxy's port).
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class BaseUrlApp:
@@ -209,8 +212,13 @@ async def _send_whole(send, reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback: httptools reports it as a parser error, which uvicorn answers with a 400."""
+
+
 class _FaceProtocol(HeaderDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol with the fake's header deadline, refusing clients from public addresses."""
+    """uvicorn's httptools protocol with the fake's header deadline and a bound on a request's head (`MAX_HEAD_BYTES`),
+    refusing clients from public addresses."""
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -218,6 +226,23 @@ class _FaceProtocol(HeaderDeadline, HttpToolsProtocol):
         if peer and access.is_public(peer[0]):
             logger.warning("openai-fake: client connection from %s refused: a public address", peer[0])
             transport.close()
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge(f"the request's line and headers are over {MAX_HEAD_BYTES} bytes")
 
 
 class BaseUrlFace:

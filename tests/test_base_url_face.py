@@ -318,3 +318,18 @@ async def test_the_app_answers_an_asgi_call_without_a_server():
         assert (await ask()).startswith(b"HTTP/1.1 503")
     finally:
         await face.stop()
+
+
+def test_a_request_head_over_its_bound_is_a_400_and_the_connection_closed(small):
+    from proxy_addon.asgi_face import MAX_HEAD_BYTES
+
+    port = small.face.address[1]
+    padding = "a" * 1000
+    many = "".join(f"X-Pad-{i}: {padding}\r\n" for i in range(MAX_HEAD_BYTES // 1000 + 1))
+    reply = exchange(port, f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{many}\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]  # and then closed: `exchange` read to the end
+    # Control: a head under the bound is answered.
+    few = "".join(f"X-Pad-{i}: {padding}\r\n" for i in range(MAX_HEAD_BYTES // 1000 - 2))
+    reply = exchange(port, f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {API_KEY}\r\n"
+                           f"{few}Connection: close\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
