@@ -140,10 +140,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def embedded_server(app, sock: socket.socket, protocol: type, **config) -> tuple["_EmbeddedServer", asyncio.Future]:
     """uvicorn serving `app` on `sock` with the HTTP `protocol` class, in the running event loop, as a task;
     `config`: more `uvicorn.Config` settings. Quiet: no access log, no `server`/`date` headers (the fake's
-    replies carry the headers the engine gave, as on the mitmproxy port), no lifespan."""
+    replies carry the headers the engine gave, as on the mitmproxy port), no lifespan, and no `X-Forwarded-For`
+    trusted (uvicorn's default trusts it from 127.0.0.1: any local process could then name the client address
+    the control API checks; it also cost about a tenth of a call's CPU)."""
     logging.getLogger("uvicorn.error").addFilter(_QUIET_CUTS)
     settings = dict(interface="asgi3", lifespan="off", access_log=False, log_config=None, log_level="warning",
-                    ws="none", server_header=False, date_header=False, timeout_graceful_shutdown=1)
+                    ws="none", server_header=False, date_header=False, timeout_graceful_shutdown=1,
+                    proxy_headers=False)
     server = _EmbeddedServer(uvicorn.Config(app, http=protocol, **{**settings, **config}))
     return server, asyncio.ensure_future(server.serve(sockets=[sock]))
 

@@ -333,3 +333,12 @@ def test_a_request_head_over_its_bound_is_a_400_and_the_connection_closed(small)
     reply = exchange(port, f"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {API_KEY}\r\n"
                            f"{few}Connection: close\r\n\r\n".encode())
     assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+
+
+def test_a_forwarded_for_header_does_not_change_who_the_client_is(fake):
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the fake must not: the control API answers by the
+    peer's own address. A loopback client naming a remote one is still answered (it is on this machine)."""
+    with plain() as session:
+        reply = session.get(f"{fake.base_url_origin}/_fake/profile", timeout=10, headers={
+            "authorization": f"Bearer {fake.control_token}", "x-forwarded-for": "203.0.113.9"})
+    assert reply.status_code == 200, reply.text
