@@ -231,8 +231,7 @@ class Runner:
         if task.done() or not proxyserver.listen_addrs():
             master.shutdown()
             await asyncio.gather(task, return_exceptions=True)
-            await face.stop()
-            await relay.stop()
+            await asyncio.gather(face.stop(), relay.stop())
             why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
@@ -258,8 +257,8 @@ class Runner:
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
-            await face.stop()
-            await relay.stop()
+            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick.
+            await asyncio.gather(face.stop(), relay.stop())
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
