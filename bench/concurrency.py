@@ -5,7 +5,9 @@
 A fake runs a profile with `Profile(latency=1.0)`: every answer waits one
 second, counted from the request's arrival, without blocking other calls. A
 client starts 200 chat calls together with `asyncio.gather`, on each face
-(base-URL, and proxy: HTTPS to api.openai.com through the fake's proxy). Each
+(base-URL on the proxy's port; base-URL on its own port, uvicorn and httptools,
+where `Runner.base_url` points; and proxy: HTTPS to api.openai.com through the
+fake's proxy). Each
 call's error is its own duration minus 1 s. After an untimed warm-up batch
 that opens 200 keep-alive connections, the batch is run 3 times (1 with
 --quick) on those connections (no TLS handshakes) and the median batch by
@@ -62,7 +64,8 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 BODY = json.dumps({"model": MODEL, "messages": MESSAGES}).encode()  # what the SDK sends for these arguments
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"  # reached only through a local proxy
 PROFILE = f"from proxy_addon import Profile\n\nprofile = Profile(latency={LATENCY})\n"
-FACES = ("base-URL", "proxy")
+OWN_PORT = "base-URL own port"
+FACES = ("base-URL", OWN_PORT, "proxy")
 LIGHT, SDK = "aiohttp", "openai SDK"
 # Timed batches per client: the light client carries the goals; the SDK's figures are information.
 REPEATS = {LIGHT: 1} if report.quick() else {LIGHT: 3, SDK: 1}
@@ -126,6 +129,11 @@ class Measured:
 # -- the two clients ------------------------------------------------------------------------------
 
 
+def _base_url(server: Server, face: str) -> str:
+    """The base-URL face on the proxy's port, or (OWN_PORT) the fake's on its own."""
+    return server.own_base_url if face == OWN_PORT else server.base_url
+
+
 def light_client(server: Server, face: str) -> Client:
     """One aiohttp session for one face, keeping CALLS connections; the proxy face trusts the server's CA."""
     opened = 0
@@ -143,7 +151,7 @@ def light_client(server: Server, face: str) -> Client:
         url = OPENAI_URL
         options = dict(proxy=server.proxy_url, ssl=ssl.create_default_context(cafile=ca_cert_file(server.confdir)))
     else:
-        url, options = f"{server.base_url}/chat/completions", {}
+        url, options = f"{_base_url(server, face)}/chat/completions", {}
 
     async def send() -> Reply:
         async with session.post(url, data=BODY, headers=headers, **options) as response:
@@ -164,7 +172,7 @@ def sdk_client(server: Server, face: str) -> Client:
             sdk = openai.AsyncOpenAI(api_key="sk-bench", max_retries=0,
                                      http_client=openai.DefaultAsyncHttpxClient(limits=limits))
     else:
-        sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0,
+        sdk = openai.AsyncOpenAI(base_url=_base_url(server, face), api_key="sk-bench", max_retries=0,
                                  http_client=openai.DefaultAsyncHttpxClient(limits=limits))
     seen: set[int] = set()
 
@@ -240,7 +248,8 @@ def check_faces(confdir: Path) -> None:
     """The fake's journal saw every call, each client's batches on the face they were meant for."""
     faces = Counter(entry.face for entry in read_entries(journal_path(confdir)) if entry.kind == "call")
     expected = sum((1 + repeats) * CALLS + 1 for repeats in REPEATS.values())  # first call, warm-up, timed
-    if faces != Counter({"base-url": expected, "proxy": expected}):
+    # Both base-URL faces (the proxy's port and its own) journal their calls as "base-url".
+    if faces != Counter({"base-url": 2 * expected, "proxy": expected}):
         raise RuntimeError(f"the fake's journal counts {dict(faces)} calls by face, not {expected} on each")
 
 
@@ -320,6 +329,8 @@ async def run(workdir: Path) -> list[report.Section]:
                 tables[client_name].rows.append(result_row(f"{server_name}, {face}", result))
 
     with fake_server(workdir, profile=str(profile)) as server:
+        if server.own_base_url == server.base_url:
+            raise RuntimeError("the fake's base-URL face has no port of its own")
         await measure_rows("fake", server, REPEATS, FACES)
     check_faces(workdir)
     handlers = journal_by_request(workdir)
@@ -328,7 +339,7 @@ async def run(workdir: Path) -> list[report.Section]:
     first = measured[LIGHT, "base-URL"].first
     tables[LIGHT].goals = [goal for face in FACES for goal in goals(face, measured[LIGHT, face].median)]
     with bare_mitmproxy(workdir / "bare", first.body, first.headers, wait=LATENCY) as bare:
-        await measure_rows("reference: bare mitmproxy + wait", bare, [LIGHT], FACES)
+        await measure_rows("reference: bare mitmproxy + wait", bare, [LIGHT], ["base-URL", "proxy"])
     try:
         with aimock_server(workdir, first.content, "--chaos-latency", str(round(LATENCY * 1000))) as aimock:
             await measure_rows(f"reference: {AIMOCK}", aimock, REPEATS, ["base-URL"])

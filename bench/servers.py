@@ -1,7 +1,7 @@
 """The servers a benchmark measures, each in a process of its own, and what /proc says about them.
 
     with fake_server(confdir) as server:        # `openai-fake run --port 0 --quiet`
-        server.base_url, server.env(), server.cpu_seconds(), server.rss_bytes()
+        server.base_url, server.own_base_url, server.env(), server.cpu_seconds(), server.rss_bytes()
     with bare_mitmproxy(confdir, body) as bare:  # the limit: same mitmproxy and addons, fixed answer
         ...
 
@@ -35,6 +35,8 @@ class Server:
     process: subprocess.Popen
     proxy_url: str
     confdir: Path
+    #: The fake's base-URL face on its own port (`asgi_face.py`); None for servers with one port.
+    own_base_url: str | None = None
 
     @property
     def pid(self) -> int:
@@ -42,6 +44,7 @@ class Server:
 
     @property
     def base_url(self) -> str:
+        """The base-URL face on the proxy's port (mitmproxy's HTTP stack)."""
         return f"{self.proxy_url}/v1"
 
     def env(self) -> dict[str, str]:
@@ -95,7 +98,7 @@ def fake_server(confdir: Path, profile: str = "default", timeout: float = 30.0) 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"openai-fake run did not start: {process.stderr.read().decode(errors='replace')}")
             time.sleep(0.01)
-        server = Server(process, info["proxy_url"], confdir)
+        server = Server(process, info["proxy_url"], confdir, own_base_url=info["base_url"])
         settle(server)
         yield server
     finally:

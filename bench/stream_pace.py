@@ -1,10 +1,11 @@
-"""Do streams arrive at the pace the profile asks for? Configured against measured times, both faces.
+"""Do streams arrive at the pace the profile asks for? Configured against measured times, every face.
 
     python bench/stream_pace.py [--quick]
 
 A real fake (`openai-fake run`, its own process) answers chat streams paced
 with `ttft` and `chunk_delay`; the real openai SDK reads them and notes when
-each content delta arrives. For each face it reports the measured time to
+each content delta arrives. For each face (the base-URL face on the proxy's
+port and on its own, `asgi_face.py`; the proxy) it reports the measured time to
 the first delta and the gaps between deltas (median and p99), and how far
 they are from the configured values, with the round trip of a whole chat
 call on the same face as a reference. Goal (issue 4): a median error within
@@ -66,7 +67,8 @@ def main() -> None:
         profile = Path(tmp) / "paced.py"
         profile.write_text(PROFILE)
         with fake_server(Path(tmp), profile=str(profile)) as server:
-            faces = {"base-url": openai.OpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)}
+            faces = {"base-url": openai.OpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0),
+                     "base-url own port": openai.OpenAI(base_url=server.own_base_url, api_key="sk-bench", max_retries=0)}
             os.environ.update(server.env())
             faces["proxy"] = openai.OpenAI(api_key="sk-bench", max_retries=0)
             measured: dict[str, tuple[list[float], list[float], list[float]]] = {face: ([], [], []) for face in faces}

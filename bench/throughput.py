@@ -12,7 +12,10 @@ workloads: sequential calls from one `openai.OpenAI`, and 16 asyncio tasks
 calling in a loop on one `openai.AsyncOpenAI` (16 keep-alive connections in
 its pool). Each face is measured on both servers: the proxy face (HTTPS to
 api.openai.com through HTTPS_PROXY, set from `server.env()` when the client is
-built) and the base-URL face (`base_url=server.base_url`).
+built) and the base-URL face on the proxy's port (`base_url=server.base_url`).
+The fake's base-URL face on its own port (`server.own_base_url`: uvicorn and
+httptools, `proxy_addon/asgi_face.py`) is measured in the same rounds, against
+aimock (issue 16: its server CPU per call ≤ 1.0 × aimock's).
 
 Every client is warmed up first (imports, connections, TLS), and again with a
 few untimed calls right before each timed batch, since the pool drops
@@ -56,6 +59,8 @@ ROUNDS = 6 if report.quick() else 20
 SEQUENTIAL_CALLS = 40 if report.quick() else 100
 CONCURRENT_CALLS = CONCURRENCY * (4 if report.quick() else 8)
 GOAL = 0.9  # issue 6: at least 0.9 of the bare proxy
+PEER_GOAL = 1.0  # issue 16: the base-URL face's own port spends at most aimock's server CPU per call
+OWN_PORT = "base-URL own port"
 
 AIMOCK_PACKAGE = "@copilotkit/aimock"
 AIMOCK_VERSION = "1.43.0"
@@ -147,13 +152,14 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 
 
 def target(name: str, server: Server, face: str) -> Target:
-    """Clients for `server`'s proxy face (api.openai.com through HTTPS_PROXY) or its base-URL face."""
+    """Clients for `server`'s proxy face (api.openai.com through HTTPS_PROXY), its base-URL face on the proxy's
+    port, or (OWN_PORT) the fake's base-URL face on its own port."""
     options = dict(api_key="sk-bench", max_retries=0)
     if face == "proxy":
         with environment(server.env()):
             return Target(name, server.pid, openai.OpenAI(**options), openai.AsyncOpenAI(**options))
-    return Target(name, server.pid, openai.OpenAI(base_url=server.base_url, **options),
-                  openai.AsyncOpenAI(base_url=server.base_url, **options))
+    url = server.own_base_url if face == OWN_PORT else server.base_url
+    return Target(name, server.pid, openai.OpenAI(base_url=url, **options), openai.AsyncOpenAI(base_url=url, **options))
 
 
 def raw_answer(client: openai.OpenAI):
@@ -253,16 +259,18 @@ async def measure_rounds(targets: list[Target]) -> dict[tuple[str, str], list[Ba
 
 @dataclass
 class Figures:
-    """The medians over the rounds for one workload and target."""
+    """The medians over the rounds for one workload and target, and the CPU per call over all of them."""
 
     rate: float
     server_ms: float
     client_ms: float
+    server_ms_overall: float
 
     @classmethod
     def of(cls, batches: list[Batch]) -> "Figures":
         return cls(report.median([b.rate for b in batches]), report.median([b.server_ms for b in batches]),
-                   report.median([b.client_ms for b in batches]))
+                   report.median([b.client_ms for b in batches]),
+                   sum(b.server_cpu for b in batches) / sum(b.calls for b in batches) * 1000)
 
 
 def paired(batches: dict[tuple[str, str], list[Batch]], workload: str, name: str, reference: str,
@@ -342,7 +350,34 @@ def sections(batches: dict[tuple[str, str], list[Batch]], peer_note: str | None)
                               f"{ratio(workload, 'fake base-URL', 'aimock base-URL', 'server_ms'):.2f}"])
         peer.notes.append("No goal: a comparison. Measured in the same rounds as the base-URL rows above; "
                           "aimock answers from a fixture with the fake's reply text. Lower CPU per call is better.")
-    return [throughput, faces, stock, peer]
+    own = report.Section(
+        "throughput-own-port", f"The base-URL face on its own port (uvicorn + httptools) against aimock {AIMOCK_VERSION} "
+        "and the proxy's port",
+        ["workload", "aimock req/s", "own port req/s", "proxy's port req/s", "aimock CPU ms/call",
+         "own port CPU ms/call", "proxy's port CPU ms/call", "own port/aimock CPU", "proxy's port/aimock CPU"])
+    if peer_note:
+        own.notes.append(peer_note)
+        own.goals = [report.Goal(f"base-URL face on its own port, {workload}: server CPU per call ≤ {PEER_GOAL:g} × "
+                                 "aimock's", "not measured", False) for workload in WORKLOADS]
+    else:
+        for workload in WORKLOADS:
+            aimock, fast, slow = (figures[(workload, name)]
+                                  for name in ("aimock base-URL", f"fake {OWN_PORT}", "fake base-URL"))
+            measured = fast.server_ms_overall / aimock.server_ms_overall
+            own.rows.append([workload, f"{aimock.rate:.0f}", f"{fast.rate:.0f}", f"{slow.rate:.0f}",
+                             f"{aimock.server_ms_overall:.3f}", f"{fast.server_ms_overall:.3f}",
+                             f"{slow.server_ms_overall:.3f}", f"{measured:.2f}",
+                             f"{slow.server_ms_overall / aimock.server_ms_overall:.2f}"])
+            own.goals.append(report.Goal(f"base-URL face on its own port, {workload}: server CPU per call ≤ "
+                                         f"{PEER_GOAL:g} × aimock's", f"{measured:.2f}", measured <= PEER_GOAL))
+        own.notes += [
+            "Measured in the same rounds as the rows above. CPU ms/call here: each server's CPU over all the "
+            f"rounds divided by its calls ({ROUNDS} batches): /proc counts in 10 ms clock ticks, a few per batch, "
+            "so a per-batch ratio is coarse.",
+            "Own port: `Runner.base_url`, where `exec --base-url`, `env --base-url` and the fixture's base_url=True "
+            "point; the proxy's port answers /v1 too, through mitmproxy's HTTP stack (the rows above).",
+        ]
+    return [throughput, faces, stock, peer, own]
 
 
 async def run(workdir: Path) -> list[report.Section]:
@@ -357,13 +392,17 @@ async def run(workdir: Path) -> list[report.Section]:
         content = json.loads(body)["choices"][0]["message"]["content"]
         bare = stack.enter_context(bare_mitmproxy(bare_dir, body, headers))
         stock = stack.enter_context(bare_mitmproxy(stock_dir, body, headers, stock=True))
+        fake_own = target(f"fake {OWN_PORT}", fake, OWN_PORT)
         targets = [target("bare proxy", bare, "proxy"), target("fake proxy", fake, "proxy"),
                    target("bare base-URL", bare, "base-URL"), fake_base,
-                   target("stock proxy", stock, "proxy"), target("stock base-URL", stock, "base-URL")]
+                   target("stock proxy", stock, "proxy"), target("stock base-URL", stock, "base-URL"), fake_own]
         for t in targets[0], targets[2], targets[4], targets[5]:
             check_bare(t, body)
         check_fake_face(targets[1], fake_dir, "proxy")
         check_fake_face(targets[3], fake_dir, "base-url")
+        check_fake_face(fake_own, fake_dir, "base-url")
+        if fake.own_base_url == fake.base_url:
+            raise RuntimeError("the fake's base-URL face has no port of its own")
         peer_note = None
         try:
             aimock = stack.enter_context(aimock_server(workdir, content))

@@ -26,7 +26,10 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def run(
     profile: options.Profile = "default",
     host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback exposes the fake to the network.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the proxy and the base-URL face (0 picks a free one).")] = 8080,
+    port: Annotated[int, typer.Option(help="Port for the proxy (it answers the base-URL face's /v1 too, slower; 0 picks a free one).")] = 8080,
+    base_url_port: Annotated[
+        int, typer.Option("--base-url-port", help="Port for the base-URL face's own, faster server (0 picks a free one).")
+    ] = 0,
     confdir: options.Confdir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print a line per call.")] = False,
     state: Annotated[
@@ -53,11 +56,12 @@ def run(
                             help="Close a kept-alive connection idle between requests for this long.")
     ] = 60.0,
 ) -> None:
-    """Run the fake: an HTTPS proxy for the OpenAI hosts and a base-URL face, on one port."""
+    """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another."""
     try:
         runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state,
                         allow_remote_control=allow_remote_control, max_request_size=max_request_size,
-                        journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout)
+                        journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
+                        base_url_port=base_url_port)
     except ProfileError as e:
         fail(f"profile: {e}", 2)
     except StateFileError as e:

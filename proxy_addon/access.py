@@ -25,7 +25,7 @@ import re
 import socket
 
 __all__ = ["OPENAI_HOST", "AZURE_HOST", "ALLOW_HOSTS", "is_openai", "is_azure", "is_api_host", "is_loopback", "hostname", "own_host", "upstream_refusal",
-           "local_names"]
+           "local_names", "authority", "is_public"]
 
 # A trailing dot (the fully qualified `api.openai.com.`) is the same host and must not slip through.
 OPENAI_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*api\.openai\.com\.?$", re.IGNORECASE)
@@ -65,6 +65,28 @@ def hostname(host_header: str | None) -> str:
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
     return host
+
+
+def authority(host_header: str | None, default_port: int = 80) -> tuple[str, int | None]:
+    """The name and port a `Host` header gives: `[::1]:8080` -> (`::1`, 8080), `Example.COM` -> (`example.com`,
+    `default_port`); the port None when it is not a number (no address of the fake's)."""
+    host = (host_header or "").strip()
+    port_text = ""
+    if host.startswith("["):
+        end = host.find("]")
+        port_text = host[end + 1:] if end >= 0 else ""
+    elif host.count(":") == 1:
+        port_text = host[host.index(":"):]
+    if not port_text:
+        return hostname(host), default_port
+    digits = port_text[1:] if port_text.startswith(":") else "x"
+    return hostname(host), int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+def is_public(host: str | None) -> bool:
+    """Whether a client address is a public one (mitmproxy's `block_global` refuses those: so does every face)."""
+    address = _ip(host)
+    return address is not None and address.is_global and not address.is_loopback
 
 
 def _ip(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import socket
 import time
 
@@ -47,18 +46,17 @@ from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from . import access, realtime_socket
 from .access import ALLOW_HOSTS, OPENAI_HOST, is_api_host, is_openai
 from .control import PREFIX as CONTROL_PREFIX, Control
-from .engine import Engine, OpenAIError, Request
+from .engine import Engine, Request
 from .engine.realtime import PATH as REALTIME_PATH
 from .engine.streams import Event, StreamReply
-from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, PROXY, answered, entry_fields, error_message, shared, \
-    stream_ended, stream_started, too_large
-from .journal import Entry, Journal, redact_target
+from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, PROXY, answer, answered, declared_length, entry_fields, \
+    headers_of, misdirected, refused, wire_headers, shared, stream_ended, stream_started, too_large
+from .journal import Journal
 from .profile import ProfileError, load
 from .relay import TOKEN_HEADER, Outcome, Relay
 
 __all__ = ["OpenAIFake", "ALLOW_HOSTS", "OPENAI_HOST", "MAX_REQUEST_SIZE"]
 
-logger = logging.getLogger(__name__)
 
 # The faces (`faces.py`): the proxy face answers OpenAI hosts, the base-URL face the fake's own address; a plain
 # request to the fake's port naming another host is refused ("misdirected"). MAX_REQUEST_SIZE is kept here
@@ -174,7 +172,7 @@ class OpenAIFake:
         and answers the API's 413 (without a relay, in unit tests: once read, in `request`)."""
         if flow.response or flow.error or self._face(flow) not in (PROXY, BASE_URL):
             return
-        size = _content_length(flow.request)
+        size = declared_length(flow.request.headers)
         if size is None or size <= self.max_request_size or self.relay is None or self.relay.port is None:
             return
         req = flow.request
@@ -183,10 +181,7 @@ class OpenAIFake:
         entry = self._entry(flow, reply, b"", None)
 
         def ended(outcome: Outcome) -> None:
-            self.journal.record(Entry(time=time.time(), status=reply.status,
-                                      duration_ms=(time.time() - started) * 1000,
-                                      error=error_message(reply) if outcome.how != "aborted" else "client hung up",
-                                      **entry))
+            self.journal.record(refused(reply, entry, started, hung_up=outcome.how == "aborted"))
 
         whole = StreamReply(reply.status, b"", reply.headers, events=[Event(reply.body)])
         token = self.relay.offer(whole, ended, drain=True)
@@ -218,29 +213,9 @@ class OpenAIFake:
         # The host it is answered as: the target the request names (`pretty_host` re-parses the Host header:
         # ~20 µs), or the SNI or `Host` that named a host the fake answers.
         host = shared(self._answered_host(flow) or req.host) if face == PROXY else shared(req.host)
-        body = b""
-        request = None
-        try:
-            body = req.get_content(strict=False) or b""
-            if len(body) > self.max_request_size:  # a chunked body (no length given), or no relay to drain to
-                reply = too_large(len(body), self.max_request_size).reply()
-                body = b""
-            else:
-                request = Request(
-                    method=method,
-                    path=target.split("?", 1)[0],
-                    headers=headers,
-                    body=body,
-                    query=dict(req.query) if "?" in target else {},
-                    host=host,
-                    scheme=req.scheme,  # the URLs an answer gives (an image's) must reach this face again
-                    port=req.port,
-                )
-                reply = self.engine.handle(request)
-        except Exception as e:  # the engine never raises; this guards the conversion itself
-            logger.exception("openai-fake could not answer %s %s", req.method, redact_target(req.path))
-            request = None
-            reply = OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}", type="server_error").reply()
+        reply, request, body = answer(self.engine, method=method, target=target, headers=headers,
+                                      body=req.get_content(strict=False) or b"", host=host, scheme=req.scheme,
+                                      port=req.port, max_request_size=self.max_request_size)
         # Latency counts from the request's arrival: time spent queued behind other calls is part of it.
         wait = reply.delay - (time.time() - started)
         if wait > 0:
@@ -267,15 +242,9 @@ class OpenAIFake:
         it made the fake proxy to itself in a loop; a DNS-rebinding page sends exactly this)."""
         req = flow.request
         sockname = flow.client_conn.sockname
-        reply = OpenAIError(
-            421, f"openai-fake: this port serves the fake itself, and Host {req.host_header!r} is not one of its "
-                 f"addresses; use http://127.0.0.1:{sockname[1] if sockname else req.port}/v1 (or localhost, [::1]), "
-                 f"or send the request through the proxy to an OpenAI host",
-            code="misdirected_request", headers={"x-should-retry": "false"},
-        ).reply()
+        reply = misdirected(req.host_header, sockname[1] if sockname else req.port).reply()
         flow.response = _response(reply.status, reply.body, reply.headers)
-        self.journal.record(Entry(time=time.time(), status=reply.status, error=error_message(reply),
-                                  **self._entry(flow, reply, b"", None, face=MISDIRECTED)))
+        self.journal.record(refused(reply, self._entry(flow, reply, b"", None, face=MISDIRECTED)))
 
     def _control(self, flow: http.HTTPFlow) -> None:
         """Answer a control request (see `control.py`); the proxy face never gets here."""
@@ -340,8 +309,7 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> http.Respons
     converts each header through `always_bytes`, then sets the content through the content-encoding
     machinery and looks the headers up three more times: about a third of the cost of making it
     (bench/profile.py). The same fields: headers as given, then `content-length`."""
-    fields = [(name.encode(), value.encode("utf-8", "surrogateescape")) for name, value in headers.items()
-              if name.lower() != "content-length"]  # the body's own length, as `make` would set it
+    fields = wire_headers(headers)  # without content-length: the body's own, as `make` would set it
     fields.append((b"content-length", b"%d" % len(body)))
     now = time.time()
     return http.Response(b"HTTP/1.1", status, _REASONS.get(status, b""),
@@ -358,13 +326,6 @@ def _is_realtime_upgrade(req: http.Request) -> bool:
     return req.headers.get("upgrade", "").lower() == "websocket" and req.path.split("?", 1)[0].rstrip("/") == REALTIME_PATH
 
 
-def _content_length(req: http.Request) -> int | None:
-    try:
-        return int(req.headers.get("content-length", ""))
-    except ValueError:
-        return None
-
-
 def _arrival(req: http.Request) -> float:
     """When the whole request had arrived (wall clock); now, for a request that says otherwise (a test flow)."""
     now = time.time()
@@ -373,13 +334,5 @@ def _arrival(req: http.Request) -> float:
 
 
 def _headers(req: http.Request) -> dict[str, str]:
-    """The request's headers with lower-case names, repeats joined by ", " (as `Headers.items()` does).
-
-    Read from the raw fields: `Headers.items()` looks every name up again, which cost
-    about 100 µs for the SDK's 17 headers, the largest share of the hook (bench/throughput.py).
-    """
-    headers: dict[str, str] = {}
-    for name, value in req.headers.fields:
-        key, text = name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    return headers
+    """The request's headers as the engine reads them (`faces.headers_of`)."""
+    return headers_of(req.headers.fields)

@@ -53,7 +53,7 @@ def pop(fake: "FakeOpenAI") -> None:
 def _settle(runner: "Runner", timeout: float = 5.0) -> None:
     """Wait until no stream is being written (nor socket open): a stream's call is recorded when it ends."""
     deadline = time.monotonic() + timeout
-    while runner.relay is not None and runner.relay.active and time.monotonic() < deadline:
+    while runner.streams_active and time.monotonic() < deadline:
         time.sleep(0.005)
 
 

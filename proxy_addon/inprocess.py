@@ -32,10 +32,11 @@ import time
 import weakref
 from typing import Any
 
-from .engine import Engine, OpenAIError, Request
+from .engine import Engine
 from .engine.streams import CONTENT, CUT, ERROR, StreamReply, schedule
-from .faces import IN_PROCESS, MAX_REQUEST_SIZE, answered, entry_fields, stream_ended, stream_started, too_large
-from .journal import Journal, redact_target
+from .faces import IN_PROCESS, MAX_REQUEST_SIZE, answer, answered, entry_fields, headers_of, stream_ended, stream_started, \
+    wire_headers
+from .journal import Journal
 
 __all__ = ["Target", "target_of", "transport", "http_client", "async_http_client", "activate", "deactivate",
            "active"]
@@ -178,21 +179,6 @@ def _client_class(module, asynchronous: bool):
     return make
 
 
-def _headers(request) -> dict[str, str]:
-    """Lower-case names, repeats joined by ", ", as the addon reads them; from the raw fields (`multi_items`
-    decodes each through the headers' encoding: about a tenth of the transport's own cost)."""
-    headers: dict[str, str] = {}
-    for name, value in request.headers.raw:
-        key, text = name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    return headers
-
-
-def _raw_headers(reply) -> list[tuple[bytes, bytes]]:
-    return [(name.encode(), value.encode("utf-8", "surrogateescape")) for name, value in reply.headers.items()
-            if name.lower() != "content-length"]
-
-
 @functools.cache
 def _classes(module) -> tuple[type, type, type]:
     """The transport and its two body streams, for one httpx module (httpx2 or httpx)."""
@@ -229,29 +215,16 @@ def _classes(module) -> tuple[type, type, type]:
             target = self.target
             url = request.url
             raw = url.raw_path.decode("ascii", "replace")
-            headers = _headers(request)
-            engine_request = None
-            try:
-                if len(body) > target.max_request_size:
-                    reply = too_large(len(body), target.max_request_size).reply()
-                    body = b""
-                else:
-                    path, _, query = raw.partition("?")
-                    engine_request = Request(method=request.method, path=path, headers=headers, body=body,
-                                             query=dict(url.params) if query else {}, host=url.host)
-                    target.before_call()
-                    reply = target.engine.handle(engine_request)
-            except Exception as e:  # the engine never raises; this guards the conversion itself
-                logger.exception("openai-fake could not answer %s %s", request.method, redact_target(raw))
-                engine_request = None
-                reply = OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}",
-                                    type="server_error").reply()
+            headers = headers_of(request.headers.raw)
+            reply, engine_request, body = answer(target.engine, method=request.method, target=raw, headers=headers,
+                                                 body=body, host=url.host, max_request_size=target.max_request_size,
+                                                 before=target.before_call)
             fields = entry_fields(method=request.method, host=url.host, target=raw, headers=headers, reply=reply,
                                   body=body, request=engine_request, face=IN_PROCESS)
             return reply, fields
 
         def _response(self, reply, fields: dict, started: float, due: float, stream_class):
-            headers = _raw_headers(reply)
+            headers = wire_headers(reply.headers)
             if isinstance(reply, StreamReply):
                 self.target.journal.record(stream_started(reply, started, fields))
                 return module.Response(reply.status, headers=headers,

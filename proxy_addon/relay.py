@@ -68,16 +68,20 @@ class _QuietCuts(logging.Filter):
         return not isinstance(exc, _Cut)
 
 
+_QUIET_CUTS = _QuietCuts()  # one: uvicorn's logger keeps a filter once, however many servers add it
+
+
 class _EmbeddedServer(uvicorn.Server):
     # The proxy owns the process's signals; uvicorn must not take them.
     def capture_signals(self):
         return contextlib.nullcontext()
 
 
-class _HeaderDeadline(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection that has not sent a request's headers within
-    `header_timeout` of its start, or of the end of its last reply (then no sooner than uvicorn's own
-    `timeout_keep_alive`, which closes a kept-alive connection that sends nothing at all)."""
+class HeaderDeadline:
+    """A mixin for uvicorn's HTTP protocols (h11's, httptools'): close a connection that has not sent a
+    request's headers within `header_timeout` of its start, or of the end of its last reply (then no
+    sooner than uvicorn's own `timeout_keep_alive`, which closes a kept-alive connection that sends
+    nothing at all). A connection upgraded to a websocket is the websocket protocol's from then on."""
 
     header_timeout: float = HEADER_TIMEOUT
 
@@ -91,29 +95,86 @@ class _HeaderDeadline(H11Protocol):
         self._arm(max(self.header_timeout, self.timeout_keep_alive))
         super().on_response_complete()
 
-    def handle_websocket_upgrade(self, event) -> None:
-        # The connection is the WebSocket protocol's from here on: a live socket, no more requests to wait for.
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        super().handle_websocket_upgrade(event)
+    def handle_websocket_upgrade(self, *args) -> None:
+        self._disarm()  # no request cycle will ever come on this protocol: the deadline would close the socket
+        super().handle_websocket_upgrade(*args)
 
     def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
-        super().connection_lost(exc)
 
     def _arm(self, seconds: float) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
+        self._disarm()
         self._deadline = self.loop.call_later(seconds, self._overdue, self.cycle)
 
     def _overdue(self, awaited) -> None:
         self._deadline = None
         # uvicorn makes a new cycle for each request once its headers are in.
         if self.cycle is awaited and (awaited is None or awaited.response_complete) and not self.transport.is_closing():
-            self.transport.close()  # connection_lost tells h11
+            self.transport.close()  # connection_lost tells the protocol
+
+
+class _HeaderDeadline(HeaderDeadline, H11Protocol):
+    """uvicorn's h11 protocol with the header deadline: the relay's (its one client, the fake, is not
+    worth a faster parser)."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host:port` (port 0: a free one), for `embedded_server`. Raises OSError.
+
+    Made as an IPPROTO_TCP socket: asyncio sets TCP_NODELAY on the connections of such a socket only (a bare
+    `socket()` says protocol 0), and without it a reply written in two pieces (its headers, then its body)
+    waited for the client's delayed ACK: ~40 ms a call (bench/asgi_servers.py)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+#: uvicorn's settings for a server that takes the Realtime API's WebSocket (the relay, the base-URL face's own
+#: port): websockets' sans-I/O protocol; no message size limit beyond the fake's request limit, as the API's
+#: audio frames are large; pings are the client's business.
+WEBSOCKETS = dict(ws="websockets-sansio", ws_max_size=64 * 1024 * 1024, ws_ping_interval=None)
+
+
+def embedded_server(app, sock: socket.socket, protocol: type, **config) -> tuple["_EmbeddedServer", asyncio.Future]:
+    """uvicorn serving `app` on `sock` with the HTTP `protocol` class, in the running event loop, as a task;
+    `config`: more `uvicorn.Config` settings. Quiet: no access log, no `server`/`date` headers (the fake's
+    replies carry the headers the engine gave, as on the mitmproxy port), no lifespan, and no `X-Forwarded-For`
+    trusted (uvicorn's default trusts it from 127.0.0.1: any local process could then name the client address
+    the control API checks; it also cost about a tenth of a call's CPU)."""
+    logging.getLogger("uvicorn.error").addFilter(_QUIET_CUTS)
+    settings = dict(interface="asgi3", lifespan="off", access_log=False, log_config=None, log_level="warning",
+                    ws="none", server_header=False, date_header=False, timeout_graceful_shutdown=1,
+                    proxy_headers=False)
+    server = _EmbeddedServer(uvicorn.Config(app, http=protocol, **{**settings, **config}))
+    return server, asyncio.ensure_future(server.serve(sockets=[sock]))
+
+
+async def started(server: "_EmbeddedServer", task: asyncio.Future) -> None:
+    """Return once `server` listens; raise why it could not start."""
+    while not server.started and not task.done():
+        await asyncio.sleep(0.002)
+    if task.done():
+        task.result()  # re-raise why it could not start
+
+
+async def stopped(server: "_EmbeddedServer | None", task: asyncio.Future | None) -> None:
+    """Stop `server` at once: replies in progress (slow streams) are ended, not waited for."""
+    if server is not None and task is not None:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class Relay:
@@ -139,33 +200,15 @@ class Relay:
 
     async def start(self) -> None:
         """Listen on a free loopback port, in the running event loop."""
-        logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
+        sock = self._socket = listening_socket("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, interface="asgi3", lifespan="off", access_log=False, log_config=None, log_level="warning",
-            http=type("_RelayProtocol", (_HeaderDeadline,), {"header_timeout": self.header_timeout}),
-            server_header=False, date_header=False, timeout_graceful_shutdown=1,
-            # The realtime socket: websockets' sans-I/O protocol; no message size limit, as the API's audio
-            # frames are large; pings are the client's business.
-            ws="websockets-sansio", ws_max_size=64 * 1024 * 1024, ws_ping_interval=None,
-        )
-        self._server = _EmbeddedServer(config)
-        self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
-        while not self._server.started and not self._task.done():
-            await asyncio.sleep(0.002)
-        if self._task.done():
-            self._task.result()  # re-raise why it could not start
+        protocol = type("_RelayProtocol", (_HeaderDeadline,), {"header_timeout": self.header_timeout})
+        self._server, self._task = embedded_server(self.app, sock, protocol, **WEBSOCKETS)
+        await started(self._server, self._task)
 
     async def stop(self) -> None:
         """Stop serving; streams still running are ended."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True  # do not wait for slow streams to finish
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stopped(self._server, self._task)
         self._pending.clear()
         self._sockets.clear()
 
@@ -210,22 +253,12 @@ class Relay:
             await send({"type": "http.response.body", "body": body})
             return
         reply, on_end, due, drain = offered
-        if drain and not await _drained(receive):
-            self._finish_quietly(on_end)
+        if drain and not await drained(receive):
+            _tell(on_end, Outcome("aborted", 0, 0))
             return
-        progress = {"chunks": 0, "events": 0}
         self._active += 1
         try:
-            writer = asyncio.ensure_future(self._write(reply, send, progress, due))
-            hangup = asyncio.ensure_future(_hangup(receive))
-            try:
-                await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                hangup.cancel()
-                if not writer.done():  # the client went away (or the server is stopping)
-                    writer.cancel()
-                    await asyncio.gather(writer, return_exceptions=True)
-            self._finish(writer, on_end, progress)
+            await send_stream(reply, receive, send, on_end, due)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
 
@@ -242,53 +275,67 @@ class Relay:
         finally:
             self._active -= 1
 
-    def _finish_quietly(self, on_end) -> None:
-        if on_end is not None:
-            try:
-                on_end(Outcome("aborted", 0, 0))
-            except Exception:
-                logger.exception("openai-fake: recording a stream's end failed")
 
-    def _finish(self, writer: asyncio.Future, on_end, progress: dict) -> None:
-        if writer.cancelled():
-            how = "aborted"
-        elif writer.exception() is not None:
-            logger.error("openai-fake relay failed while streaming", exc_info=writer.exception())
-            how = "aborted"
-        else:
-            how = writer.result()
-        if on_end is not None:
-            try:
-                on_end(Outcome(how, progress["chunks"], progress["events"]))
-            except Exception:
-                logger.exception("openai-fake: recording a stream's end failed")
-        if how == "cut":
-            raise _Cut()  # uvicorn closes the connection mid-body
-
-    async def _write(self, reply: StreamReply, send, progress: dict, due: float | None) -> str:
-        headers = [(k.encode(), v.encode()) for k, v in reply.headers.items()]
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        loop = asyncio.get_running_loop()
-        due = min(due, loop.time()) if due is not None else loop.time()
-        how = "completed"
-        for wait, data, kind in schedule(reply):
-            due += wait  # against the clock, so waits do not add up drift
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if kind == CUT:
-                return "cut"
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-            progress["events"] += 1
-            if kind == CONTENT:
-                progress["chunks"] += 1
-            elif kind == ERROR:
-                how = "error"
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return how
+async def send_stream(reply: StreamReply, receive, send, on_end: Callable[[Outcome], None] | None = None,
+                      due: float | None = None) -> None:
+    """Send `reply` as an ASGI response, its events on the schedule the pace gives (`streams.schedule`),
+    counting from `due` (on the event loop's clock; None: now); `on_end` hears how it ended. A client that
+    hangs up ends it ("aborted"); a cut raises `_Cut` once `on_end` has heard it, for uvicorn to close the
+    connection mid-body."""
+    progress = {"chunks": 0, "events": 0}
+    writer = asyncio.ensure_future(_write(reply, send, progress, due))
+    hangup = asyncio.ensure_future(_hangup(receive))
+    try:
+        await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hangup.cancel()
+        if not writer.done():  # the client went away (or the server is stopping)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+    if writer.cancelled():
+        how = "aborted"
+    elif writer.exception() is not None:
+        logger.error("openai-fake failed while streaming", exc_info=writer.exception())
+        how = "aborted"
+    else:
+        how = writer.result()
+    _tell(on_end, Outcome(how, progress["chunks"], progress["events"]))
+    if how == "cut":
+        raise _Cut()  # uvicorn closes the connection mid-body
 
 
-async def _drained(receive) -> bool:
+def _tell(on_end: Callable[[Outcome], None] | None, outcome: Outcome) -> None:
+    if on_end is not None:
+        try:
+            on_end(outcome)
+        except Exception:
+            logger.exception("openai-fake: recording a stream's end failed")
+
+
+async def _write(reply: StreamReply, send, progress: dict, due: float | None) -> str:
+    headers = [(k.encode(), v.encode()) for k, v in reply.headers.items()]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    loop = asyncio.get_running_loop()
+    due = min(due, loop.time()) if due is not None else loop.time()
+    how = "completed"
+    for wait, data, kind in schedule(reply):
+        due += wait  # against the clock, so waits do not add up drift
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if kind == CUT:
+            return "cut"
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+        progress["events"] += 1
+        if kind == CONTENT:
+            progress["chunks"] += 1
+        elif kind == ERROR:
+            how = "error"
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return how
+
+
+async def drained(receive) -> bool:
     """Read the request body to its end, keeping none of it; False when the client went away first."""
     while True:
         message = await receive()

@@ -1,4 +1,5 @@
-"""Start and stop the fake: one mitmproxy master serving the proxy and the base-URL face on one port.
+"""Start and stop the fake: one mitmproxy master serving the proxy (and the base-URL face) on one port, and
+the base-URL face on a port of its own (`asgi_face.py`), in one event loop.
 
     runner = Runner(profile="default", port=0)
     runner.start()            # in a background thread; returns once listening
@@ -70,6 +71,7 @@ class Runner:
         journal_bodies: int = BODY_BUDGET,
         header_timeout: float = HEADER_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        base_url_port: int = 0,
     ) -> None:
         """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
         the first call of each resource does not pause the fake (a process of its own wants that; a test
@@ -77,7 +79,10 @@ class Runner:
 
         The bounds (README, "Security model"): `max_request_size` bytes of request body (larger ones get
         the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
-        memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`)."""
+        memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`).
+
+        `base_url_port`: the port of the base-URL face's own server (0: a free one), on `host` as the proxy.
+        `base_url` points there; the proxy's port answers `/v1` too, through mitmproxy (slower)."""
         from .faces import MAX_REQUEST_SIZE
 
         self.max_request_size = MAX_REQUEST_SIZE if max_request_size is None else max_request_size
@@ -104,7 +109,11 @@ class Runner:
                                token=self.control_token)
         self.host = host
         self.port = port
+        self.base_url_port = base_url_port
+        #: The proxy's (host, port) while listening.
         self.address: tuple[str, int] | None = None
+        #: The base-URL face's own server (`asgi_face.BaseUrlFace`), while serving.
+        self.face = None
         self.errors = _ErrorLog()
         self._master = None
         self._cert_dir: Path | None = None
@@ -122,12 +131,25 @@ class Runner:
 
     @property
     def base_url(self) -> str:
-        return f"{self.proxy_url}/v1"
+        """`http://HOST:PORT/v1` on the base-URL face's own port (not the proxy's, which answers it too, slower)."""
+        return f"{self.base_url_origin}/v1"
+
+    @property
+    def base_url_origin(self) -> str:
+        """`http://HOST:PORT` of the base-URL face's own port."""
+        self._require_address()
+        host, port = self.face.address
+        return f"http://{_url_host(host)}:{port}"
 
     @property
     def azure_endpoint(self) -> str:
         """The base-URL face as an Azure OpenAI endpoint: `AzureOpenAI(azure_endpoint=...)` adds `/openai/...`."""
-        return self.proxy_url
+        return self.base_url_origin
+
+    @property
+    def streams_active(self) -> int:
+        """Streams being written right now, on either port (a stream's call is recorded when it ends)."""
+        return (self.relay.active if self.relay is not None else 0) + (self.face.app.active if self.face else 0)
 
     @property
     def ca_cert(self) -> Path:
@@ -161,27 +183,38 @@ class Runner:
     async def serve(self, on_ready: Callable[["Runner"], None] | None = None, handle_signals: bool = False) -> None:
         """Run until `stop()` (or SIGINT/SIGTERM with `handle_signals`). Raises StartupError."""
         from .addon import OpenAIFake
-
+        from .asgi_face import BaseUrlApp, BaseUrlFace
         from .relay import Relay
 
         ensure_ca(self.confdir)
         write_bundle(self.confdir)
         relay = self.relay = Relay(header_timeout=self.header_timeout)
         await relay.start()
-        mitm_logger = logging.getLogger("mitmproxy")
-        mitm_logger.addHandler(self.errors)
-        mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
 
         from .access import local_names
         from .deadlines import Deadlines
 
-        master = make_master(self.host, self.port, self.confdir, max_request_size=self.max_request_size)
         own = {self.host.lower()} if self.host not in ("0.0.0.0", "::", "") else set()
         if not is_loopback_host(self.host):
             own |= local_names()  # `Host: myhost:PORT` from the network
+        own = frozenset(own)
+        app = BaseUrlApp(self.engine, self.journal, self.control, max_request_size=self.max_request_size, own_names=own)
+        face = BaseUrlFace(app, self.host, self.base_url_port, header_timeout=self.header_timeout,
+                           idle_timeout=self.idle_timeout)
+        try:
+            await face.start()
+        except OSError as e:
+            await relay.stop()
+            raise StartupError(f"cannot listen on {self.host}:{self.base_url_port} (the base-URL face): {e.strerror or e}")
+        self.face = face
+        mitm_logger = logging.getLogger("mitmproxy")
+        mitm_logger.addHandler(self.errors)
+        mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
+
+        master = make_master(self.host, self.port, self.confdir, max_request_size=self.max_request_size)
         master.addons.add(Deadlines(self.header_timeout, self.idle_timeout),
                           OpenAIFake(self.engine, self.journal, relay, self.control,
-                                     max_request_size=self.max_request_size, own_names=frozenset(own)))
+                                     max_request_size=self.max_request_size, own_names=own))
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -198,7 +231,7 @@ class Runner:
         if task.done() or not proxyserver.listen_addrs():
             master.shutdown()
             await asyncio.gather(task, return_exceptions=True)
-            await relay.stop()
+            await asyncio.gather(face.stop(), relay.stop())
             why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
             raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
@@ -224,7 +257,8 @@ class Runner:
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
-            await relay.stop()
+            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick.
+            await asyncio.gather(face.stop(), relay.stop())
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
@@ -284,6 +318,7 @@ class Runner:
         """Write `<confdir>/running.json` (mode 0600: it holds the control token) for the CLI's wrappers."""
         path = self.confdir / RUNNING_FILE
         info = {"pid": os.getpid(), "proxy_url": self.proxy_url, "base_url": self.base_url,
+                "base_url_on_proxy_port": f"{self.proxy_url}/v1",
                 "ca_cert": str(self.ca_cert), "bundle": str(self.bundle), "profile": self.engine.profile.name,
                 "hosts": sorted(self.engine.profile.hosts), "control_token": self.control_token}
         tmp = path.with_name(f".{RUNNING_FILE}.{os.getpid()}.tmp")

@@ -154,9 +154,9 @@ def use_profile(fake):
     fake.journal.clear()
     yield use
     fake.engine.use(original)
-    # A stream the test left (a client that timed out) is recorded when the relay notices: let it finish here.
+    # A stream the test left (a client that timed out) is recorded when the face notices: let it finish here.
     deadline = time.monotonic() + 5
-    while fake.relay is not None and fake.relay.active and time.monotonic() < deadline:
+    while fake.streams_active and time.monotonic() < deadline:
         time.sleep(0.01)
 
 

@@ -51,9 +51,16 @@ def test_exec_sets_the_environment_and_a_dummy_key(tmp_path):
     assert bundle == seen["REQUESTS_CA_BUNDLE"] == seen["CURL_CA_BUNDLE"] == str(tmp_path / "openai-fake-bundle.pem")
     assert seen["NODE_EXTRA_CA_CERTS"] == str(tmp_path / "mitmproxy-ca-cert.pem")
     assert seen["OPENAI_API_KEY"].startswith("sk-") and seen["OPENAI_BASE_URL"] is None
-    with_base = run_cli("exec", "--base-url", "--keep-key", "--confdir", str(tmp_path), "--", sys.executable, "-c", script, env={"OPENAI_API_KEY": "sk-mine"})
-    seen = json.loads(with_base.stdout)
-    assert seen["OPENAI_BASE_URL"] == seen["HTTPS_PROXY"] + "/v1" and seen["OPENAI_API_KEY"] == "sk-mine"
+    # With --base-url the child is sent to the base-URL face's own port (not the proxy's), and it answers there.
+    call = "; import openai; print('MODEL', openai.OpenAI().models.retrieve('gpt-4o').id)"
+    with_base = run_cli("exec", "--base-url", "--keep-key", "--confdir", str(tmp_path), "--", sys.executable, "-c",
+                        script + call, env={"OPENAI_API_KEY": "sk-mine"})
+    assert with_base.returncode == 0, with_base.stderr
+    seen = json.loads(with_base.stdout.splitlines()[0])
+    proxy_port = int(seen["HTTPS_PROXY"].rsplit(":", 1)[1])
+    assert seen["OPENAI_BASE_URL"].startswith("http://127.0.0.1:") and seen["OPENAI_BASE_URL"].endswith("/v1")
+    assert int(seen["OPENAI_BASE_URL"].rsplit(":", 1)[1].split("/")[0]) != proxy_port
+    assert seen["OPENAI_API_KEY"] == "sk-mine" and "MODEL gpt-4o" in with_base.stdout
     assert seen["OPENAI_API_BASE"] == seen["OPENAI_BASE_URL"]  # llama-index and older langchain read this one
 
 
@@ -81,19 +88,23 @@ def _free_port() -> int:
 
 
 def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tmp_path):
-    port = _free_port()
-    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", str(port), "--confdir", str(tmp_path)],
+    port, base_port = _free_port(), _free_port()
+    proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", str(port), "--base-url-port", str(base_port),
+                             "--confdir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     try:
         panel = read_until(proc, "OPENAI_BASE_URL")
-        assert f"http://127.0.0.1:{port}/v1" in panel and "mitmproxy-ca-cert.pem" in panel
+        assert f"http://127.0.0.1:{base_port}/v1" in panel and "mitmproxy-ca-cert.pem" in panel
         assert f"export HTTPS_PROXY='http://127.0.0.1:{port}'" in panel
         env_lines = run_cli("env", "--confdir", str(tmp_path))
         assert env_lines.returncode == 0 and f"export HTTPS_PROXY='http://127.0.0.1:{port}'" in env_lines.stdout
         fish = run_cli("env", "--shell", "fish", "--base-url", "--confdir", str(tmp_path)).stdout
-        assert f"set -gx OPENAI_BASE_URL 'http://127.0.0.1:{port}/v1'" in fish
-        assert f"set -gx OPENAI_API_BASE 'http://127.0.0.1:{port}/v1'" in fish
+        assert f"set -gx OPENAI_BASE_URL 'http://127.0.0.1:{base_port}/v1'" in fish
+        assert f"set -gx OPENAI_API_BASE 'http://127.0.0.1:{base_port}/v1'" in fish
+        assert requests.get(f"http://127.0.0.1:{base_port}/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-x"},
+                            proxies={"http": None}).json()["id"] == "gpt-4o"
+        assert "200  GET /v1/models/gpt-4o  models" in read_until(proc, "/v1/models/gpt-4o")
         reply = requests.get("https://api.openai.com/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-x"},
                              proxies={"https": f"http://127.0.0.1:{port}"}, verify=str(tmp_path / "openai-fake-bundle.pem"))
         assert reply.json()["id"] == "gpt-4o"
@@ -102,7 +113,7 @@ def test_run_prints_the_panel_and_a_line_per_call_and_stops_cleanly_on_ctrl_c(tm
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert "Traceback" not in err and "openai-fake: 1 call (1×200)" in err
+    assert "Traceback" not in err and "openai-fake: 2 calls (2×200)" in err
     assert not (tmp_path / "running.json").exists()
     gone = run_cli("env", "--confdir", str(tmp_path))
     assert gone.returncode == 1 and "no openai-fake is running" in gone.stderr

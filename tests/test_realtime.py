@@ -157,6 +157,22 @@ async def test_audio_response_on_the_base_url_face_is_pcm16_as_long_as_its_trans
     assert last_realtime_call(fake).face == "base-url"
 
 
+@pytest.mark.parametrize("port", ["own", "proxy"])
+def test_text_on_either_base_url_port(fake, use_profile, base_client, port):
+    """The base-URL face's own port (uvicorn, `realtime_socket.serve` directly) and the proxy's port
+    (mitmproxy hands the upgrade to the relay) answer the same session."""
+    answering(use_profile, "Either port answers")
+    base_url = fake.base_url if port == "own" else f"{fake.proxy_url}/v1"
+    with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as c, c.realtime.connect(model=MODEL) as conn:
+        opened_for_text(conn)
+        conn.conversation.item.create(item=user_says("Hi"))
+        conn.response.create()
+        events = until(conn, "response.done")
+    assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta") == "Either port answers"
+    entry = last_realtime_call(fake)
+    assert (entry.face, entry.status, entry.answer) == ("base-url", 200, "Either port answers")
+
+
 def test_a_forced_function_call_then_its_output(base_client, use_profile):
     use_profile(Profile())
     with base_client.realtime.connect(model=MODEL) as conn:

@@ -197,7 +197,8 @@ INNER = b"GET / HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
 
 @pytest.fixture
 def fake_on_lan(lan, tmp_path):
-    """The real `openai-fake run --host 0.0.0.0 --port 0` in the host namespace: yields (lan, its port, token)."""
+    """The real `openai-fake run --host 0.0.0.0 --port 0` in the host namespace: yields (lan, its proxy's port, token,
+    its base-URL face's port)."""
     srv, _, _ = lan
     confdir = tmp_path / "conf"
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
@@ -206,16 +207,16 @@ def fake_on_lan(lan, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "COLUMNS": "200"})
     try:
         base_url = read_until(proc, "OPENAI_BASE_URL=").split("OPENAI_BASE_URL=")[-1].strip().strip("'")
-        port = int(re.search(r":(\d+)/", base_url).group(1))
-        token = json.loads((confdir / "running.json").read_text())["control_token"]
-        yield lan, port, token
+        face_port = int(re.search(r":(\d+)/", base_url).group(1))
+        info = json.loads((confdir / "running.json").read_text())
+        yield lan, int(info["proxy_url"].rsplit(":", 1)[1]), info["control_token"], face_port
     finally:
         proc.send_signal(signal.SIGINT)  # `ip netns exec` execs the fake: this is its pid
         proc.communicate(timeout=20)
 
 
 def test_a_remote_client_cannot_reach_the_hosts_loopback_or_private_services_through_the_proxy(fake_on_lan, request):
-    (srv, cli, v6), port, token = fake_on_lan
+    (srv, cli, v6), port, token, face_port = fake_on_lan
 
     def canaries() -> tuple[dict[str, Canary], bool]:
         """"loopback" listens on 127.0.0.1 and, where there is IPv6, [::1], at one port (`localhost` is either)."""
@@ -265,6 +266,8 @@ def test_a_remote_client_cannot_reach_the_hosts_loopback_or_private_services_thr
         "control API at 127.0.0.1": get(f"http://127.0.0.1:{port}/_fake/calls", f"127.0.0.1:{port}", fake_token),
         "control API at its LAN address": get(f"http://{HOST_LAN}:{port}/_fake/calls", f"{HOST_LAN}:{port}", fake_token),
     }
+    # ... and on the base-URL face's own port, straight (it proxies nothing: the control API is all there is to try).
+    face_control = {"control API on the base-URL face's port": get("/_fake/calls", f"{HOST_LAN}:{face_port}", fake_token)}
     # ... and through a tunnel to the fake itself, where it would come from the fake's own address.
     inner_control = get("/_fake/calls", f"127.0.0.1:{port}", fake_token)
     # (By the host's public address the inner leg comes from that public address, which mitmproxy's `block`
@@ -278,6 +281,7 @@ def test_a_remote_client_cannot_reach_the_hosts_loopback_or_private_services_thr
         got = {name: exchange(proxy, CLIENT_LAN, connect(target), INNER) for name, target in tunnels.items()}
         got |= {name: exchange(proxy, CLIENT_LAN, request) for name, request in plain.items()}
         got |= {name: exchange(proxy, CLIENT_LAN, request) for name, request in control.items()}
+        got |= {name: exchange((HOST_LAN, face_port), CLIENT_LAN, request) for name, request in face_control.items()}
         got |= {name: exchange(proxy, CLIENT_LAN, connect(target), inner_control) for name, target in control_tunnels.items()}
         # Normal service for the remote client: the fake answers OpenAI, and public addresses are tunnelled.
         got["OpenAI, absolute form"] = exchange(proxy, CLIENT_LAN, get("http://api.openai.com/v1/models",
@@ -305,7 +309,7 @@ def test_a_remote_client_cannot_reach_the_hosts_loopback_or_private_services_thr
     refused |= {name: got[name]["head"].startswith("HTTP/1.1 502")
                 and "refuses to connect a client from another machine" in got[name]["head"] for name in plain}
     refused |= {name: got[name]["head"].startswith("HTTP/1.1 403") and "control_forbidden" in got[name]["head"]
-                for name in control}
+                for name in [*control, *face_control]}
     not_refused = {name: got[name]["tunnel"] or got[name]["head"][:120] for name, ok in refused.items() if not ok}
     assert not not_refused, json.dumps(not_refused, indent=1)
     assert remote_hits == {**dict.fromkeys(remote_hits, 0), PUBLIC: 2}, remote_hits

@@ -274,23 +274,28 @@ def _silent_flood(pid: int, port: int, count: int) -> list[socket.socket]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(resource, "prlimit") or not os.path.exists("/proc/net/tcp"), reason="Linux's prlimit and /proc")
-@pytest.mark.parametrize("how", ["silent", "connect-then-silent", "silent-at-the-relay"])
+@pytest.mark.parametrize("how", ["silent", "connect-then-silent", "silent-at-the-relay", "silent-at-the-base-url-face"])
 def test_300_silent_connections_under_ulimit_256_do_not_lock_a_client_out(tmp_path, how):
     """Issue 12's scenario, for real: a fake limited to 256 file descriptors, 300 connections that say nothing
-    (or only a CONNECT for api.openai.com; or that go to the stream relay's port, which shares the fake's
-    fd table), its fd table full and connections waiting in its accept queue behind them: a client that
-    then asks for /v1/models is served within the header timeout and a margin, not locked out until they go.
+    (or only a CONNECT for api.openai.com; or that go to the stream relay's port or the base-URL face's, which
+    share the fake's fd table), its fd table full and connections waiting in its accept queue behind them: a
+    client that then asks that port (the proxy's for the relay) for /v1/models is served within the header
+    timeout and a margin, not locked out until they go.
     (With the deadlines off it is not served at all: 30 s and counting, by hand.)"""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 1024:  # this process holds the 300 silent connections
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096 if hard == resource.RLIM_INFINITY else min(hard, 4096), hard))
     try:
-        with running_fake(tmp_path / "conf", "--header-timeout", "1", "--quiet") as (proc, base_url):
-            port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+        with running_fake(tmp_path / "conf", "--header-timeout", "1", "--quiet") as (proc, face_url):
+            proxy_url = json.loads((tmp_path / "conf" / "running.json").read_text())["proxy_url"]
+            port = int(proxy_url.rsplit(":", 1)[1])
+            face_port = int(face_url.rsplit(":", 1)[1].split("/")[0])
             resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
             listening = _listening(proc.pid)
-            assert port in listening and len(listening) == 2, listening  # the fake's port and the relay's
-            target = port if how != "silent-at-the-relay" else next(p for p in listening if p != port)
+            assert {port, face_port} <= set(listening) and len(listening) == 3, listening  # and the relay's
+            base_url = face_url if how == "silent-at-the-base-url-face" else proxy_url + "/v1"
+            target = {"silent-at-the-relay": next(p for p in listening if p not in (port, face_port)),
+                      "silent-at-the-base-url-face": face_port}.get(how, port)
             # The SDK types are imported in a thread at start (runner._warm_sdk_types): once it is done, nothing
             # else in the fake opens a descriptor for a moment, so the count below is the connections' alone.
             wait_for(lambda: len(os.listdir(f"/proc/{proc.pid}/task")) == 1, timeout=20)

@@ -1,0 +1,270 @@
+"""The base-URL face on a port of its own: the engine as an ASGI app, served by uvicorn (httptools) in the
+proxy's event loop.
+
+The proxy's port answers `http://127.0.0.1:PORT/v1` too (`addon.py`), through mitmproxy's HTTP stack,
+which spent 2.5–2.95 ms of CPU per chat call: 3.4–3.5 times a peer mock server's (issue 16). This face
+answers the same calls from the same engine, journal and control API at a fraction of that; it is
+where `Runner.base_url` (so `exec --base-url`, `env --base-url`, the fixture's `base_url=True`) points.
+uvicorn with httptools was chosen over h11 and over granian embedded by measurement
+(`bench/asgi_servers.py`, bench/findings.md).
+
+What a request meets is what it meets on the proxy's port, through the same functions:
+
+- a `Host` that is not one of the fake's addresses (`access.own_host`): the 421 of `faces.misdirected`,
+  journaled as "misdirected" (a DNS-rebinding page sends exactly that);
+- a body over the size limit: read and dropped as it comes, never kept, then the API's 413
+  (`faces.too_large`);
+- `/_fake/...`: the control API (`control.Control`), with the run's token;
+- any other path: `faces.answer`, the profile's latency counted from the request's arrival (its whole body
+  read), the journal entry of `faces.entry_fields` with face "base-url", and a stream sent over time on
+  the pace's schedule (`relay.send_stream`);
+- a websocket to `/v1/realtime`: `realtime_socket.serve` (the Realtime API, as the relay runs it for the
+  mitmproxy port); any other websocket is closed with 1008 (policy violation).
+
+Its connections have the fake's deadlines (`run --header-timeout`, `--idle-timeout`: `relay.HeaderDeadline`
+and uvicorn's keep-alive timeout), and a client from a public address is disconnected at once, as
+mitmproxy's `block_global` does on the proxy's port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from . import access, realtime_socket
+from .control import PREFIX as CONTROL_PREFIX, Control
+from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
+from .engine import Engine
+from .engine.realtime import PATH as REALTIME_PATH
+from .engine.streams import StreamReply
+from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, answer, answered, declared_length, entry_fields, \
+    headers_of, misdirected, query_of, refused, shared, stream_ended, stream_started, too_large, wire_headers
+from .journal import Journal
+from .relay import HeaderDeadline, Outcome, drained, embedded_server, listening_socket, send_stream, started, stopped, \
+    WEBSOCKETS
+
+__all__ = ["BaseUrlApp", "BaseUrlFace", "REALTIME_PATH"]
+
+logger = logging.getLogger(__name__)
+
+#: The close code for a websocket nobody serves here (policy violation).
+_POLICY_VIOLATION = 1008
+#: Bytes a request's line and headers may take (the SDK sends about 1 KiB); past it, a 400 and the connection
+#: closed. httptools sets no bound of its own (nor does mitmproxy's HTTP/1 reader, on the proxy's port).
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class BaseUrlApp:
+    """The ASGI app of the base-URL face: the engine, the control API and the journal, as on the proxy's port.
+
+    `own_names`: names besides the loopback ones that a `Host` may give for the fake (`access.own_host`)."""
+
+    def __init__(self, engine: Engine, journal: Journal, control: Control | None = None, *,
+                 max_request_size: int = MAX_REQUEST_SIZE, own_names: frozenset[str] = frozenset()) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.control = control or Control(engine, journal)
+        self.max_request_size = max_request_size
+        self.own_names = own_names
+        self._active = 0
+
+    @property
+    def active(self) -> int:
+        """Streams being written right now."""
+        return self._active
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+
+    # -- http ----------------------------------------------------------------------------------------
+
+    async def _http(self, scope, receive, send) -> None:
+        arrived = time.time()
+        headers = headers_of(scope["headers"])
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string") or b""
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        method = shared(scope["method"])
+        host_header = headers.get("host")
+        host, port = access.authority(host_header)
+        if not self._is_own(host, port, scope):
+            reply = misdirected(host_header, scope["server"][1]).reply()
+            # Recorded before it is sent, as on the proxy's port: a client that has its answer finds its call.
+            self.journal.record(refused(reply, self._fields(method, host, target, headers, reply, face=MISDIRECTED)))
+            await _send_whole(send, reply)
+            return
+        size = declared_length(headers)
+        if size is not None and size > self.max_request_size:
+            await self._too_large(receive, send, method, host, target, headers, arrived)
+            return
+        body, length = await _body(receive, self.max_request_size)
+        if length > self.max_request_size:  # a chunked body (no length given) over the limit: read, not kept
+            await self._too_large(receive, send, method, host, target, headers, arrived, length=length)
+            return
+        if body is None:  # the client went away before its body was in
+            return
+        path = target.split("?", 1)[0]
+        if path.startswith(CONTROL_PREFIX):  # not an API call: not journaled as one
+            client = scope.get("client")
+            await _send_whole(send, self.control.handle(method, path, query_of(target), body,
+                                                        client=client[0] if client else None, headers=headers))
+            return
+        started_at = time.time()  # its whole body is in: the latency counts from here, as on the proxy's port
+        reply, request, body = answer(self.engine, method=method, target=shared(target), headers=headers, body=body,
+                                      host=shared(host), scheme="http", port=port,
+                                      max_request_size=self.max_request_size)
+        wait = reply.delay - (time.time() - started_at)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        fields = self._fields(method, request.host if request is not None else host, target, headers, reply,
+                              body=body, request=request)
+        if isinstance(reply, StreamReply):
+            await self._stream(reply, receive, send, fields, started_at)
+            return
+        self.journal.record(answered(reply, started_at, fields))
+        await _send_whole(send, reply)
+
+    def _is_own(self, host: str, port: int | None, scope) -> bool:
+        server = scope.get("server")
+        return server is not None and port is not None and access.own_host(
+            host, port, server[1], server[0], self.own_names)
+
+    def _fields(self, method: str, host: str, target: str, headers: dict[str, str], reply, *, body: bytes = b"",
+                request=None, face: str = BASE_URL) -> dict:
+        return entry_fields(method=method, host=host, target=target, headers=headers, reply=reply, body=body,
+                            request=request, face=face)
+
+    async def _too_large(self, receive, send, method: str, host: str, target: str, headers: dict[str, str],
+                         arrived: float, length: int | None = None) -> None:
+        """The API's 413, once the body is read to its end and dropped (the client sends it all before it reads).
+        `length`: the body's, when it was read already (no length given); else the one it declared."""
+        whole = length is not None or await drained(receive)
+        reply = too_large(length if length is not None else declared_length(headers), self.max_request_size).reply()
+        self.journal.record(refused(reply, self._fields(method, host, target, headers, reply), arrived,
+                                    hung_up=not whole))
+        if whole:
+            await _send_whole(send, reply)
+
+    async def _stream(self, reply: StreamReply, receive, send, fields: dict, started_at: float) -> None:
+        """Send `reply` over time; record the stream now (kind "stream", so `tail` shows it in progress) and the
+        call when it ends (same request id)."""
+
+        def ended(outcome: Outcome) -> None:
+            self.journal.record(stream_ended(reply, started_at, fields, outcome.how, outcome.chunks))
+
+        # The schedule counts from when the reply was due (arrival + latency), as on the proxy's port.
+        late = max(0.0, time.time() - started_at - reply.delay)
+        self.journal.record(stream_started(reply, started_at, fields))
+        self._active += 1
+        try:
+            await send_stream(reply, receive, send, ended, due=asyncio.get_running_loop().time() - late)
+        finally:
+            self._active -= 1  # after the record, so "no stream active" means "all recorded"
+
+    # -- websockets ------------------------------------------------------------------------------------
+
+    async def _websocket(self, scope, receive, send) -> None:
+        host, port = access.authority(headers_of(scope["headers"]).get("host"))
+        if self._is_own(host, port, scope) and scope["path"] == REALTIME_PATH:
+            await realtime_socket.serve(scope, receive, send, engine=self.engine, journal=self.journal, face=BASE_URL)
+            return
+        message = await receive()  # websocket.connect: closing before accepting answers the handshake with 403
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+
+
+async def _body(receive, limit: int) -> tuple[bytes | None, int]:
+    """The request's body and its length. The body is None when the client went away first, or when it is
+    over `limit` bytes: read to its end then, but not kept."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None, size
+        data = message.get("body", b"")
+        size += len(data)
+        if size <= limit:
+            chunks.append(data)
+        elif chunks:
+            chunks.clear()  # over the limit: counted from now on, no longer kept
+        if not message.get("more_body", False):
+            return (b"".join(chunks) if size <= limit else None), size
+
+
+async def _send_whole(send, reply) -> None:
+    """A whole reply: the engine's headers as given, then the body's own `content-length` (as on the proxy's port)."""
+    headers = wire_headers(reply.headers)
+    headers.append((b"content-length", b"%d" % len(reply.body)))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback: httptools reports it as a parser error, which uvicorn answers with a 400."""
+
+
+class _FaceProtocol(HeaderDeadline, HttpToolsProtocol):
+    """uvicorn's httptools protocol with the fake's header deadline and a bound on a request's head (`MAX_HEAD_BYTES`),
+    refusing clients from public addresses."""
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        peer = transport.get_extra_info("peername")
+        if peer and access.is_public(peer[0]):
+            logger.warning("openai-fake: client connection from %s refused: a public address", peer[0])
+            transport.close()
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge(f"the request's line and headers are over {MAX_HEAD_BYTES} bytes")
+
+
+class BaseUrlFace:
+    """`app` served on `host:port` (port 0: a free one) by uvicorn in the running event loop, once `start()` returns.
+
+    `header_timeout`, `idle_timeout`: the fake's connection deadlines (`deadlines.py`)."""
+
+    def __init__(self, app: BaseUrlApp, host: str = "127.0.0.1", port: int = 0, *,
+                 header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        self.app = app
+        self.host, self.port = host, port
+        self.header_timeout, self.idle_timeout = header_timeout, idle_timeout
+        #: (host, port) once listening.
+        self.address: tuple[str, int] | None = None
+        self._server = None
+        self._task: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        """Listen. Raises OSError when the address cannot be had (port in use, bad address)."""
+        sock = listening_socket(self.host, self.port)
+        protocol = type("_BaseUrlProtocol", (_FaceProtocol,), {"header_timeout": self.header_timeout})
+        # The Realtime API's socket as on the relay (`relay.WEBSOCKETS`).
+        self._server, self._task = embedded_server(self.app, sock, protocol, **WEBSOCKETS,
+                                                   timeout_keep_alive=self.idle_timeout)
+        await started(self._server, self._task)
+        self.address = tuple(sock.getsockname()[:2])
+
+    async def stop(self) -> None:
+        """Stop serving; streams still running are ended."""
+        self.address = None
+        await stopped(self._server, self._task)
