@@ -187,16 +187,7 @@ class _Search:
 
     def first(self, schema: dict, depth: int = 0) -> Any:
         """The first candidate `schema` accepts; the first candidate at all when none is accepted."""
-        fallback = _NOTHING
-        try:
-            for value in self.values(schema, depth, ()):
-                if self.valid(value, schema):
-                    return value
-                if fallback is _NOTHING:
-                    fallback = value
-        except _Exhausted:
-            pass
-        return None if fallback is _NOTHING else fallback
+        return self.first_of(schema, depth, (), 0, tries=None)
 
     # -- candidates -------------------------------------------------------------------------------------
 
@@ -353,12 +344,12 @@ class _Search:
             key = "key" if n == 0 else f"key{n + 1}"
         return key, extra if isinstance(extra, dict) else {}
 
-    def first_of(self, sub: Any, depth: int, refs: tuple, variant: int) -> Any:
-        """A part's value (a property's, an item's): its first accepted candidate, else its first; past the
-        step budget, what it has so far (or null), so the whole still takes its shape."""
+    def first_of(self, sub: Any, depth: int, refs: tuple, variant: int, tries: int | None = 8) -> Any:
+        """A part's value (a property's, an item's): its first accepted candidate of the first `tries`, else
+        its first; past the step budget, what it has so far (or null), so the whole still takes its shape."""
         fallback = _NOTHING
         try:
-            for value in _take(self.values(sub, depth, refs, variant), 8):
+            for value in _take(self.values(sub, depth, refs, variant), tries):
                 if self.valid(value, sub):
                     return value
                 if fallback is _NOTHING:
@@ -457,9 +448,9 @@ def _expanded(node: Any, root: Any, sizes: dict[Any, int]) -> int:
     return total
 
 
-def _take(values: Iterator[Any], n: int) -> Iterator[Any]:
+def _take(values: Iterator[Any], n: int | None) -> Iterator[Any]:
     for i, value in enumerate(values):
-        if i >= n:
+        if n is not None and i >= n:
             return
         yield value
 
