@@ -275,9 +275,12 @@ class Figures:
 
 def paired(batches: dict[tuple[str, str], list[Batch]], workload: str, name: str, reference: str,
            measure: str = "rate") -> float:
-    """The median over the rounds of `name`'s figure over `reference`'s in the same round."""
+    """The median over the rounds of `name`'s figure over `reference`'s in the same round. A round whose
+    reference measured 0 (CPU counted in 10 ms ticks: a short batch of a light server may get none) is left
+    out; with none left, NaN."""
     pairs = zip(batches[(workload, name)], batches[(workload, reference)])
-    return report.median([getattr(a, measure) / getattr(b, measure) for a, b in pairs])
+    ratios = [getattr(a, measure) / getattr(b, measure) for a, b in pairs if getattr(b, measure)]
+    return report.median(ratios) if ratios else float("nan")
 
 
 def sections(batches: dict[tuple[str, str], list[Batch]], peer_note: str | None) -> list[report.Section]:
