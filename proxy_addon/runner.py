@@ -460,10 +460,11 @@ def _bypasses_openai(entry: str) -> bool:
 
 
 def _warm_sdk_types() -> None:
-    from .engine import pictures, sdk
+    from .engine import pictures, sdk, tokens
 
     try:
         sdk.warm()
+        tokens.warm()  # the vocabularies (0.3 s for o200k_base), before the first call counts with them
         pictures.warm()  # Pillow, for the images endpoints
     except Exception:  # a broken SDK install shows on the first call that needs it, with its own error
         logging.getLogger(__name__).debug("could not import the SDK types ahead of use", exc_info=True)

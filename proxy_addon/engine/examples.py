@@ -34,7 +34,6 @@ import threading
 from decimal import Decimal
 from typing import Any, Iterator
 
-import jsonschema
 import orjson
 from rstr.xeger import Xeger
 
@@ -173,6 +172,7 @@ class _Search:
         if validator is None:
             document = schema if schema is self.root else {**_definitions(self.root), "allOf": [schema]}
             try:
+                jsonschema = _jsonschema()
                 cls = jsonschema.validators.validator_for(self.root, default=jsonschema.Draft202012Validator)
                 validator = cls(document, format_checker=cls.FORMAT_CHECKER)
             except Exception:
@@ -417,6 +417,13 @@ class _Search:
 
 
 _NOTHING = object()
+
+
+@functools.cache
+def _jsonschema():
+    """jsonschema, imported at the first schema's search: its format checkers cost the fake's start ~60 ms."""
+    import jsonschema
+    return jsonschema
 
 
 class _Exhausted(Exception):

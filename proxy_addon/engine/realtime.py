@@ -146,7 +146,7 @@ class Session:
         self.items: list[dict] = []
         #: Every event of every response so far, for the journal's summary of the connection.
         self.said: list[Event] = []
-        self._audio = bytearray()
+        self._audio = 0  # bytes of input audio appended since the last commit: only its length is used
         #: What the model heard of each committed audio item (its transcript, shown to the client or not).
         self._heard: dict[str, str] = {}
         self._events = itertools.count(1)
@@ -227,23 +227,23 @@ class Session:
 
     def _on_input_audio_buffer_append(self, event: dict) -> list[Step]:
         try:
-            self._audio += base64.b64decode(event["audio"], validate=True)
+            self._audio += len(base64.b64decode(event["audio"], validate=True))  # kept as a length: bounded memory
         except (binascii.Error, ValueError):
             raise errors.invalid_value("audio", "Invalid 'audio': it must be base64-encoded audio bytes.") from None
         return []
 
     def _on_input_audio_buffer_clear(self, event: dict) -> list[Step]:
-        self._audio.clear()
+        self._audio = 0
         return self._frames(self._event("input_audio_buffer.cleared"))
 
     def _on_input_audio_buffer_commit(self, event: dict) -> list[Step]:
         _, width, rate = _FORMATS[(self.config["audio"]["input"].get("format") or PCM).get("type") or "audio/pcm"]
-        seconds = len(self._audio) / width / rate
+        seconds = self._audio / width / rate
         if seconds < _MIN_COMMIT_SECONDS:
             raise OpenAIError(400, f"Error committing input audio buffer: buffer too small. Expected at least 100ms "
                                    f"of audio, but buffer only has {seconds * 1000:.2f}ms of audio.",
                               code="input_audio_buffer_commit_empty")
-        self._audio.clear()
+        self._audio = 0
         transcription = (self.config["audio"]["input"] or {}).get("transcription")
         transcript = f"This is a transcription of {seconds:.1f} seconds of audio by openai-fake."
         item = self._new_item({"type": "message", "role": "user",

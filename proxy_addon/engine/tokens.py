@@ -30,6 +30,12 @@ def _encoding(name: str):
     return quicktok.get_encoding(name)
 
 
+def warm() -> None:
+    """Load both vocabularies now (the fake does it in a thread once it listens), not at the first call."""
+    for name in (O200K, CL100K):
+        _encoding(name)
+
+
 @functools.lru_cache(maxsize=256)
 def encoding_of(model: str | None) -> str:
     """The vocabulary a model counts with (`o200k_base` unless it is a GPT-4, GPT-3.5 or embedding model);
