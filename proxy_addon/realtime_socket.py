@@ -18,13 +18,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from urllib.parse import parse_qsl
 
+from . import access
 from .codec import to_json
 from .engine import Engine, Request
 from .engine.realtime import CANCEL, PATH, ROUTE, Session, Step
 from .engine.streams import CONTENT, CUT, ERROR, StreamReply
-from .faces import PROXY, answered, entry_fields, stream_ended, stream_started
+from .faces import PROXY, answer, answered, entry_fields, headers_of, stream_ended, stream_started
 from .journal import Journal
 
 __all__ = ["serve"]
@@ -42,16 +42,15 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
     scope's `Host` header names the host the client asked for; its path must be `/v1/realtime`.
     Never raises for anything the client does."""
     started = time.time()
-    headers = {name.decode("latin-1").lower(): value.decode("utf-8", "surrogateescape") for name, value in scope["headers"]}
+    headers = headers_of(scope["headers"])
     target = scope.get("path", PATH) + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
-    host, port = _host_and_port(headers.get("host", ""))
+    host, port = access.authority(headers.get("host"), default_port=None)
+    host = host or "api.openai.com"
     secure = face == PROXY or scope.get("scheme") == "wss"
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    request = Request("GET", scope.get("path", PATH), headers, b"", query, host=host, scheme="https" if secure else "http",
-                      port=port)
     if (await receive())["type"] != "websocket.connect":
         return
-    reply = engine.handle(request)
+    reply, _, _ = answer(engine, method="GET", target=target, headers=headers, body=b"", host=host,
+                         scheme="https" if secure else "http", port=port)
     if reply.delay > 0:
         await asyncio.sleep(reply.delay - (time.time() - started))
     model = (reply.payload or {}).get("model") if reply.status == 200 else None
@@ -170,11 +169,3 @@ async def _refuse(scope: dict, send, reply) -> None:
     await send({"type": "websocket.http.response.start", "status": reply.status,
                 "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()]})
     await send({"type": "websocket.http.response.body", "body": reply.body})
-
-
-def _host_and_port(value: str) -> tuple[str, int | None]:
-    """`Host` as (name, port or None): `127.0.0.1:8080`, `[::1]:80`, `api.openai.com`."""
-    name, _, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
-    if not name or not port.isdigit():
-        return value.strip("[]") or "api.openai.com", None
-    return name.strip("[]"), int(port)

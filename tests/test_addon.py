@@ -141,8 +141,10 @@ _STREAM_BODY = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "con
 
 
 async def test_a_stream_is_handed_to_the_relay_and_its_response_streamed():
+    from proxy_addon.engine import tokens
     from proxy_addon.relay import TOKEN_HEADER, Relay
 
+    tokens.warm()  # as the Runner does once it listens: the first count's vocabulary load is not the hop's
     relay = Relay()
     relay.port = 45678  # not started: the hand-over is what is tested here
     addon = OpenAIFake(relay=relay)
@@ -180,8 +182,10 @@ def test_a_whole_reply_makes_the_response_response_make_would(status, body, head
 async def test_the_relay_schedule_counts_from_when_the_reply_was_due():
     """A request that arrived 0.3 s ago is handed over as due 0.3 s ago (no latency): the relay's pace
     counts from then, so the hop inside the fake takes nothing from `ttft`."""
+    from proxy_addon.engine import tokens
     from proxy_addon.relay import TOKEN_HEADER, Relay
 
+    tokens.warm()  # as the Runner does once it listens: the first count's vocabulary load is not the hop's
     relay = Relay()
     relay.port = 45678  # not started: the hand-over is what is tested here
     addon = OpenAIFake(relay=relay)
@@ -229,8 +233,10 @@ async def test_latency_counts_from_the_request_arrival():
     ("127.0.0.1", 8080, "http", ("127.0.0.1", 8080), "base-url", "127.0.0.1:8080"),
 ])
 async def test_a_realtime_upgrade_is_handed_to_the_relay_as_a_socket(host, port, scheme, sockname, face, named):
+    from proxy_addon.engine import tokens
     from proxy_addon.relay import TOKEN_HEADER, Relay
 
+    tokens.warm()  # as the Runner does once it listens: the first count's vocabulary load is not the hop's
     relay = Relay()
     relay.port = 45678  # not started: the hand-over is what is tested here
     addon = OpenAIFake(relay=relay)

@@ -124,9 +124,13 @@ def test_a_long_prompt_seen_before_reports_its_cached_tokens(client, use_profile
 
 def test_the_cache_forgets_unused_prefixes_and_stays_bounded():
     cache = PromptCache(ttl=0.05, limit=40)
-    assert cache.cached(LONG, "gpt-4o") == 0 and cache.cached(LONG, "gpt-4o") >= prompt_cache.MINIMUM
+
+    def ask(text: str) -> int:
+        return cache.cached(tokens.count(text, "gpt-4o"), "gpt-4o", turns=[("user", text)])
+
+    assert ask(LONG) == 0 and ask(LONG) >= prompt_cache.MINIMUM
     time.sleep(0.1)
-    assert cache.cached(LONG, "gpt-4o") == 0  # expired, then kept again
+    assert ask(LONG) == 0  # expired, then kept again
     for i in range(20):
-        cache.cached(f"{i} " + LONG, "gpt-4o")
+        ask(f"{i} " + LONG)
     assert len(cache._seen) <= 40

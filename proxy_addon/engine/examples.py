@@ -96,16 +96,14 @@ _BOUNDS_LOW = ("minimum", "minLength", "minItems", "minProperties", "minContains
 _BOUNDS_HIGH = ("maximum", "maxLength", "maxItems", "maxProperties", "maxContains")
 
 
-def example(schema: Any, root: Any = None, depth: int = 0) -> Any:
-    """The example value of `schema` (the first simplest candidate it accepts); `root` resolves `$ref`s
-    (the schema itself when not given). A fresh copy each call: callers may change it.
+def example(schema: Any) -> Any:
+    """The example value of `schema` (the first simplest candidate it accepts), its `$ref`s resolved in it.
+    A fresh copy each call: callers may change it.
 
     Raises TypeError, AttributeError, ValueError, KeyError or IndexError for a schema that is not one
     (`params.example_of` answers those as the API's 400)."""
     if not isinstance(schema, dict):
         return None
-    if root is not None and root is not schema:
-        return _Search(root).first(schema, depth)
     try:
         key = orjson.dumps(schema)  # the order kept: an answer lists properties as its schema does
     except TypeError:  # not JSON (a test's hand-made dict): no cache
@@ -151,7 +149,7 @@ class _Search:
 
     def __init__(self, root: dict) -> None:
         self.root = root
-        self._validators: dict[int, tuple[dict, Any]] = {}
+        self._validators: dict[int, tuple[dict, Any]] = {}  # id -> (the part, kept alive; its validator)
         self.steps = 0
         self._sizes: dict[Any, int] = {}
 
@@ -165,25 +163,28 @@ class _Search:
         # By identity: the parts of one document, and the few made during the search, which the entry keeps
         # alive (so no other object can take their id).
         kept = self._validators.get(id(schema))
-        validator = kept[1] if kept is not None else None
-        if validator is None and _expanded(schema, self.root, self._sizes) > MAX_CHECKED:
-            validator = False  # checking would take exponential time (unions of unions): the generator's word stands
-            self._validators[id(schema)] = (schema, validator)
+        if kept is None:
+            kept = self._validators[id(schema)] = (schema, self._validator(schema))
+        validator = kept[1]
         if validator is None:
-            document = schema if schema is self.root else {**_definitions(self.root), "allOf": [schema]}
-            try:
-                jsonschema = _jsonschema()
-                cls = jsonschema.validators.validator_for(self.root, default=jsonschema.Draft202012Validator)
-                validator = cls(document, format_checker=cls.FORMAT_CHECKER)
-            except Exception:
-                validator = False
-            self._validators[id(schema)] = (schema, validator)
-        if validator is False:
             return True
         try:
             return validator.is_valid(value)
         except Exception:
             return True
+
+    def _validator(self, schema: dict) -> Any:
+        """jsonschema's validator of a part (with the root's definitions beside it, for its `$ref`s); None
+        where it cannot be had, or where checking would take exponential time (unions of unions)."""
+        if _expanded(schema, self.root, self._sizes) > MAX_CHECKED:
+            return None
+        document = schema if schema is self.root else {**_definitions(self.root), "allOf": [schema]}
+        try:
+            jsonschema = _jsonschema()
+            cls = jsonschema.validators.validator_for(self.root, default=jsonschema.Draft202012Validator)
+            return cls(document, format_checker=cls.FORMAT_CHECKER)
+        except Exception:
+            return None
 
     def first(self, schema: dict, depth: int = 0) -> Any:
         """The first candidate `schema` accepts; the first candidate at all when none is accepted."""
@@ -231,7 +232,7 @@ class _Search:
             return
         if schema.get("allOf"):
             # Merged into one schema to build from; `first` still checks against the whole allOf.
-            yield from self.values(_Merge.of(schema, self.root), depth + 1, refs, variant)
+            yield from self.values(_merged(schema, self.root), depth + 1, refs, variant)
             return
         for key in ("anyOf", "oneOf"):
             if schema.get(key):
@@ -244,13 +245,13 @@ class _Search:
         if not isinstance(options, list):
             raise TypeError(f"{key} must be an array")
         rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf", "default", "discriminator")}
-        recursing = len(set(refs)) < len(refs)
+        recursing = _recursing(refs)
 
-        def rank(option: Any) -> tuple[int, int]:
+        def rank(option: Any) -> int:
             null = isinstance(option, dict) and option.get("type") == "null"
             if recursing:  # end the recursion: branches that do not come back first
-                return (0 if null else 1 if not self.recurses(option, refs) else 2, 0)
-            return (1 if null else 0, 0)
+                return 0 if null else 2 if _refers_back(option, refs, self.root, set()) else 1
+            return 1 if null else 0
 
         for option in sorted(options, key=rank):
             branch = {"allOf": [option, rest]} if rest and _constrains(rest) else option
@@ -261,10 +262,6 @@ class _Search:
                     continue
                 yield value
                 break
-
-    def recurses(self, schema: Any, refs: tuple) -> bool:
-        """Whether `schema` mentions one of the `$ref`s being built (so following it goes round again)."""
-        return _refers_back(schema, refs, self.root, set())
 
     def typed(self, schema: dict, depth: int, refs: tuple, variant: int) -> Iterator[Any]:
         kinds = schema.get("type")
@@ -301,7 +298,7 @@ class _Search:
         required = schema.get("required") or []
         if not isinstance(required, list):
             raise TypeError("required must be an array")
-        recursing = len(set(refs)) < len(refs)
+        recursing = _recursing(refs)
         most = schema.get("maxProperties")
         names = [n for n in props if n in required or not recursing]
         names += [n for n in required if n not in props and n not in names]
@@ -365,7 +362,7 @@ class _Search:
             prefix, items = items, schema.get("additionalItems", {})
         if not isinstance(prefix, list):
             raise TypeError("prefixItems must be an array")
-        recursing = len(set(refs)) < len(refs)
+        recursing = _recursing(refs)
         least = schema.get("minItems", 0) or 0
         most = schema.get("maxItems", math.inf)
         contains = schema.get("contains")
@@ -453,6 +450,11 @@ def _expanded(node: Any, root: Any, sizes: dict[Any, int]) -> int:
             break
     sizes[id(node)] = total = min(total, MAX_CHECKED + 1)
     return total
+
+
+def _recursing(refs: tuple[str, ...]) -> bool:
+    """Whether a `$ref` comes round again in `refs`, the ones being built: then the smallest values."""
+    return len(set(refs)) < len(refs)
 
 
 def _take(values: Iterator[Any], n: int | None) -> Iterator[Any]:
@@ -672,50 +674,39 @@ def _resolve(ref: str, root: Any) -> Any:
     return node
 
 
-def _merged_bound(key: str, a: Any, b: Any) -> Any:
-    if key in _BOUNDS_LOW:
-        return max(a, b)
-    if key in _BOUNDS_HIGH:
-        return min(a, b)
-    return None
-
-
-class _Merge:
-    """`allOf` as one schema: properties and requirements united, bounds tightened, types intersected;
-    what cannot be merged is kept as a further `allOf` the checker enforces."""
-
-    @staticmethod
-    def of(schema: dict, root: Any) -> dict:
-        merged = {k: v for k, v in schema.items() if k != "allOf"}
-        for branch in schema["allOf"]:
-            seen = 0
-            while isinstance(branch, dict) and "$ref" in branch and seen < 8:
-                target = _resolve(branch["$ref"], root)
-                extra = {k: v for k, v in branch.items() if k != "$ref"}
-                branch = {**target, **extra} if isinstance(target, dict) else {}
-                seen += 1
-            if not isinstance(branch, dict):
-                raise TypeError("allOf must hold schemas")
-            if branch.get("allOf"):
-                branch = _Merge.of(branch, root)
-            for key, value in branch.items():
-                if key not in merged:
-                    merged[key] = copy.deepcopy(value)
-                elif key == "properties" and isinstance(value, dict) and isinstance(merged[key], dict):
-                    props = dict(merged[key])
-                    for name, sub in value.items():
-                        props[name] = {"allOf": [props[name], sub]} if name in props else sub
-                    merged[key] = props
-                elif key == "required" and isinstance(value, list):
-                    merged[key] = list(dict.fromkeys([*merged[key], *value]))
-                elif key in _BOUNDS_LOW or key in _BOUNDS_HIGH:
-                    merged[key] = _merged_bound(key, merged[key], value)
-                elif key == "type":
-                    a = set([merged[key]] if isinstance(merged[key], str) else merged[key])
-                    b = set([value] if isinstance(value, str) else value)
-                    both = [t for t in (merged[key] if isinstance(merged[key], list) else [merged[key]]) if t in b]
-                    merged[key] = both[0] if len(both) == 1 else both or sorted(a | b)
-                elif key == "enum" and isinstance(value, list):
-                    merged[key] = [m for m in merged[key] if m in value] or merged[key]
-                # any other keyword that differs: the first branch's is kept, the whole allOf is checked
-        return merged
+def _merged(schema: dict, root: Any) -> dict:
+    """`allOf` as one schema to build from: properties and requirements united, bounds tightened, types
+    intersected; any other keyword the branches give differently is the first's (the whole allOf is checked)."""
+    merged = {k: v for k, v in schema.items() if k != "allOf"}
+    for branch in schema["allOf"]:
+        seen = 0
+        while isinstance(branch, dict) and "$ref" in branch and seen < 8:
+            target = _resolve(branch["$ref"], root)
+            extra = {k: v for k, v in branch.items() if k != "$ref"}
+            branch = {**target, **extra} if isinstance(target, dict) else {}
+            seen += 1
+        if not isinstance(branch, dict):
+            raise TypeError("allOf must hold schemas")
+        if branch.get("allOf"):
+            branch = _merged(branch, root)
+        for key, value in branch.items():
+            if key not in merged:
+                merged[key] = value  # read only, never changed in place
+            elif key == "properties" and isinstance(value, dict) and isinstance(merged[key], dict):
+                props = dict(merged[key])
+                for name, sub in value.items():
+                    props[name] = {"allOf": [props[name], sub]} if name in props else sub
+                merged[key] = props
+            elif key == "required" and isinstance(value, list):
+                merged[key] = list(dict.fromkeys([*merged[key], *value]))
+            elif key in _BOUNDS_LOW or key in _BOUNDS_HIGH:
+                merged[key] = max(merged[key], value) if key in _BOUNDS_LOW else min(merged[key], value)
+            elif key == "type":
+                a = set([merged[key]] if isinstance(merged[key], str) else merged[key])
+                b = set([value] if isinstance(value, str) else value)
+                both = [t for t in (merged[key] if isinstance(merged[key], list) else [merged[key]]) if t in b]
+                merged[key] = both[0] if len(both) == 1 else both or sorted(a | b)
+            elif key == "enum" and isinstance(value, list):
+                merged[key] = [m for m in merged[key] if m in value] or merged[key]
+            # any other keyword that differs: the first branch's is kept, the whole allOf is checked
+    return merged

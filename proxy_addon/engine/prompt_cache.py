@@ -14,10 +14,12 @@ API's cache, and emptied with the state.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from array import array
 from collections import OrderedDict
+from typing import Any, Iterable
 
 from . import tokens
 
@@ -35,13 +37,15 @@ class PromptCache:
         self._seen: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def cached(self, text: str, model: str | None, key: str | None = None, total: int | None = None) -> int:
-        """Tokens of `text` (a prompt, rendered in order: tools, instructions, messages) already cached for
-        `model` and `key`; then its own prefixes are cached. `total`: the prompt's token count as usage
-        reports it, which the answer never exceeds (counted without the text when it is under the minimum)."""
-        if total is not None and total < MINIMUM:
+    def cached(self, total: int, model: str | None, key: str | None = None, *, tools: Any = None,
+               instructions: str | None = None, turns: Iterable[tuple[Any, str]] = ()) -> int:
+        """Tokens of a prompt already cached for `model` and `key` (`prompt_cache_key`); then its own prefixes
+        are cached. `total`: its token count as usage reports it, which the answer never exceeds; under the
+        minimum, nothing more is read. The prompt is read in the order the model reads it: `tools`, the
+        `instructions`, then each turn's (role, text)."""
+        if total < MINIMUM:
             return 0
-        ids = tokens.ids(text, model)
+        ids = tokens.ids(_rendered(tools, instructions, turns), model)
         if len(ids) < MINIMUM:
             return 0
         digest = hashlib.blake2b(f"{tokens.encoding_of(model)}\0{model}\0{key or ''}\0".encode(), digest_size=16)
@@ -62,8 +66,14 @@ class PromptCache:
                 self._seen.move_to_end(h)
             while len(self._seen) > self.limit:
                 self._seen.popitem(last=False)
-        return min(hit, total) if total is not None else hit
+        return min(hit, total)
 
     def clear(self) -> None:
         with self._lock:
             self._seen.clear()
+
+
+def _rendered(tools: Any, instructions: str | None, turns: Iterable[tuple[Any, str]]) -> str:
+    head = [json.dumps(tools, separators=(",", ":"), sort_keys=True)] if tools else []
+    head += [instructions] if isinstance(instructions, str) else []
+    return "\n".join(head + [f"{role}: {text}" for role, text in turns])

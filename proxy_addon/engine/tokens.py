@@ -13,6 +13,7 @@ prompt adds the API's framing (`count_messages`); the answer's tokens are its te
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import quicktok
@@ -72,6 +73,11 @@ def ids(text: str, model: str | None = None) -> list[int]:
         return _encoding(encoding_of(model)).encode_ordinary(text)
     except (UnicodeError, TypeError):  # a lone surrogate (JSON allows "\ud800"): counted as the API's U+FFFD
         return _encoding(encoding_of(model)).encode_ordinary(text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def count_tools(tools: Any, model: str | None = None) -> int:
+    """Tokens a request's tool definitions add to its prompt (their JSON, counted)."""
+    return count(json.dumps(tools), model) if tools else 0
 
 
 def text_of(content: Any) -> str:

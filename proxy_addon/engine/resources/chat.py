@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 
-from .. import errors, knobs, logprobs, pages, params, prompt_cache, tokens
+from .. import errors, knobs, logprobs, pages, params, tokens
 from ..bodies import check, echo_answer, function_call, merge, reply, stable_id
 from ..streams import Event, choice_stream, sse
 from ..wire import Reply
@@ -97,9 +97,10 @@ def create(call) -> Any:
                 c["logprobs"] = logprobs.chat(content if isinstance(content, str) else None, c["message"].get("refusal"),
                                               top, model)
     completion_tokens = sum(_choice_tokens(c, model) for c in choices)
-    prompt_tokens = tokens.count_messages(messages, model) + (tokens.count(_json(body["tools"]), model) if body.get("tools") else 0)
-    cached = (call.state.prompt_cache.cached(_rendered(body, messages), model, body.get("prompt_cache_key"), prompt_tokens)
-              if prompt_tokens >= prompt_cache.MINIMUM else 0)
+    prompt_tokens = tokens.count_messages(messages, model) + tokens.count_tools(body.get("tools"), model)
+    cached = call.state.prompt_cache.cached(
+        prompt_tokens, model, body.get("prompt_cache_key"), tools=body.get("tools"),
+        turns=((m.get("role"), tokens.text_of(m.get("content"))) for m in messages if isinstance(m, dict)))
     data = {
         # A stored completion needs an id of its own, even for a request seen before.
         "id": call.state.new_id("chatcmpl-") if store else stable_id("chatcmpl-", call.request.body),
@@ -370,17 +371,6 @@ def _choice_tokens(choice: dict, model: str) -> int:
     for c in message.get("tool_calls") or ():
         total += tokens.count(c["function"].get("name", ""), model) + tokens.count(c["function"]["arguments"], model)
     return total
-
-
-def _rendered(body: dict, messages: list) -> str:
-    """The prompt as one text, in the order the model reads it (tools, then the messages): what prompt
-    caching matches prefixes of."""
-    said = "\n".join(f"{m.get('role')}: {tokens.text_of(m.get('content'))}" for m in messages if isinstance(m, dict))
-    return (_json(body["tools"]) + "\n" if body.get("tools") else "") + said
-
-
-def _json(value) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _default_choice(body: dict, messages: list) -> dict:

@@ -49,7 +49,7 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, lifecycle, logprobs, pages, params, prompt_cache, tokens
+from .. import errors, lifecycle, logprobs, pages, params, tokens
 from ..prompt_cache import PromptCache
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
@@ -192,17 +192,8 @@ def _input_tokens(context: list[dict], body: dict) -> int:
     """Input tokens: the context's items with a little framing each, the instructions and the tools."""
     model = body.get("model")
     framing = 3 + 3 * len(context)
-    tools = tokens.count(json.dumps(body["tools"]), model) if body.get("tools") else 0
     return (framing + sum(tokens.count(_text(i), model) for i in context)
-            + tokens.count(body.get("instructions") or "", model) + tools)
-
-
-def _rendered(context: list[dict], body: dict) -> str:
-    """The input as one text in the order the model reads it (tools, instructions, the context's items):
-    what prompt caching matches prefixes of."""
-    head = [json.dumps(body["tools"], separators=(",", ":"), sort_keys=True)] if body.get("tools") else []
-    head += [body["instructions"]] if isinstance(body.get("instructions"), str) else []
-    return "\n".join(head + [f"{i.get('role') or i.get('type')}: {_text(i)}" for i in context])
+            + tokens.count(body.get("instructions") or "", model) + tokens.count_tools(body.get("tools"), model))
 
 
 # -- the answer ----------------------------------------------------------------------------
@@ -333,8 +324,9 @@ def _usage(context: list[dict], output: list[dict], body: dict, cache: PromptCac
     reasoning = sum(n for kind, n in counts if kind == "reasoning")
     produced = sum(n for _, n in counts)
     used = _input_tokens(context, body)
-    cached = (cache.cached(_rendered(context, body), model, body.get("prompt_cache_key"), used)
-              if cache is not None and used >= prompt_cache.MINIMUM else 0)
+    cached = cache.cached(used, model, body.get("prompt_cache_key"), tools=body.get("tools"),
+                          instructions=body.get("instructions"),
+                          turns=((i.get("role") or i.get("type"), _text(i)) for i in context)) if cache is not None else 0
     return {"input_tokens": used, "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
             "output_tokens": produced, "output_tokens_details": {"reasoning_tokens": reasoning},
             "total_tokens": used + produced}
