@@ -144,17 +144,22 @@ def test_concurrent_writers_never_show_a_reader_half_a_line(tmp_path, max_bytes)
     path = tmp_path / "journal.jsonl"
     writers, per_writer = 4, 400
     bad, seen = [], []
-    done = threading.Event()
+    done, watching = threading.Event(), threading.Event()
 
     def read() -> None:
         for entry in follow(path, poll=0.005, on_bad_line=lambda where, line: bad.append(line)):
             if entry is not None:
                 seen.append(entry.request_id)
-            elif done.is_set():
-                return
+            else:
+                watching.set()
+                if done.is_set():
+                    return
 
     reader = threading.Thread(target=read)
     reader.start()
+    # A follower starts at the end of a file that exists: the writers start once it has looked (under load,
+    # a writer could otherwise create the file and write before the follower's first look).
+    assert watching.wait(10)
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(per_writer), str(max_bytes), f"w{w}"])
              for w in range(writers)]
     try:
