@@ -74,21 +74,21 @@ def test_files_uploaded_and_copied_by_id_come_back_byte_for_byte(sdk, use_profil
 
 def test_a_container_expires_on_the_fakes_clock_and_any_use_keeps_it_alive(sdk, use_profile):
     profile = Profile()
-    profile.containers(time_scale=6000)  # 20 minutes in 0.2 s
+    profile.containers(time_scale=1200)  # 20 minutes in 1 s: under load a call through the proxy can take 0.15 s
     use_profile(profile)
     container = sdk.containers.create(name="short-lived", expires_after={"anchor": "last_active_at", "minutes": 20})
     sdk.containers.files.create(container.id, file=("a.txt", io.BytesIO(b"kept")))
     uploaded = sdk.files.create(file=("b.txt", io.BytesIO(b"b")), purpose="user_data")
 
     first = sdk.containers.retrieve(container.id).last_active_at
-    for _ in range(6):  # 6 x 0.05 s: 30 minutes in all, but never 20 (0.2 s) without a call
+    for _ in range(6):  # 6 x 0.05 s: 6 minutes in all, each call well inside 20 minutes (1 s) of the last
         time.sleep(0.05)
         assert sdk.containers.files.list(container.id).data[0].bytes == 4
     alive = sdk.containers.retrieve(container.id)
     assert alive.status == "running"
-    assert alive.last_active_at - first >= 6 * 0.05 * 6000  # its clock ran at the fake's pace
+    assert alive.last_active_at - first >= 6 * 0.05 * 1200  # its clock ran at the fake's pace
 
-    time.sleep(0.3)  # 30 minutes on the fake's clock
+    time.sleep(1.3)  # 26 minutes on the fake's clock
     expired = sdk.containers.retrieve(container.id)
     assert expired.status == "expired" and expired.last_active_at == alive.last_active_at
     assert [c.status for c in sdk.containers.list()] == ["expired"]
