@@ -64,7 +64,22 @@ _COMMON = {"latency": (int, float), "failures": int, "failure_status": int, "ret
 
 @dataclass
 class Rule:
-    """How one resource answers: the common knobs, the resource's own knobs, and an optional handler."""
+    """How one resource answers: the common knobs, the resource's own knobs, and an optional handler.
+
+    latency: seconds before this rule's routes answer (time queued behind other calls counts); never blocks
+        other calls. None: the profile's `latency`.
+    failures: the first N calls of each route answer an error, then it answers normally (counted per route:
+        a group rule's `failures=1` fails the first create *and* the first list). With the SDK's default
+        `max_retries=2` and `failures=2`, a call succeeds and the route saw 3 calls.
+    failure_status: the status of those errors; 429 gets the API's rate-limit message.
+    retry_after: seconds, sent as `retry-after-ms` and `retry-after` with those errors (None: 1 s for a 429,
+        nothing for other statuses).
+    handler: a function `(request, state)` that answers instead of the route, also settable with
+        `@profile.<route>` (see the profiles guide, "Handlers").
+    handler_first: call the handler before the route's own work: a whole `Reply` it answers then replaces the
+        route (nothing stored, nothing moved on, as openai-responses' raw answers did); any other answer is
+        used as usual, but the handler sees the state as it was before the call.
+    """
 
     name: str
     latency: float | None = None

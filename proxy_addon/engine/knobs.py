@@ -2,7 +2,9 @@
 
 A resource module declares its knobs as `KNOBS = {"status": Literal["completed", "failed"], ...}`:
 any annotation pydantic can validate. A value the annotation refuses is an error at the
-profile's line, never a 500 on every later call.
+profile's line, never a 500 on every later call. Beside them, `DOCS = {"status": Doc(default, meaning)}`
+says what each knob does, for the profile reference (tools/reference_docs.py, the docs site's
+reference/profile page); tests/test_docs.py fails on a knob without one.
 """
 
 from __future__ import annotations
@@ -10,10 +12,19 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import pydantic
 from annotated_types import Ge, Gt, MinLen
+
+class Doc(NamedTuple):
+    """A knob's line in the profile reference."""
+
+    #: What the rule does when the knob is not given, in words ("one step per poll").
+    default: str
+    #: What the knob does, in Markdown.
+    meaning: str
+
 
 #: A non-empty list of partial dicts (`choices=[{"message": {...}}]`).
 Partials = Annotated[list[dict], MinLen(1)]

@@ -34,6 +34,14 @@ KNOBS: dict[str, Any] = {
     "fail_at": str,
     "fail_message": str,
 }
+DOCS: dict[str, knobs.Doc] = {
+    "progress": knobs.Doc('"polls"', '`"polls"`: one step per read of the object (a retrieve, a list); a number: one step '
+                          'every that many seconds of real time, whether anybody reads it or not'),
+    "time_scale": knobs.Doc("1 (real time)", "how much faster than real time the resource's clock runs, for its deadlines "
+                            "and timestamps (`43200`: a 24 h batch window expires after 2 s)"),
+    "fail_at": knobs.Doc("none", "the step (usually a status) at which the object fails instead, with its resource's error"),
+    "fail_message": knobs.Doc("the resource's own", "why it failed: the message of that error"),
+}
 
 
 def start(record: dict, steps: list[str], now: float | None = None) -> dict:

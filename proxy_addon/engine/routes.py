@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import errors, table
+from . import errors, knobs, table
 from .resources import generic
 from .rows import Row
 from .resources import chat, completions, embeddings, files, models, moderations, uploads, vector_stores
@@ -48,6 +48,13 @@ def _rules_of(module) -> dict[str, dict]:
     (`{group: knobs}`) for a module that serves several groups of the table, each a rule of its own
     (audio: `audio.speech`, `audio.transcriptions`, `audio.translations`)."""
     return getattr(module, "RULES", None) or {module.RULE: module.KNOBS}
+
+
+def _docs_of(module) -> dict[str, dict]:
+    """What each rule's knobs do (`knobs.Doc`s), as `_rules_of` gives their types: `DOCS`, or `RULE_DOCS` beside `RULES`."""
+    if hasattr(module, "RULES"):
+        return getattr(module, "RULE_DOCS", {})
+    return {module.RULE: getattr(module, "DOCS", {})}
 
 
 def _rule_of(module, row: Row) -> str:
@@ -96,6 +103,8 @@ def _build() -> tuple[tuple[Route, ...], dict[str, dict[str, type]]]:
 
 #: Every route the fake serves, and every profile rule (a group of routes) with the knobs it takes.
 ROUTES, RULES = _build()
+#: Each rule with knobs of its own -> what each knob does (`knobs.Doc`), for the profile reference.
+DOCS: dict[str, dict[str, knobs.Doc]] = {rule: docs for m in _RESOURCES for rule, docs in _docs_of(m).items() if RULES.get(rule)}
 #: Each SDK method name (aliases too) -> the group rule whose knobs it takes: `profile.chat.completions.create(...)`
 #: governs that one route, over its group's `profile.chat.completions(...)`.
 ROUTE_RULES: dict[str, str] = {name: r.rule for r in ROUTES for name in (r.name, *(r.row.aliases if r.row else ()))}

@@ -28,6 +28,13 @@ from .. import stores
 
 RULE = "chat.completions"
 KNOBS = {"choices": knobs.Partials, "stream": object}
+DOCS = {
+    "choices": knobs.Doc("one assistant message answering the prompt",
+                         'partial choices, e.g. `{"message": {"content": "Hi"}}` or `{"message": {"tool_calls": [{"function": '
+                         '{"name": "f", "arguments": {...}}}]}}` (ids, `type` and `finish_reason: "tool_calls"` are filled in; '
+                         "arguments may be a dict). Fewer choices than `n` are repeated to make `n`"),
+    "stream": knobs.Doc("the profile's `stream`", "the pace and faults of this rule's streams: a dict of [`Pace`](#pace) knobs"),
+}
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
