@@ -181,17 +181,6 @@ def test_a_profile_rule_governs_a_generic_group():
     assert call(engine, "POST", "/v1/fine_tuning/jobs", {"model": "gpt-4o-mini", "training_file": "file-1"})[1]["status"] == "running"
 
 
-def test_the_readme_endpoint_table_is_current():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    import endpoints_doc
-
-    text = endpoints_doc.README.read_text()
-    assert endpoints_doc.rendered(text) == text, "run tools/endpoints_doc.py"
-
-
 def test_the_route_table_is_what_the_installed_sdk_gives():
     import subprocess
     import sys

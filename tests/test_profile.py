@@ -98,13 +98,13 @@ def test_rules_update_and_decorate():
         profile.nothing
 
 
-def test_the_readme_profile_example_loads_and_works(tmp_path):
+def test_the_profiles_guide_example_loads_and_works(tmp_path):
     import json
     import re
 
     from proxy_addon.engine import Engine, Request
 
-    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "docs" / "guide" / "profiles.md").read_text()
     example = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "profile = Profile(" in b)
     profile = load(str(write(tmp_path, example, "readme_example.py")))
     engine = Engine(profile)

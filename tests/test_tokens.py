@@ -23,7 +23,7 @@ from tiktoken_ext import openai_public  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [
-    (ROOT / "README.md").read_text(),
+    (ROOT / "docs" / "guide" / "profiles.md").read_text(),  # English prose with code in it
     "Hello, world! The quick brown fox jumps over the lazy dog.",
     "naïve café — 東京 ok\n\nnext 🙂 <|endoftext|> tabs\tand   spaces   ",
     "def f(x):\n    return x ** 2  # squares\n",
