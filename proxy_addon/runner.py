@@ -77,7 +77,7 @@ class Runner:
         the first call of each resource does not pause the fake (a process of its own wants that; a test
         process, where the fake shares the GIL with the tests, imports only what its tests use).
 
-        The bounds (README, "Security model"): `max_request_size` bytes of request body (larger ones get
+        The bounds (docs/security.md): `max_request_size` bytes of request body (larger ones get
         the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
         memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`).
 
@@ -347,7 +347,7 @@ def make_master(host: str, port: int, confdir: Path, addons: list | None = None,
 
     Not `DumpMaster`: each of its ~35 default addons (playback, map/modify, save, onboarding, ...)
     receives every hook of every flow, and again as an update hook; that dispatch was about half
-    of a proxied call's CPU time (README, "Speed"). The kept addons say why below.
+    of a proxied call's CPU time (docs/benchmarks.md). The kept addons say why below.
     """
     from mitmproxy import master, options
     from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig

@@ -19,7 +19,7 @@ What a row does follows from its shape in the table, as the real API's REST layo
 
 Every reply is an instance of the row's return type that validates (`instances.instance`).
 Rows whose endpoint really does work (batches that run, audio, videos) answer consistent
-objects only, until a hand-written module gives them behaviour (README, "Endpoints").
+objects only, until a hand-written module gives them behaviour (docs/reference/endpoints.md).
 """
 
 from __future__ import annotations
