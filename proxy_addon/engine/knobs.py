@@ -17,6 +17,7 @@ from typing import Annotated, Any, NamedTuple
 import pydantic
 from annotated_types import Ge, Gt, MinLen
 
+
 class Doc(NamedTuple):
     """A knob's line in the profile reference."""
 
@@ -24,6 +25,12 @@ class Doc(NamedTuple):
     default: str
     #: What the knob does, in Markdown.
     meaning: str
+
+
+def stream_doc(what: str) -> Doc:
+    """The `Doc` of a streaming rule's `stream` knob: the pace and faults of `what` (its streams, said in
+    the rule's own terms: "`stream: true` replies: the `data:` chunks of ...")."""
+    return Doc("the profile's `stream`", f"The pace and faults of {what}: a dict of [`Pace`](#pace) knobs, or a `Pace`.")
 
 
 #: A non-empty list of partial dicts (`choices=[{"message": {...}}]`).
