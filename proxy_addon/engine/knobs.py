@@ -27,10 +27,11 @@ class Doc(NamedTuple):
     meaning: str
 
 
-def stream_doc(what: str) -> Doc:
-    """The `Doc` of a streaming rule's `stream` knob: the pace and faults of `what` (its streams, said in
-    the rule's own terms: "`stream: true` replies: the `data:` chunks of ...")."""
-    return Doc("the profile's `stream`", f"The pace and faults of {what}: a dict of [`Pace`](#pace) knobs, or a `Pace`.")
+def stream_doc(what: str, deltas: str, note: str = "") -> Doc:
+    """The `Doc` of a streaming rule's `stream` knob, in the rule's own terms: `what` its streams are
+    ("`stream: true` completions"), what `deltas` the pace spaces and counts, and any `note`."""
+    return Doc("the profile's `stream`", f"The pace and faults of {what}, a dict of [`Pace`](#pace) knobs or a `Pace`; "
+                                         f"the deltas it spaces and counts are {deltas}." + (f" {note}" if note else ""))
 
 
 #: A non-empty list of partial dicts (`choices=[{"message": {...}}]`).

@@ -82,9 +82,10 @@ DOCS = {
                             "(arguments default to an example of the tool's schema), streamed as "
                             "`response.function_call_arguments.delta` events. Not after function outputs, so that a "
                             "round trip ends."),
-    "stream": knobs.stream_doc("a session's responses: their text or transcript deltas (each with its audio) and "
-                               "arguments deltas; `cut_after` closes the socket (1011), `error_after` ends the response "
-                               "`failed`"),
+    "stream": knobs.stream_doc("a session's responses", "the text or audio-transcript deltas (each with its audio) and "
+                               "the arguments deltas", "`ttft` waits before each response's first delta, `cut_after` "
+                               "closes the socket (code 1011), `error_after` ends the response `failed`, and `faulty=N` "
+                               "counts connections."),
 }
 #: The handshake's route (an SDK method of its own: `client.realtime.connect`) and path.
 ROUTE, PATH = "realtime.connect", "/v1/realtime"

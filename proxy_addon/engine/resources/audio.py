@@ -198,9 +198,9 @@ _MADE_TEXT = ("the words of the speech, when the upload is speech this fake made
 #: What each rule's knobs do.
 RULE_DOCS = {
     "audio.speech": {
-        "stream": knobs.stream_doc(f"the speech: its audio body in chunks of {_CHUNK // 1024} KiB (or `chunk` bytes, "
-                                   'when that is a number), or with `stream_format="sse"` its `speech.audio.delta` '
-                                   "events. A binary body has no error event: `error_after` ends the audio early"),
+        "stream": knobs.stream_doc("the speech", f"the audio body's chunks of {_CHUNK // 1024} KiB (`chunk` bytes, when "
+                                   'that is a number), or with `stream_format="sse"` its `speech.audio.delta` events',
+                                   "A binary body has no error event: `error_after` ends the audio early."),
     },
     "audio.transcriptions": {
         "text": knobs.Doc(_MADE_TEXT, "The transcript of every upload, in every `response_format` (timed over the "
@@ -208,8 +208,8 @@ RULE_DOCS = {
         "language": knobs.Doc('English (`"en"`)', "The language `verbose_json` reports (and gpt-transcribe's "
                               "`languages`) when the request names none: an ISO-639-1 code or a language's name, "
                               'e.g. `"de"` or `"german"`, checked when the profile loads.'),
-        "stream": knobs.stream_doc("`stream: true` transcriptions (the gpt-4o models; whisper-1 ignores it): their "
-                                   "`transcript.text.delta` events"),
+        "stream": knobs.stream_doc("`stream: true` transcriptions (the gpt-4o models; whisper-1 ignores it)",
+                                   "the `transcript.text.delta` events"),
     },
     "audio.translations": {
         "text": knobs.Doc(_MADE_TEXT, 'The English translation of every upload, in every `response_format`, e.g. '

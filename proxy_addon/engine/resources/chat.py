@@ -34,8 +34,8 @@ DOCS = {
                          'Partial choices, e.g. `{"message": {"content": "Hi"}}` or `{"message": {"tool_calls": [{"function": '
                          '{"name": "f", "arguments": {...}}}]}}` (ids, `type` and `finish_reason: "tool_calls"` are filled in; '
                          "arguments may be a dict). Fewer choices than `n` are repeated to make `n`."),
-    "stream": knobs.stream_doc("`stream: true` completions: the `data:` chunks of each choice's content, refusal and "
-                               "tool-call arguments"),
+    "stream": knobs.stream_doc("`stream: true` completions",
+                               "each choice's content, refusal and tool-call arguments, in `data:` chunks"),
 }
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}

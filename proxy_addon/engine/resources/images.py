@@ -75,8 +75,8 @@ DOCS = {
                        "The bytes every image is, sent as they are: bytes, or the path of an image file (read and "
                        'checked with Pillow when the profile loads), e.g. `Path(__file__).parent / "cat.png"`. The '
                        "answer's `size` and `output_format` then say what that image is."),
-    "stream": knobs.stream_doc("`stream: true` images (GPT image models): each `partial_image` event and the "
-                               "`completed` one is a delta"),
+    "stream": knobs.stream_doc("`stream: true` images (GPT image models)",
+                               "every event: each `partial_image` one, and the `completed` one"),
 }
 
 _DALL_E_2, _DALL_E_3, _GPT = "dall-e-2", "dall-e-3", "gpt"

@@ -94,8 +94,8 @@ DOCS = {
     "status": knobs.Doc('`"completed"`', 'The response\'s final status: `"completed"`, `"incomplete"` '
                         '(`incomplete_details.reason: "max_output_tokens"`) or `"failed"` (`error.code: '
                         '"server_error"`); a stream ends with `response.completed`, `.incomplete` or `.failed` to match.'),
-    "stream": knobs.stream_doc("`stream: true` responses: the events of the Responses format, whose text, refusal, "
-                               "arguments and reasoning-summary deltas it cuts and spaces"),
+    "stream": knobs.stream_doc("`stream: true` responses", "the text, refusal, function-call arguments and "
+                               "reasoning-summary deltas of the Responses events"),
 }
 
 COLLECTION = stores.RESPONSES.path

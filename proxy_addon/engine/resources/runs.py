@@ -115,8 +115,9 @@ DOCS = {
                             "then moves the run on to its `reply`."),
     "poll_after_ms": knobs.Doc("`100`", "The `openai-poll-after-ms` header on every run answered whole, which "
                                "`create_and_poll` waits between its retrieves, e.g. `0`."),
-    "stream": knobs.stream_doc("streamed runs (`stream: true` on create, create-and-run and submit_tool_outputs): "
-                               "their `thread.message.delta` text and `thread.run.step.delta` arguments"),
+    "stream": knobs.stream_doc("streamed runs (`stream: true` on create, create-and-run and submit_tool_outputs)",
+                               "the message text of `thread.message.delta` events and the arguments of "
+                               "`thread.run.step.delta` events"),
 }
 
 PROGRESS = stores.RUN_PROGRESS

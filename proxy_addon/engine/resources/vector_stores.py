@@ -63,8 +63,8 @@ DOCS = {
     "fail_at": knobs.Doc("none: files complete", '`"read"`, the one step: the next step fails every file still in '
                          'progress (`status: "failed"`, `last_error.code: "server_error"`), and a batch whose files all '
                          "failed is `failed`."),
-    "fail_message": knobs.Doc('`"The file could not be processed."`', "The `last_error.message` of the files a "
-                              "`fail_at` failure fails."),
+    "fail_message": knobs.Doc('`"The file could not be processed."`', "The `last_error.message` of the files "
+                              "`fail_at` fails."),
     "processing_reads": knobs.Doc("`1`: the first read after the create",
                                   "Which read of the store finishes a new file or batch: `1` the first after the "
                                   "create, `3` lets two polls see `in_progress`, `0` answers it `completed` in the "

@@ -65,7 +65,7 @@ DOCS = {
                          '`failed` there, with `error: {"code": fail_code, "message": fail_message}`.'),
     "fail_message": knobs.Doc('`"The video could not be generated."`', "The `error.message` of a `fail_at` failure."),
     "in_progress_steps": knobs.Doc("`3`", "How many steps a video is `in_progress` before `completed`, its `progress` "
-                                   "rising evenly (25, 50, 75 for 3); at least 1."),
+                                   "rising evenly (25, 50, 75 for 3)."),
     "poll_after_ms": knobs.Doc("`10`", "The `openai-poll-after-ms` header on retrieves of a video still running, "
                                "which `create_and_poll` waits between polls."),
     "fail_code": knobs.Doc('`"video_generation_failed"`', "The `error.code` of a `fail_at` failure."),
