@@ -127,3 +127,12 @@ def test_the_endpoints_page_has_a_row_for_every_route():
     missing = [f"{r.method} {r.template}" for r in routes.ROUTES if (f"| `{r.method}`", f"`{r.template}`") not in rows]
     assert missing == []
     assert len(routes.ROUTES) > 300
+
+
+def test_the_endpoints_page_links_each_rule_with_knobs_to_its_section():
+    markdown = pytest.importorskip("markdown")
+    headings = set(re.findall(r'<h3 id="([^"]+)"', markdown.markdown(reference_docs.profile_page(), extensions=["toc"])))
+    page = reference_docs.endpoints_page()
+    linked = set(re.findall(r"\]\(profile\.md#([^)]+)\)", page))
+    assert linked == {f"profile{rule.replace('.', '')}" for rule, own in routes.RULES.items() if own}
+    assert linked <= headings

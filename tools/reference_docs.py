@@ -251,7 +251,8 @@ def endpoints_page() -> str:
              f"{', '.join(f'`{r.method} {r.path}`' for r in routes.EXTRA_ROWS)}. {own} have **behaviour** of their own "
              "(a module that does what the API does); the rest are served by the **generic resource**, which stores, "
              "lists, updates and deletes objects of the SDK's own types (see [Endpoints](endpoints.md)). "
-             "The rule column names the profile rule that governs each route.", "",
+             "The rule column names the profile rule that governs each route, linked to its knobs in the "
+             "[profile reference](profile.md) where it has knobs of its own.", "",
              "| group | endpoints | behaviour | generic |", "|---|---|---|---|"]
     for name in sorted(groups):
         members = groups[name]
@@ -261,7 +262,8 @@ def endpoints_page() -> str:
         lines += ["", f"## {name}", "", "| method | path | SDK method | rule | served by |", "|---|---|---|---|---|"]
         for r in sorted(groups[name], key=lambda r: (r.template, r.method)):
             kind = getattr(r.handler, "kind", None)
-            lines.append(f"| `{r.method}` | `{r.template}` | `{r.name}` | `{r.rule}` | {f'generic ({kind})' if kind else 'behaviour'} |")
+            rule = f"[`{r.rule}`](profile.md#profile{r.rule.replace('.', '')})" if routes.RULES.get(r.rule) else f"`{r.rule}`"
+            lines.append(f"| `{r.method}` | `{r.template}` | `{r.name}` | {rule} | {f'generic ({kind})' if kind else 'behaviour'} |")
     return "\n".join(lines) + "\n"
 
 
