@@ -64,9 +64,10 @@ KNOBS = {**lifecycle.KNOBS, "output_text": str, "output": list[dict], "tool_call
          "status": Literal["completed", "incomplete", "failed"], "stream": object}
 DOCS = {
     **lifecycle.DOCS,
-    "progress": knobs.Doc('`"polls"`', '`"polls"`: a `background=true` response moves one step per retrieve (`queued`, '
-                          "`in_progress`, then its end); a number: one step every that many seconds, retrieved or not. "
-                          "Only background responses progress: the others are finished in their create's answer."),
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: a `background=true` response moves one step per retrieve '
+                          "(`queued`, `in_progress`, then its end; a streamed retrieve plays it to its end); a number: "
+                          "one step every that many seconds, retrieved or not. Only background responses progress: the "
+                          "others are finished in their create's answer."),
     "time_scale": lifecycle.UNCLOCKED,
     "fail_at": knobs.Doc("none: a background response reaches its `status`",
                          'The step at which a background response fails instead (`status: "failed"`, `error.code: '

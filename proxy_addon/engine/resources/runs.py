@@ -113,8 +113,9 @@ DOCS = {
                             'step, e.g. `[{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]` (ids '
                             'filled in; arguments may be a dict, and are `"{}"` when left out); `submit_tool_outputs` '
                             "then moves the run on to its `reply`."),
-    "poll_after_ms": knobs.Doc("`100`", "The `openai-poll-after-ms` header on every run answered whole, which "
-                               "`create_and_poll` waits between its retrieves, e.g. `0`."),
+    "poll_after_ms": knobs.Doc("`100`", "The `openai-poll-after-ms` header on the run a create, retrieve, update, "
+                               "cancel or submit answers (not streamed), which `create_and_poll` waits between its "
+                               "retrieves, e.g. `0`."),
     "stream": knobs.stream_doc("streamed runs (`stream: true` on create, create-and-run and submit_tool_outputs)",
                                "the message text of `thread.message.delta` events and the arguments of "
                                "`thread.run.step.delta` events"),
