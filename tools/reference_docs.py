@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import re
 import sys
 import types
@@ -46,8 +47,12 @@ def type_text(tp) -> str:
         return " | ".join(type_text(t) for t in tp)
     if origin is typing.Annotated:
         base, *meta = typing.get_args(tp)
-        bounds = [_bound(m) for m in meta]
-        return " ".join([type_text(base), *(b for b in bounds if b)])
+        bounds = [b for b in map(_bound, meta) if b]
+        low = next((b for b in bounds if b[0] in "≥>"), None)
+        high = next((b for b in bounds if b[0] in "≤<"), None)
+        if low and high:  # `0 ≤ float ≤ 1`, as a reader writes a range
+            return f"{low[2:]} {'≤' if low[0] == '≥' else '<'} {type_text(base)} {high}"
+        return " ".join([type_text(base), *bounds])
     if origin is typing.Literal:
         values = [repr(a).replace("'", '"') for a in typing.get_args(tp)]
         return " | ".join(values) if len(values) <= 12 else f"one of {len(values)}: {' | '.join(values[:6])} | …"
@@ -90,17 +95,47 @@ def docstring_knobs(obj) -> dict[str, str]:
     return {name: " ".join(parts) for name, parts in found.items()}
 
 
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """`text` as one table cell: on one line, its pipes escaped outside code spans. Python-Markdown (MkDocs)
+    splits no cell inside a code span, and shows a backslash there as it is."""
+    out, at = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        out += [text[at:span.start()].replace("|", "\\|"), span.group()]
+        at = span.end()
+    out.append(text[at:].replace("|", "\\|"))
+    return "".join(out).replace("\n", " ")
+
+
+def _sentence(text: str) -> str:
+    """A meaning as the tables write it: a sentence, capitalised (docstrings start theirs in lower case)."""
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
 
 
 def _code(text: str) -> str:
     return f"`{text}`" if text else ""
 
 
+def _value(value) -> str:
+    """A default as code, strings quoted as a profile (and the type column) writes them: `"word"`."""
+    return f"`{json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)}`"
+
+
 def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """A knob table; knobs one paragraph describes together (`stall_after / stall`) share a row."""
+    merged: list[tuple[list[str], list[str], list[str], str]] = []
+    for name, kind, default, meaning in rows:
+        if merged and meaning and merged[-1][3] == meaning:
+            for column, value in zip(merged[-1][:3], (name, kind, default)):
+                column.append(value)
+        else:
+            merged.append(([name], [kind], [default], meaning))
     lines = ["| knob | type | default | what it does |", "|---|---|---|---|"]
-    lines += [f"| `{name}` | {_cell(_code(kind))} | {_cell(default)} | {_cell(meaning)} |" for name, kind, default, meaning in rows]
+    for names, kinds, defaults, meaning in merged:
+        lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {_cell(', '.join(_code(k) for k in kinds))} "
+                     f"| {_cell(', '.join(d for d in defaults if d))} | {_cell(_sentence(meaning))} |")
     return lines
 
 
@@ -110,7 +145,7 @@ def _signature_rows(cls, skip: tuple[str, ...] = ()) -> list[tuple[str, str, str
     for name, param in inspect.signature(cls).parameters.items():
         if name in skip or param.kind not in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
             continue
-        default = "" if param.default is param.empty else f"`{param.default!r}`"
+        default = "" if param.default is param.empty else _value(param.default)
         rows.append((name, type_text(param.annotation), default, said.get(name, "")))
     return rows
 
@@ -127,12 +162,23 @@ def undocumented() -> list[str]:
     return missing
 
 
+def _knob_type(name: str, kind) -> str:
+    """A rule knob's type; `stream` takes what the profile's `stream` takes (the profile makes both a `Pace`)."""
+    if name == "stream" and kind is object:
+        return type_text(inspect.signature(profile_module.Profile).parameters["stream"].annotation)
+    return type_text(kind)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _rule_rows() -> list[tuple[str, str, str, str]]:
     said = docstring_knobs(profile_module.Rule)
     rows = []
     for f in dataclasses.fields(profile_module.Rule):
         if f.name not in ("name", "knobs", "given"):  # the rule's own bookkeeping
-            default = "" if f.default is dataclasses.MISSING else f"`{f.default!r}`"
+            default = "" if f.default is dataclasses.MISSING else _value(f.default)
             rows.append((f.name, type_text(f.type), default, said.get(f.name, "")))
     return rows
 
@@ -152,16 +198,21 @@ def profile_page() -> str:
              *_table(_rule_rows()), "",
              "## Pace", "",
              "`stream=` (the profile's, or a streaming rule's own) takes these, as a dict or a `Pace(...)`.", "",
-             *_table([(f.name, type_text(f.type), f"`{f.default!r}`", docstring_knobs(Pace).get(f.name, ""))
+             *_table([(f.name, type_text(f.type), _value(f.default), docstring_knobs(Pace).get(f.name, ""))
                       for f in dataclasses.fields(Pace)]), "",
              "## Each rule's own knobs", ""]
+    governs: dict[str, list[str]] = defaultdict(list)
+    for route in routes.ROUTES:
+        governs[route.rule].append(route.name)
     for rule in sorted(routes.RULES):
         knobs = routes.RULES[rule]
         if not knobs:
             continue
         docs = routes.DOCS.get(rule, {})
-        lines += [f"### `profile.{rule}`", ""]
-        lines += _table([(knob, type_text(kind), docs[knob].default if knob in docs else "",
+        names = sorted(governs[rule])
+        lines += [f"### `profile.{rule}`", "",
+                  f"Governs {_count(len(names), 'route')}: " + ", ".join(f"`{n}`" for n in names) + ".", ""]
+        lines += _table([(knob, _knob_type(knob, kind), docs[knob].default if knob in docs else "",
                           docs[knob].meaning if knob in docs else "") for knob, kind in knobs.items()])
         lines.append("")
     plain = sorted(rule for rule, knobs in routes.RULES.items() if not knobs)
@@ -203,7 +254,8 @@ def endpoints_page() -> str:
              f"{', '.join(f'`{r.method} {r.path}`' for r in routes.EXTRA_ROWS)}. {own} have **behaviour** of their own "
              "(a module that does what the API does); the rest are served by the **generic resource**, which stores, "
              "lists, updates and deletes objects of the SDK's own types (see [Endpoints](endpoints.md)). "
-             "The rule column names the profile rule that governs each route.", "",
+             "The rule column names the profile rule that governs each route, linked to its knobs in the "
+             "[profile reference](profile.md) where it has knobs of its own.", "",
              "| group | endpoints | behaviour | generic |", "|---|---|---|---|"]
     for name in sorted(groups):
         members = groups[name]
@@ -213,7 +265,8 @@ def endpoints_page() -> str:
         lines += ["", f"## {name}", "", "| method | path | SDK method | rule | served by |", "|---|---|---|---|---|"]
         for r in sorted(groups[name], key=lambda r: (r.template, r.method)):
             kind = getattr(r.handler, "kind", None)
-            lines.append(f"| `{r.method}` | `{r.template}` | `{r.name}` | `{r.rule}` | {f'generic ({kind})' if kind else 'behaviour'} |")
+            rule = f"[`{r.rule}`](profile.md#profile{r.rule.replace('.', '')})" if routes.RULES.get(r.rule) else f"`{r.rule}`"
+            lines.append(f"| `{r.method}` | `{r.template}` | `{r.name}` | {rule} | {f'generic ({kind})' if kind else 'behaviour'} |")
     return "\n".join(lines) + "\n"
 
 

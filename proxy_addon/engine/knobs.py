@@ -17,6 +17,7 @@ from typing import Annotated, Any, NamedTuple
 import pydantic
 from annotated_types import Ge, Gt, MinLen
 
+
 class Doc(NamedTuple):
     """A knob's line in the profile reference."""
 
@@ -24,6 +25,13 @@ class Doc(NamedTuple):
     default: str
     #: What the knob does, in Markdown.
     meaning: str
+
+
+def stream_doc(what: str, deltas: str, note: str = "") -> Doc:
+    """The `Doc` of a streaming rule's `stream` knob, in the rule's own terms: `what` its streams are
+    ("`stream: true` completions"), what `deltas` the pace spaces and counts, and any `note`."""
+    return Doc("the profile's `stream`", f"The pace and faults of {what}, a dict of [`Pace`](#pace) knobs or a `Pace`; "
+                                         f"the deltas it spaces and counts are {deltas}." + (f" {note}" if note else ""))
 
 
 #: A non-empty list of partial dicts (`choices=[{"message": {...}}]`).

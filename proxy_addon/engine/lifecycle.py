@@ -34,14 +34,20 @@ KNOBS: dict[str, Any] = {
     "fail_at": str,
     "fail_message": str,
 }
+#: What they do; a resource merges these into its `DOCS`, with its own words where it knows better (its steps).
 DOCS: dict[str, knobs.Doc] = {
-    "progress": knobs.Doc('"polls"', '`"polls"`: one step per read of the object (a retrieve, a list); a number: one step '
-                          'every that many seconds of real time, whether anybody reads it or not'),
-    "time_scale": knobs.Doc("1 (real time)", "how much faster than real time the resource's clock runs, for its deadlines "
-                            "and timestamps (`43200`: a 24 h batch window expires after 2 s)"),
-    "fail_at": knobs.Doc("none", "the step (usually a status) at which the object fails instead, with its resource's error"),
-    "fail_message": knobs.Doc("the resource's own", "why it failed: the message of that error"),
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: one step per read of the object (its retrieve, or a list that '
+                          "shows it); a number: one step every that many seconds of real time, read or not, e.g. "
+                          "`0.5` (the running fake moves such objects by itself, so that their webhooks are sent)."),
+    "time_scale": knobs.Doc("`1` (real time)", "How much faster than real time the resource's clock runs, for its "
+                            "deadlines and timestamps, e.g. `3600`: an hour passes in a second."),
+    "fail_at": knobs.Doc("none: no step fails", "The step (usually the status it would move to) at which the object "
+                         "fails instead, with its resource's error; a name that is none of its steps never fails."),
+    "fail_message": knobs.Doc("the resource's own words", "The error message of a `fail_at` failure."),
 }
+#: `time_scale`'s words for a resource that keeps no deadline or timestamp on the fake's clock.
+UNCLOCKED = knobs.Doc("`1` (real time)", "Accepted, as every resource that progresses takes it, but this one keeps no "
+                      "deadline or timestamp on the fake's clock: it changes nothing here.")
 
 
 def start(record: dict, steps: list[str], now: float | None = None) -> dict:

@@ -55,7 +55,7 @@ import typing
 from typing import Any, NamedTuple
 
 from ..codec import from_json, to_json
-from . import errors, sound, tokens
+from . import errors, knobs, sound, tokens
 from .bodies import merge
 from .errors import OpenAIError
 from .params import conforms
@@ -63,10 +63,30 @@ from .resources import responses
 from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
-__all__ = ["Session", "Step", "CANCEL", "RULE", "KNOBS", "HANDLES", "ROUTE", "PATH"]
+__all__ = ["Session", "Step", "CANCEL", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
 
 RULE = "realtime"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "stream": object}
+DOCS = {
+    "output_text": knobs.Doc("a restatement of the last user message (a committed audio's transcript included); a "
+                             "forced function's call, `The tool returned: ...` after function outputs",
+                             "What the model says to every `response.create`, as a string: text deltas, or with the "
+                             'audio modality (the default) the transcript the fake speaks, e.g. `"Hello!"`.'),
+    "output": knobs.Doc("a message of `output_text`, then the `tool_calls`, else the default answer",
+                        'The whole output, as partial items: `{"type": "message", "content": "Hi"}` or `{"type": '
+                        '"function_call", "name": "f", "arguments": {...}}` (items of other types are left out); ids, '
+                        "call ids and statuses are filled in. It wins over `output_text` and `tool_calls`."),
+    "tool_calls": knobs.Doc("none, unless `tool_choice` forces a function: then its call, arguments made from its "
+                            "schema",
+                            'Functions to call, e.g. `[{"name": "get_weather", "arguments": {"city": "Oslo"}}]` '
+                            "(arguments default to an example of the tool's schema), streamed as "
+                            "`response.function_call_arguments.delta` events. Not after function outputs, so that a "
+                            "round trip ends."),
+    "stream": knobs.stream_doc("a session's responses", "the text or audio-transcript deltas (each with its audio) and "
+                               "the arguments deltas", "`ttft` waits before each response's first delta, `cut_after` "
+                               "closes the socket (code 1011), `error_after` ends the response `failed`, and `faulty=N` "
+                               "counts connections."),
+}
 #: The handshake's route (an SDK method of its own: `client.realtime.connect`) and path.
 ROUTE, PATH = "realtime.connect", "/v1/realtime"
 

@@ -31,7 +31,7 @@ import math
 import re
 from typing import Any, Literal
 
-from .. import errors, forms, logprobs, params, sound, stores, tokens
+from .. import errors, forms, knobs, logprobs, params, sound, stores, tokens
 from ..bodies import check, merge
 from ..errors import OpenAIError
 from ..streams import Event, StreamReply, sse
@@ -192,6 +192,29 @@ RULES = {
     "audio.speech": {"stream": object},
     "audio.transcriptions": {"text": str, "language": Literal[(*LANGUAGES, *_BY_NAME)], "stream": object},
     "audio.translations": {"text": str},
+}
+_MADE_TEXT = ("the words of the speech, when the upload is speech this fake made; else a sentence naming the file "
+              "and its duration")
+#: What each rule's knobs do.
+RULE_DOCS = {
+    "audio.speech": {
+        "stream": knobs.stream_doc("the speech", f"the audio body's chunks of {_CHUNK // 1024} KiB (`chunk` bytes, when "
+                                   'that is a number), or with `stream_format="sse"` its `speech.audio.delta` events',
+                                   "A binary body has no error event: `error_after` ends the audio early."),
+    },
+    "audio.transcriptions": {
+        "text": knobs.Doc(_MADE_TEXT, "The transcript of every upload, in every `response_format` (timed over the "
+                          'upload\'s real duration), e.g. `"Turn left at the lights."`.'),
+        "language": knobs.Doc('English (`"en"`)', "The language `verbose_json` reports (and gpt-transcribe's "
+                              "`languages`) when the request names none: an ISO-639-1 code or a language's name, "
+                              'e.g. `"de"` or `"german"`, checked when the profile loads.'),
+        "stream": knobs.stream_doc("`stream: true` transcriptions (the gpt-4o models; whisper-1 ignores it)",
+                                   "the `transcript.text.delta` events"),
+    },
+    "audio.translations": {
+        "text": knobs.Doc(_MADE_TEXT, 'The English translation of every upload, in every `response_format`, e.g. '
+                          '`"Good morning."`.'),
+    },
 }
 
 _WHISPER = "whisper-1"

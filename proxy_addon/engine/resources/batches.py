@@ -42,6 +42,28 @@ _WINDOW = 24 * 3600
 _TERMINAL = {"completed", "failed", "expired", "cancelled"}
 _CREATE = next(row for row in table.ROWS if row.name == "batches.create")
 
+DOCS = {
+    **lifecycle.DOCS,
+    "time_scale": knobs.Doc("`1` (real time)", "How much faster than real time the batch's clock runs, for its 24 h "
+                            "`completion_window` and every `*_at` timestamp, e.g. `43200`: the window closes after 2 s "
+                            "(a batch still running is then `expired`), and the timestamps say it took hours."),
+    "fail_at": knobs.Doc("none: the batch completes",
+                         'The step at which the batch fails instead (`status: "failed"`, `errors.data[0].code: '
+                         '"batch_failed"`): one of its `sequence`, `"in_progress"` (the file check), `"finalizing"` or '
+                         '`"completed"`, or `"cancelled"` (a cancelling batch).'),
+    "fail_message": knobs.Doc('`"The batch failed."`', "The `message` of that `batch_failed` error."),
+    "lines_per_step": knobs.Doc("every line in one step", "How many lines each `finalizing` step answers, so that a "
+                                "poller sees `request_counts` grow, e.g. `10`; `0` is all of them."),
+    "max_lines": knobs.Doc(f"`{MAX_LINES}`, the API's", "The most lines an input file may have; more fail the batch at "
+                           "its file check with `too_many_tasks`."),
+    "max_bytes": knobs.Doc(f"`{MAX_BYTES}` (200 MB), the API's", "The largest input file, in bytes; a larger one fails "
+                           "the batch at its file check with `file_too_large`."),
+    "sequence": knobs.Doc('`["in_progress", "finalizing", "completed"]`',
+                          "The statuses the batch goes through after `validating`, one a step; a repeat holds a status "
+                          'for another poll (`["in_progress"] * 3 + ["completed"]`), and `"failed"` or `"expired"` end it '
+                          "so. A status left out still does its work: the file is checked, the lines answered."),
+}
+
 
 def not_found(batch_id: str) -> OpenAIError:
     return OpenAIError(404, f"No batch found with id '{batch_id}'.", param="batch_id")

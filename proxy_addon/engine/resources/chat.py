@@ -29,11 +29,13 @@ from .. import stores
 RULE = "chat.completions"
 KNOBS = {"choices": knobs.Partials, "stream": object}
 DOCS = {
-    "choices": knobs.Doc("one assistant message answering the prompt",
-                         'partial choices, e.g. `{"message": {"content": "Hi"}}` or `{"message": {"tool_calls": [{"function": '
+    "choices": knobs.Doc("one choice restating the last user message (a JSON example for a `response_format` schema, "
+                         "a call for a forced tool), repeated to make `n`",
+                         'Partial choices, e.g. `{"message": {"content": "Hi"}}` or `{"message": {"tool_calls": [{"function": '
                          '{"name": "f", "arguments": {...}}}]}}` (ids, `type` and `finish_reason: "tool_calls"` are filled in; '
-                         "arguments may be a dict). Fewer choices than `n` are repeated to make `n`"),
-    "stream": knobs.Doc("the profile's `stream`", "the pace and faults of this rule's streams: a dict of [`Pace`](#pace) knobs"),
+                         "arguments may be a dict). Fewer choices than `n` are repeated to make `n`."),
+    "stream": knobs.stream_doc("`stream: true` completions",
+                               "each choice's content, refusal and tool-call arguments, in `data:` chunks"),
 }
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}

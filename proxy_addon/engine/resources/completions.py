@@ -22,6 +22,12 @@ from .. import sdk
 
 RULE = "completions"
 KNOBS = {"choices": knobs.Partials, "stream": object}
+DOCS = {
+    "choices": knobs.Doc("one choice per prompt and per `n`, continuing it (`\" and this is how openai-fake continues it.\"`)",
+                         'Partial choices, e.g. `{"text": "Hi"}` or `{"text": "Hi", "finish_reason": "length"}` (`index` and '
+                         '`finish_reason: "stop"` are filled in): the answer\'s choices as given, whatever the prompts and `n`.'),
+    "stream": knobs.stream_doc("`stream: true` completions", "each choice's text, in `data:` chunks"),
+}
 
 
 def create(call) -> Any:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from annotated_types import MinLen
 
 
-from .. import errors, params, tokens
+from .. import errors, knobs, params, tokens
 from ..bodies import check, merge
 from ..wire import Reply
 from .. import sdk
@@ -30,6 +30,14 @@ KNOBS = {"embedding": Annotated[list[float], MinLen(1)]}
 #: Native sizes of the embedding models; any other model gets 1536.
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 _SHORTENABLE = ("text-embedding-3-",)  # only these accept `dimensions`
+
+DOCS = {
+    "embedding": knobs.Doc("a unit vector per input, stable across runs: 1536 numbers (3072 for "
+                           "`text-embedding-3-large`), or `dimensions`",
+                           "One fixed vector answered for every input, whatever the model and `dimensions` ask, e.g. "
+                           "`[0.1, 0.2, 0.3]`; with `encoding_format: \"base64\"` (the SDK's default) it is sent as "
+                           "little-endian float32."),
+}
 
 
 def create(call) -> Any:

@@ -35,6 +35,19 @@ from . import files, graders
 
 RULE = "evals"
 KNOBS = {**lifecycle.KNOBS, "items_per_step": knobs.Count, **graders.KNOBS}
+DOCS = {
+    **lifecycle.DOCS,
+    "time_scale": lifecycle.UNCLOCKED,
+    "fail_at": knobs.Doc("none: the run completes", '`"in_progress"` (where the data source would be read) or '
+                         '`"completed"` (where its items would be graded): the run is `failed` there, with `error.code: '
+                         '"internal_error"`.'),
+    "fail_message": knobs.Doc('`"The eval run failed due to an internal error."`', "The `error.message` of a `fail_at` "
+                              "failure."),
+    "items_per_step": knobs.Doc("every item in one step", "How many items each `completed` step samples and grades, so "
+                                "that a poller sees `in_progress` with partial `result_counts`, e.g. `5`; `0` is all of "
+                                "them."),
+    **graders.DOCS,
+}
 
 EVALS = stores.EVALS.path
 PENDING = stores.EVAL_RUN_PENDING

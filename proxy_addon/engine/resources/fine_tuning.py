@@ -57,6 +57,27 @@ _STEP_SECONDS = 60  # what a lifecycle step stands for on the fake's clock when 
 _TERMINAL = {"succeeded", "failed", "cancelled"}
 _CREATE = next(row for row in table.ROWS if row.name == "fine_tuning.jobs.create")
 
+DOCS = {
+    **lifecycle.DOCS,
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: one step per read of the job (its retrieve, a list, `list_events`, '
+                          "`checkpoints.list`); a number: one step every that many seconds, read or not, e.g. `0.5`. "
+                          "A paused job does not move."),
+    "time_scale": knobs.Doc("`1` (real time)", "How much faster than real time the job's clock runs, for its events', "
+                            "checkpoints' and `finished_at` timestamps and its `estimated_finish`."),
+    "fail_at": knobs.Doc("none: the job succeeds",
+                         'The step at which the job fails instead (`status: "failed"`, `error.code: "server_error"`): '
+                         '`"queued"` (the file check), `"running"` (the start), `"epoch N"` (before epoch N: `"epoch 2"` '
+                         'fails it after the first, whose checkpoint is kept) or `"succeeded"`.'),
+    "fail_message": knobs.Doc('`"The job failed due to an internal server error."`', "The `error.message` of a "
+                              "`fail_at` failure."),
+    "train_loss": knobs.Doc("`" + str(list(DEFAULT_LOSS)) + "`",
+                            "The training loss from the first step to the last, as points interpolated between (each "
+                            "> 0), e.g. `[2.0, 1.0, 0.5]`; each step's value is jittered by ±8% from the job's seed, "
+                            "and the accuracy follows from the loss."),
+    "min_examples": knobs.Doc(f"`{MIN_EXAMPLES}`, the API's", "The fewest examples the training file may have; fewer "
+                              "fail the job at its file check with `invalid_training_file`."),
+}
+
 #: The models the API fine-tunes, by the name a create may give, to the snapshot the job answers, and the
 #: methods each takes.
 _SFT, _DPO, _RFT = "supervised", "dpo", "reinforcement"

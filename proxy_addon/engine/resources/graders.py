@@ -37,7 +37,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import errors, params, tokens
+from .. import errors, knobs, params, tokens
 from ...codec import from_json, to_json
 from ..bodies import check as check_body, merge
 from ..instances import resolve
@@ -47,6 +47,14 @@ RULE = "fine_tuning.alpha.graders"
 #: `labels`: grader name -> the label a label_model grader gives; `scores`: grader name -> the score a
 #: score_model or python grader gives. Without them a model grader's model answers through the profile.
 KNOBS: dict[str, Any] = {"labels": dict[str, str], "scores": dict[str, float]}
+DOCS = {
+    "labels": knobs.Doc("a `label_model` grader asks its model, through the profile's `chat.completions`",
+                        'Grader name → the label a `label_model` grader of that name gives, without asking its model, '
+                        'e.g. `{"tone": "polite"}`; it passes when the label is one of its `passing_labels`.'),
+    "scores": knobs.Doc("a `score_model` grader asks its model; a `python` grader scores 1.0",
+                        'Grader name → the score a `score_model` grader (clamped to its `range`) or a `python` grader '
+                        'of that name gives, without asking a model or running code, e.g. `{"accuracy": 0.7}`.'),
+}
 
 _EVAL = "openai.types.eval_create_params:"
 _GRADERS = "openai.types.graders."

@@ -39,7 +39,7 @@ from typing import Annotated, Any, Callable, NamedTuple
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from .. import errors, forms, params, pictures, sdk, tokens
+from .. import errors, forms, knobs, params, pictures, sdk, tokens
 from ..bodies import check, merge, reply
 from ..errors import OpenAIError
 from ..instances import resolve
@@ -70,6 +70,14 @@ def _image_source(value: bytes | Path | str) -> bytes:
 ImageSource = Annotated[bytes | Path | str, AfterValidator(_image_source)]
 
 KNOBS = {"image": ImageSource, "stream": object}
+DOCS = {
+    "image": knobs.Doc("a picture drawn from a hash of the prompt, of the size and format asked for",
+                       "The bytes every image is, sent as they are: bytes, or the path of an image file (read and "
+                       'checked with Pillow when the profile loads), e.g. `Path(__file__).parent / "cat.png"`. The '
+                       "answer's `size` and `output_format` then say what that image is."),
+    "stream": knobs.stream_doc("`stream: true` images (GPT image models)",
+                               "every event: each `partial_image` one, and the `completed` one"),
+}
 
 _DALL_E_2, _DALL_E_3, _GPT = "dall-e-2", "dall-e-3", "gpt"
 _GPT_NAME = re.compile(r"^(gpt-image-|chatgpt-image-)[\w.\-]+$")

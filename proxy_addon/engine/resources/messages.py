@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 
-from .. import errors, pages, params
+from .. import errors, knobs, pages, params
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
@@ -19,6 +19,12 @@ from .. import stores
 
 RULE = "beta.threads.messages"
 KNOBS = {"validate_thread_exists": bool}
+DOCS = {
+    "validate_thread_exists": knobs.Doc("`False`: any thread id is taken as it is",
+                                        "`True`: a message call naming a thread that does not exist answers the API's "
+                                        "404 `No thread found with id '...'.`; off by default, as in openai-responses, "
+                                        "so that tests need not create threads first."),
+}
 
 
 def collection(thread_id: str) -> str:

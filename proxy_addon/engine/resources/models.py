@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 
-from .. import errors
+from .. import errors, knobs
 from ..bodies import check
 from ..wire import Reply
 from .. import sdk
@@ -29,6 +29,13 @@ DEFAULT_MODELS = (
     "text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002",
     "omni-moderation-latest", "text-moderation-latest",
 )
+DOCS = {
+    "models": knobs.Doc(f"{len(DEFAULT_MODELS)} current ids: " + ", ".join(f"`{m}`" for m in DEFAULT_MODELS),
+                        'The ids `models.list` answers, as strings or partial Model dicts (`{"id": "my-model", '
+                        '"owned_by": "me"}`), followed by the models this fake\'s fine-tuning jobs made; retrieving any '
+                        "other id is the API's 404 `model_not_found`. A listed fine-tuned model (`ft:...`) can be "
+                        "deleted; a base model answers 403."),
+}
 _CREATED = 1_700_000_000
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 
 
-from .. import errors, params
+from .. import errors, knobs, params
 from ..bodies import merge, reply, stable_id
 from .. import sdk
 
@@ -33,6 +33,22 @@ CATEGORIES = (
 
 KNOBS = {"flagged": list[Literal[CATEGORIES]], "results": list[dict], "model": str, "per_input": bool,
          "unflagged_score": Annotated[float, Ge(0), Le(1)], "applied_input_types": list[Literal["text", "image"]]}
+DOCS = {
+    "flagged": knobs.Doc("nothing flagged", f'Category names to flag on every input (of the API\'s {len(CATEGORIES)}), '
+                         'e.g. `["harassment", "violence/graphic"]`: each is `true` with a score of 0.97, and the result '
+                         "is `flagged`."),
+    "results": knobs.Doc("one unflagged result per input", 'Partial results laid over the default one, e.g. '
+                         '`[{"flagged": true, "categories": {"hate": true}}]`: input *i* gets the *i*-th, and inputs past '
+                         "the list's end its last. With `per_input=False` the answer's results are exactly these."),
+    "model": knobs.Doc('the request\'s `model`, else `"omni-moderation-latest"`',
+                       'The model the answer names when the request names none, e.g. `"text-moderation-007"`.'),
+    "per_input": knobs.Doc("`True`", "`True`: one result per input, `results` laid over each; `False`: exactly the "
+                           "`results` given, none without them (openai-responses' answer, which its compatibility "
+                           "layer sets)."),
+    "unflagged_score": knobs.Doc("`0.0001`", "The score, 0 to 1, of every category that is not flagged."),
+    "applied_input_types": knobs.Doc('`["text"]`', 'Every category\'s `category_applied_input_types`: `"text"`, '
+                                     '`"image"`, both, or `[]` (openai-responses\' answer).'),
+}
 
 
 def create(call) -> Any:

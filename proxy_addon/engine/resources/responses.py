@@ -49,7 +49,7 @@ import time
 from typing import Any, Callable, Literal
 
 
-from .. import errors, lifecycle, logprobs, pages, params, tokens
+from .. import errors, knobs, lifecycle, logprobs, pages, params, tokens
 from ..prompt_cache import PromptCache
 from ..bodies import check, echo_answer, function_call, merge, problem, reply, stable_id
 from ..errors import OpenAIError
@@ -62,6 +62,42 @@ from .. import stores
 RULE = "responses"
 KNOBS = {**lifecycle.KNOBS, "output_text": str, "output": list[dict], "tool_calls": list[dict], "reasoning": (bool, str),
          "status": Literal["completed", "incomplete", "failed"], "stream": object}
+DOCS = {
+    **lifecycle.DOCS,
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: a `background=true` response moves one step per retrieve '
+                          "(`queued`, `in_progress`, then its end; a streamed retrieve plays it to its end); a number: "
+                          "one step every that many seconds, retrieved or not. Only background responses progress: the "
+                          "others are finished in their create's answer."),
+    "time_scale": lifecycle.UNCLOCKED,
+    "fail_at": knobs.Doc("none: a background response reaches its `status`",
+                         'The step at which a background response fails instead (`status: "failed"`, `error.code: '
+                         '"server_error"`): `"in_progress"`, or `"done"` (where it would reach its final status). For '
+                         'any response, `status="failed"` does it in the answer itself.'),
+    "fail_message": knobs.Doc('`"The model failed to generate a response."`', "The `error.message` of a `fail_at` "
+                              "failure."),
+    "output_text": knobs.Doc("a restatement of the last user message of the context; a JSON example for a "
+                             "`text.format` schema, a forced function's call, `The tool returned: ...` after tool outputs",
+                             'The answer, as a string: one `message` item, e.g. `"Hello from the fake"`.'),
+    "output": knobs.Doc("a message of `output_text`, then the `tool_calls`, else the default answer",
+                        'The whole output, as partial items: `{"type": "message", "content": "Hi"}`, `{"type": '
+                        '"function_call", "name": "f", "arguments": {...}}`, `{"type": "reasoning", "summary": "..."}` '
+                        "or any item type the SDK knows; ids, call ids, statuses and content parts are filled in. It wins "
+                        "over `output_text` and `tool_calls`."),
+    "tool_calls": knobs.Doc("none, unless `tool_choice` forces a function: then its call, arguments made from its "
+                            "schema",
+                            'Functions to call, e.g. `[{"name": "get_weather", "arguments": {"city": "Oslo"}}]` '
+                            "(arguments default to an example of the tool's schema): `function_call` items, after any "
+                            "`output_text`. They answer only a turn that does not end in tool outputs, so that a round "
+                            "trip ends."),
+    "reasoning": knobs.Doc("no reasoning item", '`True` or a summary string: a `reasoning` item before the answer '
+                           '(`True`: `"Thinking about how to answer: ..."`), streamed with its summary events and counted '
+                           "in `usage.output_tokens_details.reasoning_tokens`."),
+    "status": knobs.Doc('`"completed"`', 'The response\'s final status: `"completed"`, `"incomplete"` '
+                        '(`incomplete_details.reason: "max_output_tokens"`) or `"failed"` (`error.code: '
+                        '"server_error"`); a stream ends with `response.completed`, `.incomplete` or `.failed` to match.'),
+    "stream": knobs.stream_doc("`stream: true` responses", "the text, refusal, function-call arguments and "
+                               "reasoning-summary deltas of the Responses events"),
+}
 
 COLLECTION = stores.RESPONSES.path
 

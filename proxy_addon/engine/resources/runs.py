@@ -81,6 +81,45 @@ KNOBS = {
     "reply": str, "tool_calls": list[dict], "poll_after_ms": knobs.Count,
     "stream": object,
 }
+DOCS = {
+    **lifecycle.DOCS,
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: one step per retrieve of the run (what `create_and_poll` does; a '
+                          "list moves nothing); a number: one step every that many seconds, retrieved or not, e.g. "
+                          "`0.2`. A stream plays the run to its end at once, whatever this says."),
+    "time_scale": lifecycle.UNCLOCKED,
+    "fail_at": knobs.Doc("none: the run reaches its outcome",
+                         'The step at which the run fails instead (`status: "failed"`, `last_error.code: '
+                         '"server_error"`): `"in_progress"` (it never starts), `"outcome"` (where it would complete or '
+                         'stop at `requires_action`; after tool outputs too) or `"cancelled"` (a cancelling run). A '
+                         "`sequence` or a stream leaves it unused."),
+    "fail_message": knobs.Doc('`"Sorry, something went wrong."`', "The `last_error.message` of a `fail_at` failure."),
+    "sequence": knobs.Doc("the run's own lifecycle: `queued`, `in_progress`, then its outcome",
+                          'Partial runs, as in openai-responses: a dict of lists by operation (`"create"`, '
+                          '`"retrieve"`, `"update"`, `"cancel"`, `"submit_tool_outputs"`), or one list, the retrieve '
+                          'sequence, e.g. `[{"status": "in_progress"}, {"status": "completed"}]`. Each call takes the '
+                          "next entry and the last is held; a run an entry completes gets its reply."),
+    "validate_thread_exists": knobs.Doc("`False`: any thread id is taken as it is",
+                                        "`True`: a run call naming a thread that does not exist answers the API's 404 "
+                                        "`No thread found with id '...'.`"),
+    "validate_assistant_exists": knobs.Doc("`False`: an unknown assistant is taken as it is (its model: `gpt-4o`)",
+                                           "`True`: a run for an assistant that does not exist answers the API's 404 "
+                                           "`No assistant found with id '...'.`"),
+    "reply": knobs.Doc('restates the last user message (`"This is a fake answer from openai-fake. You said: ..."`)',
+                       "The assistant's answer, written as a thread message (with a `message_creation` step and "
+                       'the run\'s `usage`) when the run completes, e.g. `"It is sunny in Oslo."`.'),
+    "tool_calls": knobs.Doc("none, unless the run's `tool_choice` forces a function: then its call, arguments made "
+                            "from its schema",
+                            'Function calls that stop the run\'s first turn at `requires_action`, with a `tool_calls` '
+                            'step, e.g. `[{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]` (ids '
+                            'filled in; arguments may be a dict, and are `"{}"` when left out); `submit_tool_outputs` '
+                            "then moves the run on to its `reply`."),
+    "poll_after_ms": knobs.Doc("`100`", "The `openai-poll-after-ms` header on the run a create, retrieve, update, "
+                               "cancel or submit answers (not streamed), which `create_and_poll` waits between its "
+                               "retrieves, e.g. `0`."),
+    "stream": knobs.stream_doc("streamed runs (`stream: true` on create, create-and-run and submit_tool_outputs)",
+                               "the message text of `thread.message.delta` events and the arguments of "
+                               "`thread.run.step.delta` events"),
+}
 
 PROGRESS = stores.RUN_PROGRESS
 _WAITING = {"requires_action"}

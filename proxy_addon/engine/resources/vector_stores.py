@@ -54,6 +54,28 @@ from .. import stores
 RULE = "vector_stores"
 KNOBS = {**lifecycle.KNOBS, "processing_reads": knobs.Count, "poll_after_ms": knobs.Count,
          "batch_cancel": Literal["on_read", "immediate"]}
+DOCS = {
+    **lifecycle.DOCS,
+    "progress": knobs.Doc('`"polls"`', '`"polls"`: each read of the store is a step (any GET on it, its files or its '
+                          "batches, a list, a search); a number: one step every that many seconds, read or not, so that "
+                          "a file takes `processing_reads` times that, e.g. `0.5`."),
+    "time_scale": lifecycle.UNCLOCKED,
+    "fail_at": knobs.Doc("none: files complete", '`"read"`, the one step: the next step fails every file still in '
+                         'progress (`status: "failed"`, `last_error.code: "server_error"`), and a batch whose files all '
+                         "failed is `failed`."),
+    "fail_message": knobs.Doc('`"The file could not be processed."`', "The `last_error.message` of the files "
+                              "`fail_at` fails."),
+    "processing_reads": knobs.Doc("`1`: the first read after the create",
+                                  "Which read of the store finishes a new file or batch: `1` the first after the "
+                                  "create, `3` lets two polls see `in_progress`, `0` answers it `completed` in the "
+                                  "create itself."),
+    "poll_after_ms": knobs.Doc("`10`", "The `openai-poll-after-ms` header on file and batch answers still "
+                               "`in_progress`, which the SDK's `*_and_poll` helpers wait for (1 s without it)."),
+    "batch_cancel": knobs.Doc('`"on_read"`', '`"on_read"`: a cancel answers the batch still `in_progress`, and the next '
+                              "read makes it and its unfinished files `cancelled`; cancelling a finished batch is a "
+                              '400. `"immediate"`: the cancel answers it `cancelled` at once, finished or not '
+                              "(openai-responses' behaviour, which its compatibility layer sets)."),
+}
 
 COLLECTION = stores.VECTOR_STORES.path
 _FILES = stores.VECTOR_STORE_FILES  # its VectorStoreFile objects (id = the File's id)

@@ -57,6 +57,27 @@ _IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
 _ROWS = {row.name: row for row in table.ROWS if row.name.startswith("videos.")}
 _VARIANT_KNOB = {"video": "content", "thumbnail": "thumbnail", "spritesheet": "spritesheet"}
 
+DOCS = {
+    **lifecycle.DOCS,
+    "time_scale": knobs.Doc("`1` (real time)", "How much faster than real time a video's clock runs, for its "
+                            "`completed_at` and its `expires_at`, an hour later (a download after it is a 404)."),
+    "fail_at": knobs.Doc("none: the video completes", '`"in_progress"` (the first step) or `"completed"`: the video is '
+                         '`failed` there, with `error: {"code": fail_code, "message": fail_message}`.'),
+    "fail_message": knobs.Doc('`"The video could not be generated."`', "The `error.message` of a `fail_at` failure."),
+    "in_progress_steps": knobs.Doc("`3`", "How many steps a video is `in_progress` before `completed`, its `progress` "
+                                   "rising evenly (25, 50, 75 for 3)."),
+    "poll_after_ms": knobs.Doc("`10`", "The `openai-poll-after-ms` header on retrieves of a video still running, "
+                               "which `create_and_poll` waits between polls."),
+    "fail_code": knobs.Doc('`"video_generation_failed"`', "The `error.code` of a `fail_at` failure."),
+    "content": knobs.Doc("a real MP4 (H.264) of the video's prompt, size and length",
+                         "The bytes `download_content` answers, as they are (`video/mp4`), e.g. "
+                         '`Path("clip.mp4").read_bytes()`.'),
+    "thumbnail": knobs.Doc("a WebP image of the video's size",
+                           'The bytes `download_content(variant="thumbnail")` answers, as they are (`image/webp`).'),
+    "spritesheet": knobs.Doc("a JPEG grid of one 160 px wide tile a second",
+                             'The bytes `download_content(variant="spritesheet")` answers, as they are (`image/jpeg`).'),
+}
+
 
 def not_found(video_id: str) -> OpenAIError:
     return OpenAIError(404, f"Video with id '{video_id}' not found.", param="video_id")
