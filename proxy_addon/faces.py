@@ -104,7 +104,13 @@ def answer(engine: Engine, *, method: str, target: str, headers: Mapping[str, st
                           query=query_of(target) if "?" in target else {}, host=host, scheme=scheme, port=port)
         if before is not None:
             before()
-        return engine.handle(request), request, body
+        clock = time.perf_counter()
+        reply = engine.handle(request)
+        if engine.answer_listeners:
+            took = time.perf_counter() - clock
+            for listener in engine.answer_listeners:
+                listener(request, reply, took)
+        return reply, request, body
     except Exception as e:  # the engine never raises; this guards the conversion itself
         logger.exception("openai-fake could not answer %s %s", method, redact_target(target))
         return OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}",
