@@ -127,10 +127,10 @@ class Metrics:
             usage = reply.usage
             if usage and reply.status < 400:
                 model = self._model(request.model)
-                for direction, names in (("input", ("prompt_tokens", "input_tokens")),
-                                         ("output", ("completion_tokens", "output_tokens"))):
-                    n = next((usage[k] for k in names if isinstance(usage.get(k), int)), 0)
-                    if n > 0 and not isinstance(n, bool):
+                # Chat, completions and embeddings say prompt/completion; Responses, images and audio input/output.
+                for direction, n in (("input", usage.get("prompt_tokens", usage.get("input_tokens"))),
+                                     ("output", usage.get("completion_tokens", usage.get("output_tokens")))):
+                    if type(n) is int and n > 0:  # a handler's odd usage (None, "12", True) is not counted
                         self._child(self.tokens, model, direction).inc(n)
         except Exception:
             self._log_once()

