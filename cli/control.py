@@ -97,5 +97,5 @@ def use(
 
 
 def state(confdir: options.Confdir = None) -> None:
-    """Print everything the running fake stores, and its call counts, as JSON."""
+    """Print everything the running fake stores, its call counts and its metrics (those of /_fake/metrics), as JSON."""
     typer.echo(json.dumps(_ask(confdir, "GET", "/_fake/state"), indent=2))

@@ -7,7 +7,8 @@ face, where `https://api.openai.com/_fake/...` is the real API's 404):
     POST /_fake/reset     forget state and call counts ({"calls": true} also clears the calls)
     GET  /_fake/profile   the active profile: name, source, rules, the last reload error
     POST /_fake/profile   {"profile": "<shipped name | file.py | dotted.module>"}: load it and answer with it
-    GET  /_fake/state     everything stored, as JSON, with the call counts
+    GET  /_fake/state     everything stored, as JSON, with the call counts and the metrics' numbers
+    GET  /_fake/metrics   the metrics in Prometheus's text format (OpenMetrics if asked for; `metrics.py`)
     GET  /_fake/webhooks  where webhooks go: the profile's endpoints and those registered here, secrets included
     POST /_fake/webhooks  {"url", "secret"?, "events"?}: register an endpoint (a secret is made when none is given)
     DELETE /_fake/webhooks/{id}  remove one registered here
@@ -47,6 +48,7 @@ from .access import is_loopback
 from .engine import Engine, OpenAIError, Reply, webhook_endpoints
 from .engine.errors import invalid_url, missing_param, unparsable_json
 from .journal import Entry, Journal
+from .metrics import Metrics
 from .profile import Profile, ProfileError, is_real_interrupt, load, resolve, shipped_dir
 
 __all__ = ["PREFIX", "TOKEN_HEADER", "Control", "ProfileWatcher", "is_loopback", "load_fresh", "new_token"]
@@ -97,9 +99,12 @@ class Control:
     """Answers the control endpoints from the runner's engine and journal."""
 
     def __init__(self, engine: Engine, journal: Journal, *, allow_remote: bool = False,
-                 watcher: "ProfileWatcher | None" = None, token: str | None = None) -> None:
+                 watcher: "ProfileWatcher | None" = None, token: str | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.journal = journal
+        #: What `GET /_fake/metrics` shows: counted from the journal and the engine from now on.
+        self.metrics = metrics or Metrics(engine, journal)
         #: The secret every control request must bring; one of its own when none is given, so a
         #: control API is never open.
         self.token = token or new_token()
@@ -219,7 +224,11 @@ class Control:
 
     def state(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
         state = self.engine.state
-        return Reply.json(200, {**state.snapshot(), "counts": state.counts()})
+        return Reply.json(200, {**state.snapshot(), "counts": state.counts(), "metrics": self.metrics.summary()})
+
+    def get_metrics(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
+        text, content_type = self.metrics.exposition(headers.get("accept"))
+        return Reply(200, text, {"content-type": content_type})
 
     def webhooks(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
         found = webhook_endpoints.endpoints(self.engine.profile, self.engine.state)
@@ -275,6 +284,7 @@ _ENDPOINTS = {
     ("GET", "/_fake/profile"): Control.get_profile,
     ("POST", "/_fake/profile"): Control.set_profile,
     ("GET", "/_fake/state"): Control.state,
+    ("GET", "/_fake/metrics"): Control.get_metrics,
     ("GET", "/_fake/webhooks"): Control.webhooks,
     ("POST", "/_fake/webhooks"): Control.add_webhook,
 }

@@ -96,7 +96,8 @@ def answer(engine: Engine, *, method: str, target: str, headers: Mapping[str, st
     `max_request_size`, a failure here) and the body to journal. `target`: the path with its query, as sent;
     `headers`: lower-case names; `scheme`, `host` and `port`: where the client sent it (the URLs an answer
     gives, an image's, must reach this face again). `before`: called just before the engine (the in-process
-    face's own bookkeeping). Never raises: a failure is a logged 500."""
+    face's own bookkeeping). The engine's `answer_listeners` (the metrics) are told of the reply and of the
+    engine's time. Never raises: a failure is a logged 500."""
     try:
         if len(body) > max_request_size:  # a chunked body (no length given), or one read already
             return too_large(len(body), max_request_size).reply(), None, b""
@@ -104,7 +105,13 @@ def answer(engine: Engine, *, method: str, target: str, headers: Mapping[str, st
                           query=query_of(target) if "?" in target else {}, host=host, scheme=scheme, port=port)
         if before is not None:
             before()
-        return engine.handle(request), request, body
+        clock = time.perf_counter()
+        reply = engine.handle(request)
+        if engine.answer_listeners:
+            took = time.perf_counter() - clock
+            for listener in engine.answer_listeners:
+                listener(request, reply, took)
+        return reply, request, body
     except Exception as e:  # the engine never raises; this guards the conversion itself
         logger.exception("openai-fake could not answer %s %s", method, redact_target(target))
         return OpenAIError(500, f"openai-fake internal error: {type(e).__name__}: {e}",

@@ -107,6 +107,8 @@ class Runner:
         #: The `/_fake/...` endpoints; the token, and only loopback clients unless `allow_remote_control`.
         self.control = Control(self.engine, self.journal, allow_remote=allow_remote_control, watcher=self.watcher,
                                token=self.control_token)
+        #: The fake's metrics (`GET /_fake/metrics`, `metrics.py`), counted by the control's own `Metrics`.
+        self.metrics = self.control.metrics
         self.host = host
         self.port = port
         self.base_url_port = base_url_port

@@ -11,7 +11,7 @@ step for every other call) and turns every error into an OpenAI-shaped reply.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import azure, errors, routes, validation
 from .bodies import as_partial
@@ -81,10 +81,10 @@ class Call:
             return pace.whole()
         return pace
 
-    def stream(self, events: list[Event], error_event=None) -> StreamReply:
-        """A streamed 200 reply of `events`, paced by `pace`."""
+    def stream(self, events: list[Event], error_event=None, usage: dict | None = None) -> StreamReply:
+        """A streamed 200 reply of `events`, paced by `pace`; `usage`: the tokens it generated (`Reply.usage`)."""
         return StreamReply(200, b"", {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"},
-                           events=events, pace=self.pace, error_event=error_event)
+                           events=events, pace=self.pace, error_event=error_event, usage=usage)
 
     @property
     def where(self) -> str:
@@ -173,6 +173,10 @@ class Engine:
             profile = Profile()
         self.profile = profile
         self.state = state or State()
+        #: Told `(request, reply, seconds)` of each call a face had the engine answer (`faces.answer`; not the
+        #: calls a batch or a grader makes through it), `seconds` being the engine's own time: the metrics
+        #: (`metrics.py`) count tokens, injected failures and latency there.
+        self.answer_listeners: list[Callable[[Request, Reply, float], None]] = []
         if state is None:
             self.preload()
 
@@ -222,6 +226,7 @@ class Engine:
                     return host.answer(request, self.state)
         rule_name = ""
         delay = profile.latency
+        fault = None
         try:
             if azure.applies(request):
                 azure.translate(request)
@@ -248,6 +253,7 @@ class Engine:
                         failure = azure.rate_limited(route.name, request.api_version,
                                                      1.0 if rule.retry_after is None else rule.retry_after,
                                                      f"(openai-fake: simulated failure {n} of {rule.failures})")
+                    fault = f"http_{failure.status}"
                     raise failure
                 call = Call(request, rule, self.state, profile, n, self)
                 try:
@@ -276,6 +282,7 @@ class Engine:
         reply.headers["x-request-id"] = "req_" + secrets.token_hex(16)
         reply.delay = delay
         reply.rule = rule_name
+        reply.fault = fault
         return reply
 
 

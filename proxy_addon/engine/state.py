@@ -298,6 +298,12 @@ class State:
         with self.lock:
             return [name for name, found in self._collections.items() if found.objects]
 
+    def sizes(self) -> tuple[dict[str, int], int, int]:
+        """What is stored now, cheaply (no copy): (objects by collection, blobs, bytes of blobs)."""
+        with self.lock:
+            objects = {name: len(found) for name, found in self._collections.items() if len(found)}
+            return objects, len(self._blobs), sum(map(len, self._blobs.values()))
+
     def blob(self, key: str) -> bytes | None:
         """Stored bytes (a file's content), or None."""
         with self.lock:

@@ -86,11 +86,17 @@ class Reply:
     rule: str = ""
     #: What `body` encodes, when the reply was made from data (`Reply.json`): read it, don't re-parse the body.
     payload: Any = field(default=None, repr=False, compare=False)
+    #: The `usage` of the tokens this reply generated (a create's, whole or streamed; never a retrieve's,
+    #: which shows tokens counted before), for the metrics' token counts (`metrics.py`).
+    usage: dict | None = field(default=None, repr=False, compare=False)
+    #: The failure the profile injected in place of an answer ("http_429": `failures=`), for the metrics.
+    fault: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> "Reply":
-        """A JSON reply."""
+    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None, *,
+             usage: dict | None = None) -> "Reply":
+        """A JSON reply; `usage`: the tokens it generated (see `Reply.usage`)."""
         hdrs = {"content-type": "application/json"}
         if headers:
             hdrs.update(headers)
-        return cls(status, to_json(payload), hdrs, payload=payload)
+        return cls(status, to_json(payload), hdrs, payload=payload, usage=usage)

@@ -133,8 +133,9 @@ def create(call) -> Any:
         if checked:
             check(sdk.ChatCompletion, data, call.where)
         if stream:
-            return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
-        return Reply.json(200, data)
+            return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top),
+                               usage=data.get("usage"))
+        return Reply.json(200, data, usage=data.get("usage"))
     data["metadata"] = metadata if metadata is not None else {}
     data = merge(data, rest)
     if checked:
@@ -145,8 +146,9 @@ def create(call) -> Any:
         call.state.replace_all(_messages(cid), stored)  # a handler's fixed id replaces an earlier completion whole
         call.state.put(COLLECTION, data)
     if stream:
-        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
-    return Reply.json(200, data)
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top),
+                           usage=data.get("usage"))
+    return Reply.json(200, data, usage=data.get("usage"))
 
 
 def _check_message(message: dict, where: str) -> None:

@@ -83,8 +83,11 @@ def create(call) -> Any:
     data = merge(data, rest)
     if stream:
         check(sdk.Completion, data, call.where)
-        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top))
-    return reply(sdk.Completion, data, call.where)
+        return call.stream(_chunks(data, call.pace, bool(stream_options.get("include_usage")), top),
+                           usage=data.get("usage"))
+    answer = reply(sdk.Completion, data, call.where)
+    answer.usage = data.get("usage")
+    return answer
 
 
 #: Prompts per request. The API states no limit; this is the one embeddings state, and it bounds the

@@ -67,7 +67,7 @@ def create(call) -> Any:
             f'{{"object":"embedding","index":{i},"embedding":{_encoded(text, size, fmt)}}}' for i, text in enumerate(inputs)
         )
         body = f'{{"object":"list","data":[{items}],"model":{json.dumps(model)},"usage":{json.dumps(usage, separators=(",", ":"))}}}'
-        return Reply(200, body.encode(), {"content-type": "application/json"})
+        return Reply(200, body.encode(), {"content-type": "application/json"}, usage=usage)
     data = [{"object": "embedding", "index": i, "embedding": list(fixed) if fixed is not None else list(_vector(text, size))}
             for i, text in enumerate(inputs)]
     out = {"object": "list", "data": data, "model": model, "usage": usage}
@@ -77,7 +77,7 @@ def create(call) -> Any:
     if fmt == "base64":
         for item in out["data"]:
             item["embedding"] = _base64(item["embedding"])
-    return Reply.json(200, out)
+    return Reply.json(200, out, usage=out.get("usage"))
 
 
 #: The API's limits: inputs per request, tokens per input, tokens per request.

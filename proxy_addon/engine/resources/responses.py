@@ -514,9 +514,10 @@ def _decoded(stored: dict) -> list[Event]:
     return [Event(t.encode(), t.split("\n", 1)[0].endswith(".delta"), *s) for t, s in zip(texts, said)]
 
 
-def _stream(call, events: list[Event], offset: int = 0) -> Reply:
-    """A streamed reply of `events`, the first numbered `offset` (the tail of a stored stream keeps its numbers)."""
-    return call.stream(events, lambda error, index: _error_event(error, offset + index))
+def _stream(call, events: list[Event], offset: int = 0, usage: dict | None = None) -> Reply:
+    """A streamed reply of `events`, the first numbered `offset` (the tail of a stored stream keeps its numbers);
+    `usage`: the tokens it generated (a create's; a stored stream's were counted when it was made)."""
+    return call.stream(events, lambda error, index: _error_event(error, offset + index), usage)
 
 
 # -- endpoints -----------------------------------------------------------------------------
@@ -556,8 +557,8 @@ def create(call) -> Any:
             if background and not pending:  # streamed: it has ended already
                 lifecycle.emit(call, f"response.{data['status']}", response_id)
     if events is not None:
-        return _stream(call, events)
-    return Reply.json(200, answer)
+        return _stream(call, events, usage=data.get("usage"))
+    return Reply.json(200, answer, usage=data.get("usage"))
 
 
 def _load(call) -> dict:
