@@ -1,5 +1,5 @@
 """The fake's metrics: `GET /_fake/metrics` in Prometheus's text format, and the same numbers as JSON in
-`GET /_fake/state` (so in `openai-fake state`). docs/metrics.md says what each one means.
+`GET /_fake/state` (so in `openai-fake state`). docs/reference/metrics.md says what each one means.
 
 Each fake keeps its own `CollectorRegistry`, never prometheus_client's global one: several fakes run in one
 process (a test's own beside the session's), and each counts only its calls. The counts come from two

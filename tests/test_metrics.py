@@ -4,7 +4,6 @@ fake's own registry, read back with prometheus_client's parser and through `open
 from __future__ import annotations
 
 import json
-import time
 
 import openai
 import pytest
@@ -16,7 +15,7 @@ from proxy_addon import Profile, metrics as metrics_module
 from proxy_addon.engine import Engine
 from proxy_addon.faces import answer
 from proxy_addon.inprocess import http_client
-from proxy_addon.journal import Entry, Journal
+from proxy_addon.journal import Journal
 from proxy_addon.metrics import Metrics
 from proxy_addon.runner import Runner
 
@@ -231,21 +230,3 @@ def test_the_models_a_client_names_are_bounded(monkeypatch):
         call(engine, model)
     assert of(samples(counted.text()), "openai_fake_tokens_total") == {
         ("input", "m-1"): 2, ("input", "m-2"): 1, ("input", "(other)"): 2}
-
-
-def test_counting_costs_a_few_microseconds_a_call():
-    engine = Engine(Profile())
-    counted = Metrics(engine, Journal())
-    seen = []
-    engine.answer_listeners.append(lambda request, reply, seconds: seen.append((request, reply)))
-    call(engine, "text-embedding-3-small")
-    (request, reply), = seen
-    entry = Entry(time=time.time(), rule="embeddings", status=200, face="proxy", duration_ms=1.0)
-    n = 2000
-    start = time.perf_counter()
-    for _ in range(n):
-        counted.answered(request, reply, 0.0001)
-        counted.recorded(entry)
-    each = (time.perf_counter() - start) / n
-    # A few µs on a quiet machine (five prometheus_client updates); the engine's whole budget is 100 µs a call.
-    assert each < 100e-6, f"{each * 1e6:.1f} µs a call"
