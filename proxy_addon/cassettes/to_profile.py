@@ -1,0 +1,141 @@
+"""A recording as a profile module a person can read and edit (`openai-fake record to-profile DIR`).
+
+One handler per route, answering that route's recorded answers in the order they were recorded, then
+the last one again; the answers are literals in the module (JSON and text bodies, stream chunks), or,
+for binary bodies, the recording's side files, read when answered. The handlers run first
+(`handler_first=True`): what was recorded is the answer, whatever the route would have done.
+"""
+
+from __future__ import annotations
+
+import os
+import pprint
+from pathlib import Path
+from typing import Any
+
+from ..engine.streams import Event, Pace, StreamReply
+from ..engine.wire import Reply
+from ..summaries import prompt_of, shorten
+from . import store
+
+__all__ = ["to_profile", "recorded"]
+
+_NO_JSON = object()
+
+
+def recorded(status: int, *, headers: dict | None = None, json: Any = _NO_JSON, text: str | None = None,
+             file: Path | str | None = None, chunks: list[tuple[float, str]] | None = None) -> Reply:
+    """A recorded answer as a whole `Reply`, made afresh for each call (profiles made by `to_profile` use it).
+
+    json / text / file: the body (a file is read now); chunks: a stream's `(seconds since the response
+    began, event text)`, replayed at the recorded pace evened out (the first chunk's wait, then the
+    mean gap between chunks).
+    """
+    headers = dict(headers or {})
+    if chunks is not None:
+        first = chunks[0][0] if chunks else 0.0
+        gap = (chunks[-1][0] - first) / (len(chunks) - 1) if len(chunks) > 1 else 0.0
+        headers.setdefault("content-type", "text/event-stream; charset=utf-8")
+        return StreamReply(status, b"", headers, events=[Event(data.encode(), content=True) for _, data in chunks],
+                           pace=Pace(ttft=max(0.0, first), chunk_delay=max(0.0, gap)))
+    if json is not _NO_JSON:
+        return Reply.json(status, json, headers)
+    if file is not None:
+        return Reply(status, Path(file).read_bytes(), headers)
+    return Reply(status, (text or "").encode(), headers)
+
+
+def _literal(value: Any, indent: int) -> str:
+    text = pprint.pformat(value, width=110 - indent, sort_dicts=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def _answer_source(exchange: store.Exchange, indent: int) -> str:
+    response = exchange.response
+    args = [f"status={response['status']}"]
+    if response.get("headers"):
+        args.append(f"headers={_literal(response['headers'], indent)}")
+    if "chunks" in response:
+        pairs = [(c["at"], c["data"]) for c in response["chunks"] if "data" in c]
+        args.append(f"chunks={_literal(pairs, indent)}")
+    elif "json" in response:
+        args.append(f"json={_literal(response['json'], indent)}")
+    elif "text" in response:
+        args.append(f"text={_literal(response['text'], indent)}")
+    elif "raw" in response:
+        args.append(f"file=RECORDING / {response['raw']['file']!r}")
+    return "dict(" + ", ".join(args) + ")"
+
+
+def _about(exchange: store.Exchange) -> str:
+    request = exchange.request
+    said = shorten(prompt_of(request["json"])) if isinstance(request.get("json"), dict) else None
+    line = f"{exchange.name}: {request['method']} {request['path']}"
+    return line + (f", {said!r}" if said else "")
+
+
+def to_profile(directory: Path | str, at: Path | str | None = None) -> str:
+    """The Python source of a profile module that answers what the recording in `directory` recorded.
+
+    at: where the module will be written, so that it finds the recording's side files relative to
+        itself; without it, by the recording's absolute path.
+    """
+    directory = Path(directory).resolve()
+    contents = store.read(directory)
+    by_route: dict[str, list[store.Exchange]] = {}
+    left_out: list[str] = []
+    for exchange in contents.exchanges:
+        if exchange.response is None:
+            left_out.append(f"{exchange.name}: a Realtime session (an event log; replay it with --replay)")
+        elif exchange.route is None:
+            left_out.append(f"{exchange.name}: {exchange.request['method']} {exchange.request['path']} is no route of the API")
+        elif "chunks" in exchange.response and any("data" not in c for c in exchange.response["chunks"]):
+            left_out.append(f"{exchange.name}: a stream of bytes that are not text")
+        else:
+            by_route.setdefault(exchange.route, []).append(exchange)
+    if at is not None:
+        where = Path(os.path.relpath(directory, Path(at).resolve().parent)).as_posix()
+        recording = f"Path(__file__).parent / {where!r}"
+    else:
+        recording = f"Path({directory.as_posix()!r})"
+
+    out = [
+        f'"""A profile made from the recording in {directory.name}/ (openai-fake record to-profile).',
+        "",
+        "Each handler answers its route's recorded answers in the order they were recorded, then the last",
+        "one again. Edit the answers, or swap a handler for knobs: it is an ordinary profile.",
+        '"""',
+        "",
+        "from pathlib import Path",
+        "",
+        "from openai_fake import Profile",
+        "from openai_fake.cassettes import recorded",
+        "",
+        "#: The recording, for the bodies kept as files.",
+        f"RECORDING = {recording}",
+        "",
+        "# Requests are not checked: the recorded answers are the answers.",
+        "profile = Profile(validate_requests=False)",
+    ]
+    if left_out:
+        out += ["", "# Left out:"] + [f"# - {why}" for why in left_out]
+    for route, exchanges in by_route.items():
+        constant = route.upper().replace(".", "_")
+        function = route.replace(".", "_")
+        out += ["", "", f"{constant} = ["]
+        for exchange in exchanges:
+            out.append(f"    # {_about(exchange)}")
+            out.append(f"    {_answer_source(exchange, 4)},")
+        out += [
+            "]",
+            "",
+            "",
+            f"def {function}(request, state):",
+            f'    """{route}: the recorded answers in order, then the last one again."""',
+            f"    n = state.call_count({route!r})",
+            f"    return recorded(**{constant}[min(n, len({constant})) - 1])",
+            "",
+            "",
+            f"profile.{route}(handler={function}, handler_first=True)",
+        ]
+    return "\n".join(out) + "\n"
