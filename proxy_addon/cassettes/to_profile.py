@@ -45,33 +45,39 @@ def recorded(status: int, *, headers: dict | None = None, json: Any = _NO_JSON, 
     return Reply(status, (text or "").encode(), headers)
 
 
-def _literal(value: Any, indent: int) -> str:
-    text = pprint.pformat(value, width=110 - indent, sort_dicts=False)
-    return text.replace("\n", "\n" + " " * indent)
+def _argument(name: str, value: Any, column: int) -> str:
+    """`name=<value>` as Python source, its continuation lines aligned under the value's start."""
+    start = column + len(name) + 1
+    text = pprint.pformat(value, width=max(40, 110 - start), sort_dicts=False)
+    return f"{name}=" + text.replace("\n", "\n" + " " * start)
 
 
-def _answer_source(exchange: store.Exchange, indent: int) -> str:
+def _answer_source(exchange: store.Exchange, column: int) -> str:
+    """One recorded answer as the keyword arguments of `recorded`, in a `dict(...)`, one per line."""
     response = exchange.response
+    inner = column + len("dict(")
     args = [f"status={response['status']}"]
     if response.get("headers"):
-        args.append(f"headers={_literal(response['headers'], indent)}")
+        args.append(_argument("headers", response["headers"], inner))
     if "chunks" in response:
-        pairs = [(c["at"], c["data"]) for c in response["chunks"] if "data" in c]
-        args.append(f"chunks={_literal(pairs, indent)}")
+        args.append(_argument("chunks", [(c["at"], c["data"]) for c in response["chunks"]], inner))
     elif "json" in response:
-        args.append(f"json={_literal(response['json'], indent)}")
+        args.append(_argument("json", response["json"], inner))
     elif "text" in response:
-        args.append(f"text={_literal(response['text'], indent)}")
+        args.append(_argument("text", response["text"], inner))
     elif "raw" in response:
         args.append(f"file=RECORDING / {response['raw']['file']!r}")
-    return "dict(" + ", ".join(args) + ")"
+    return "dict(" + (",\n" + " " * inner).join(args) + ")"
 
 
 def _about(exchange: store.Exchange) -> str:
     request = exchange.request
-    said = shorten(prompt_of(request["json"])) if isinstance(request.get("json"), dict) else None
+    body = request.get("json") if isinstance(request.get("json"), dict) else {}
+    said = shorten(prompt_of(body)) if body else None
     line = f"{exchange.name}: {request['method']} {request['path']}"
-    return line + (f", {said!r}" if said else "")
+    if isinstance(body.get("model"), str):
+        line += f" {body['model']}"
+    return line + (f", {said!r}" if said else "") + (" (a stream)" if "chunks" in exchange.response else "")
 
 
 def to_profile(directory: Path | str, at: Path | str | None = None) -> str:
