@@ -432,6 +432,15 @@ def test_what_a_crash_leaves_is_skipped_and_reported(tmp_path, caplog):
     assert recorder.record(chat(), 200, JSON, b"{}").name.endswith("-02.json")  # recording goes on beside them
 
 
+def test_a_file_that_names_a_side_file_outside_the_recording_is_not_read(tmp_path):
+    written = Recorder(tmp_path).record(chat(), 200, {"content-type": "audio/mpeg"}, b"ID3")
+    data = json.loads(written.read_text())
+    data["response"]["raw"]["file"] = "../../etc/passwd"
+    written.write_text(json.dumps(data))
+    cassette = Cassette.load(tmp_path)
+    assert cassette.exchanges == [] and "not a file of the recording" in cassette.unreadable[0][1]
+
+
 def test_kill_9_while_recording_leaves_every_written_exchange_readable(tmp_path):
     script = f"""
 import json, sys

@@ -456,6 +456,11 @@ def _check(data: Any) -> str | None:
         return "no request method and path"
     if not isinstance(data.get("response"), dict) and not isinstance(data.get("events"), list):
         return "neither a response nor events"
+    for part in (request, data.get("response") or {}):
+        raw = part.get("raw")
+        name = raw.get("file") if isinstance(raw, dict) else None
+        if name is not None and (not isinstance(name, str) or Path(name).name != name or not name.endswith(".bin")):
+            return f"its side file {name!r} is not a file of the recording"  # never read a path outside it
     return None
 
 
