@@ -383,6 +383,9 @@ def test_a_stream_is_kept_event_by_event_with_its_timing_and_replayed_at_a_scale
         got = found.paced(speed)
         assert [d for _, d in got] == events
         assert [w for w, _ in got] == pytest.approx(waits), speed
+    reply = found.stream_reply(speed=2.0)  # what every face sends: the engine's stream, with the recorded waits
+    assert isinstance(reply, StreamReply) and reply.headers["content-type"] == "text/event-stream"
+    assert [(w, d) for w, d, _ in schedule(reply)] == [(pytest.approx(w), d) for w, d in found.paced(2.0)]
     assert paced([(0.5, b"a"), (0.4, b"b")]) == [(0.5, b"a"), (0.0, b"b")]  # a clock that went back
     for bad in (-1, float("nan"), "fast", True):
         with pytest.raises(ValueError):
@@ -482,9 +485,10 @@ def test_a_recording_becomes_a_profile_that_answers_the_same(tmp_path):
     recorder.record(chat(), 429, {**JSON, "retry-after": "1"},
                     json.dumps({"error": {"message": "Slow down", "type": "requests", "param": None,
                                           "code": "rate_limit_exceeded"}}).encode(), started=started + 2)
-    stream_events = [b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n', b"data: [DONE]\n\n"]
+    stream_events = [b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n',
+                     b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": " there"}}]}\n\n', b"data: [DONE]\n\n"]
     recorder.record(chat({**CHAT, "stream": True}), 200, {"content-type": "text/event-stream"},
-                    chunks=[(0.1, stream_events[0]), (0.3, stream_events[1])], started=started + 3)
+                    chunks=[(0.1, stream_events[0]), (0.15, stream_events[1]), (0.5, stream_events[2])], started=started + 3)
     speech = json.dumps({"model": "gpt-4o-mini-tts", "input": "Hello", "voice": "alloy"}).encode()
     audio = b"ID3\x04" + bytes(range(200))
     recorder.record(Request("POST", "/v1/audio/speech", JSON, speech), 200, {"content-type": "audio/mpeg"}, audio,
@@ -517,7 +521,7 @@ def test_a_recording_becomes_a_profile_that_answers_the_same(tmp_path):
     assert replies[2].headers["retry-after"] == "1"
     for stream in replies[3:]:
         assert isinstance(stream, StreamReply) and [e.data for e in stream.events] == stream_events
-        assert [round(wait, 3) for wait, _, _ in schedule(stream)] == [0.1, 0.2]  # the recorded pace, evened out
+        assert [wait for wait, _, _ in schedule(stream)] == pytest.approx([0.1, 0.05, 0.35])  # the recorded pace
     spoken = send(Request("POST", "/v1/audio/speech", JSON, speech))
     assert (spoken.status, spoken.body, spoken.headers["content-type"]) == (200, audio, "audio/mpeg")
     assert send(Request("GET", "/v1/nope", {}, b"")).status == 404  # left out: the fake's own answer

@@ -21,11 +21,11 @@ redacted), answered again from it, or turned into a profile module (issue 18; do
 from __future__ import annotations
 
 from .matching import DEFAULT_IGNORE, Difference, Matching
-from .replay import MISS_CODE, Cassette, Chunk, Miss, Recorded, paced
+from .replay import MISS_CODE, Cassette, Chunk, Miss, Recorded, paced, stream_reply
 from .store import FORMAT, Exchange, RealtimeRecording, Recorder, StreamRecording, clear, read
 from .to_profile import recorded, to_profile
 
 __all__ = [
     "Cassette", "Chunk", "DEFAULT_IGNORE", "Difference", "Exchange", "FORMAT", "MISS_CODE", "Matching", "Miss",
-    "RealtimeRecording", "Recorded", "Recorder", "StreamRecording", "clear", "paced", "read", "recorded", "to_profile",
+    "RealtimeRecording", "Recorded", "Recorder", "StreamRecording", "clear", "paced", "read", "recorded", "stream_reply", "to_profile",
 ]

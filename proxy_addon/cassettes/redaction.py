@@ -30,7 +30,7 @@ ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "cookie", 
 #: A key inside any text: OpenAI's secret keys (`sk-...`, `sk-proj-...`, `sk-svcacct-...`, `sk-admin-...`),
 #: the old session keys (`sess-...`) and Realtime's ephemeral client secrets (`ek_...`). Long enough that
 #: ids and words never match; the mask `journal.redact` gives (`sk-...wxyz`) does not match again.
-_KEY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(?:sk|sess)-[A-Za-z0-9_\-]{16,}|(?<![A-Za-z0-9_])ek_[A-Za-z0-9_\-]{16,}")
+_KEY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_\-])(?:(?:sk|sess)-|ek_)[A-Za-z0-9_\-]{16,}")
 _KEY_IN_BYTES = re.compile(_KEY_IN_TEXT.pattern.encode())
 
 

@@ -19,11 +19,12 @@ from typing import Iterable, NamedTuple
 
 from ..codec import to_json
 from ..engine.errors import OpenAIError
+from ..engine.streams import Event, StreamReply
 from ..engine.wire import Reply, Request
 from . import matching, store
 from .matching import Difference, Matching
 
-__all__ = ["Cassette", "Recorded", "Miss", "Chunk", "paced", "MISS_CODE"]
+__all__ = ["Cassette", "Recorded", "Miss", "Chunk", "paced", "stream_reply", "MISS_CODE"]
 
 #: The `code` of the error a request nobody recorded gets.
 MISS_CODE = "recording_miss"
@@ -47,6 +48,17 @@ def paced(chunks: Iterable[Chunk | tuple[float, bytes]], speed: float = 1.0) -> 
         previous = max(previous, at)
         out.append((0.0 if speed == 0 or math.isinf(speed) else gap / speed, data))
     return out
+
+
+def stream_reply(status: int, headers: dict[str, str], chunks: Iterable[Chunk | tuple[float, bytes]],
+                 speed: float = 1.0) -> StreamReply:
+    """The engine's `StreamReply` of recorded chunks, which every face sends at their recorded pace
+    divided by `speed` (`StreamReply.waits`), one event per chunk."""
+    steps = paced(chunks, speed)
+    headers = dict(headers)
+    headers.setdefault("content-type", "text/event-stream; charset=utf-8")
+    return StreamReply(status, b"", headers, events=[Event(data, content=True) for _, data in steps],
+                       waits=[wait for wait, _ in steps])
 
 
 @dataclass
@@ -94,6 +106,10 @@ class Recorded:
     def paced(self, speed: float = 1.0) -> list[tuple[float, bytes]]:
         """The stream's chunks with their waits (see `paced`)."""
         return paced(self.chunks, speed)
+
+    def stream_reply(self, speed: float = 1.0) -> StreamReply:
+        """The stream as the engine's `StreamReply`, at its recorded pace divided by `speed`."""
+        return stream_reply(self.status, self.headers, self.chunks, speed)
 
     def body(self) -> bytes:
         """The whole body: JSON re-encoded, text, a side file read now, or a stream's chunks joined."""

@@ -13,10 +13,10 @@ import pprint
 from pathlib import Path
 from typing import Any
 
-from ..engine.streams import Event, Pace, StreamReply
 from ..engine.wire import Reply
 from ..summaries import prompt_of, shorten
 from . import store
+from .replay import stream_reply
 
 __all__ = ["to_profile", "recorded"]
 
@@ -28,16 +28,11 @@ def recorded(status: int, *, headers: dict | None = None, json: Any = _NO_JSON, 
     """A recorded answer as a whole `Reply`, made afresh for each call (profiles made by `to_profile` use it).
 
     json / text / file: the body (a file is read now); chunks: a stream's `(seconds since the response
-    began, event text)`, replayed at the recorded pace evened out (the first chunk's wait, then the
-    mean gap between chunks).
+    began, event text)`, replayed chunk by chunk at the recorded pace.
     """
     headers = dict(headers or {})
     if chunks is not None:
-        first = chunks[0][0] if chunks else 0.0
-        gap = (chunks[-1][0] - first) / (len(chunks) - 1) if len(chunks) > 1 else 0.0
-        headers.setdefault("content-type", "text/event-stream; charset=utf-8")
-        return StreamReply(status, b"", headers, events=[Event(data.encode(), content=True) for _, data in chunks],
-                           pace=Pace(ttft=max(0.0, first), chunk_delay=max(0.0, gap)))
+        return stream_reply(status, headers, [(at, data.encode()) for at, data in chunks])
     if json is not _NO_JSON:
         return Reply.json(status, json, headers)
     if file is not None:
