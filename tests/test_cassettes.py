@@ -435,13 +435,21 @@ def test_what_a_crash_leaves_is_skipped_and_reported(tmp_path, caplog):
     assert recorder.record(chat(), 200, JSON, b"{}").name.endswith("-02.json")  # recording goes on beside them
 
 
-def test_a_file_that_names_a_side_file_outside_the_recording_is_not_read(tmp_path):
+@pytest.mark.parametrize("edit, why", [
+    (lambda d: d["response"]["raw"].update(file="../../etc/passwd"), "not a file of the recording"),  # never read outside it
+    (lambda d: d.update(format=FORMAT + 1), "this openai-fake reads format 1"),
+    (lambda d: d["response"].pop("status"), "without a status"),
+    (lambda d: d["response"].update(chunks=[{"at": "soon", "data": "x"}]), "chunks that are not"),
+    (lambda d: d["request"].pop("path"), "no request method and path"),
+    (lambda d: d.pop("response"), "neither a response nor events"),
+])
+def test_a_file_the_format_does_not_allow_is_skipped_with_the_reason(tmp_path, edit, why):
     written = Recorder(tmp_path).record(chat(), 200, {"content-type": "audio/mpeg"}, b"ID3")
     data = json.loads(written.read_text())
-    data["response"]["raw"]["file"] = "../../etc/passwd"
+    edit(data)
     written.write_text(json.dumps(data))
     cassette = Cassette.load(tmp_path)
-    assert cassette.exchanges == [] and "not a file of the recording" in cassette.unreadable[0][1]
+    assert cassette.exchanges == [] and why in cassette.unreadable[0][1]
 
 
 def test_kill_9_while_recording_leaves_every_written_exchange_readable(tmp_path):

@@ -454,8 +454,17 @@ def _check(data: Any) -> str | None:
     request = data.get("request")
     if not isinstance(request, dict) or not isinstance(request.get("method"), str) or not isinstance(request.get("path"), str):
         return "no request method and path"
-    if not isinstance(data.get("response"), dict) and not isinstance(data.get("events"), list):
+    response = data.get("response")
+    if not isinstance(response, dict) and not isinstance(data.get("events"), list):
         return "neither a response nor events"
+    if isinstance(response, dict):
+        if isinstance(response.get("status"), bool) or not isinstance(response.get("status"), int):
+            return "a response without a status"
+        chunks = response.get("chunks", [])
+        if not isinstance(chunks, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("at"), (int, float)) and isinstance(c.get("data", c.get("base64")), str)
+                for c in chunks):
+            return "chunks that are not each {\"at\": seconds, \"data\": text}"
     for part in (request, data.get("response") or {}):
         raw = part.get("raw")
         name = raw.get("file") if isinstance(raw, dict) else None
