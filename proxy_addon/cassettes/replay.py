@@ -21,8 +21,8 @@ from ..codec import to_json
 from ..engine.errors import OpenAIError
 from ..engine.streams import Event, StreamReply
 from ..engine.wire import Reply, Request
-from . import matching, store
-from .matching import Difference, Matching
+from . import store
+from .matching import Difference, Matching, differences, document, endpoint_of, key_of
 
 __all__ = ["Cassette", "Recorded", "Miss", "Chunk", "paced", "stream_reply", "MISS_CODE"]
 
@@ -177,9 +177,9 @@ class Cassette:
     a retried call), then the last one again and again. Thread-safe.
     """
 
-    def __init__(self, directory: Path | str, contents: store.Contents, matching_: Matching | None = None) -> None:
+    def __init__(self, directory: Path | str, contents: store.Contents, matching: Matching | None = None) -> None:
         self.directory = Path(directory)
-        self.matching = matching_ or Matching()
+        self.matching = matching or Matching()
         self.exchanges = contents.exchanges
         #: Files `load` skipped: temp files of unfinished writes and orphan side files.
         self.leftovers = contents.leftovers
@@ -189,9 +189,9 @@ class Cassette:
         self._slots: dict[bytes, _Slot] = {}
         self._docs: list[tuple[store.Exchange, dict]] = []
         for exchange in self.exchanges:
-            doc = matching.document(exchange.request, self.matching, exchange.route)
+            doc = document(exchange.request, self.matching, exchange.route)
             self._docs.append((exchange, doc))
-            self._slots.setdefault(matching.key_of(doc), _Slot()).exchanges.append(exchange)
+            self._slots.setdefault(key_of(doc), _Slot()).exchanges.append(exchange)
 
     @classmethod
     def load(cls, directory: Path | str, matching: Matching | None = None) -> "Cassette":
@@ -201,10 +201,10 @@ class Cassette:
     def answer(self, request: Request) -> "Recorded | Miss":
         """The next recorded answer to `request`, or a `Miss` naming the nearest recorded request."""
         described, _ = store.describe_request(request)
-        endpoint = matching.endpoint_of(request.method, request.path, request.host)
-        doc = matching.document(described, self.matching, endpoint)
+        endpoint = endpoint_of(request.method, request.path, request.host)
+        doc = document(described, self.matching, endpoint)
         with self._lock:
-            slot = self._slots.get(matching.key_of(doc))
+            slot = self._slots.get(key_of(doc))
             if slot is not None:
                 exchange = slot.exchanges[min(slot.given, len(slot.exchanges) - 1)]
                 slot.given += 1
@@ -226,7 +226,7 @@ class Cassette:
                          2 if recorded["method"] == doc["method"] else 3)
             if best is not None and closeness > best[0][0]:
                 continue
-            count, diffs = matching.differences(recorded, doc)
+            count, diffs = differences(recorded, doc)
             rank = (closeness, count, order)
             if best is None or rank < best[0]:
                 best = (rank, exchange, diffs, count)
