@@ -19,6 +19,7 @@ def test_the_wheel_ships_profiles_found_by_bare_name(tmp_path):
     assert "openai_fake_profiles/flaky.py" in names and "openai_fake_cli/main.py" in names and "openai_fake/__init__.py" in names
     assert "openai_fake/compat/helpers/builders/runs.py" in names and "openai_fake/compat/ext/httpx.py" in names
     assert "proxy_addon/profile.pyi" in names and "proxy_addon/py.typed" in names  # editors complete rules and knobs
+    assert "proxy_addon/cassettes/store.py" in names  # record and replay: a subpackage the package list names
     assert not any(n.startswith(("cli/", "profiles/", "tests/")) for n in names)  # no generic top-level names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

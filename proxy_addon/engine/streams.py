@@ -146,11 +146,14 @@ class StreamReply(Reply):
 
     `error_event(error, sequence)` encodes an error the way this stream format
     does; `sequence` is the next sequence number, for formats that number events.
+    `waits`, when given, are the seconds before each event (a recorded stream replayed at its
+    own pace, `proxy_addon/cassettes`): they replace the pace's.
     """
 
     events: list[Event] = field(default_factory=list)
     pace: Pace = field(default_factory=Pace)
     error_event: Callable[[OpenAIError, int], bytes] | None = None
+    waits: list[float] | None = None
 
     @property
     def content_chunks(self) -> int:
@@ -163,6 +166,10 @@ def schedule(reply: StreamReply) -> Iterator[tuple[float, bytes, str]]:
     kind is FRAME, CONTENT, ERROR (the format's error event; the stream ends
     after it) or CUT (no bytes: close the connection now).
     """
+    if reply.waits is not None:  # a recorded stream: its own waits, no faults
+        for wait, event in zip(reply.waits, reply.events, strict=True):
+            yield wait, event.data, CONTENT if event.content else FRAME
+        return
     pace = reply.pace
     total = reply.content_chunks
     sent = 0  # content deltas sent so far
