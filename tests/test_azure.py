@@ -182,6 +182,20 @@ def test_embeddings(az):
     assert len(result.data) == 2 and len(result.data[0].embedding) == 1536 and result.model == "my-embedding"
 
 
+def test_a_transcription_upload_answers_the_deployment_as_the_model(az, fake):
+    import io
+    import wave
+
+    audio = io.BytesIO()
+    with wave.open(audio, "wb") as w:  # a second of silence
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(b"\0\0" * 16000)
+    result = az.audio.transcriptions.create(model="my-whisper", file=("a.wav", audio.getvalue(), "audio/wav"),
+                                            response_format="verbose_json")
+    assert result.duration == pytest.approx(1.0, abs=0.05) and result.text
+    entry = fake.journal.entries()[-1]
+    assert (entry.status, entry.model, entry.rule) == (200, "my-whisper", "audio.transcriptions")
+
+
 def test_a_streamed_chat(az, fake):
     with az.chat.completions.stream(model="streaming-dep", messages=MESSAGES) as stream:
         for _ in stream:

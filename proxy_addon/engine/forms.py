@@ -62,5 +62,6 @@ def parts(request: Request) -> list[tuple[str, Field]]:
     except MultipartError:
         raise _invalid(UNPARSABLE) from None
     if request.deployment is not None:  # an Azure deployment path: the deployment is the model (engine/azure.py)
-        fields["model"] = Field(request.deployment.encode())
+        fields = [(name, field) for name, field in fields if name != "model"]
+        fields.append(("model", Field(request.deployment.encode())))
     return fields

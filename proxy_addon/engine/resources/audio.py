@@ -97,7 +97,9 @@ def speech(call) -> Any:
     if not model:
         raise errors.missing_param("model")
     if not _SPEECH_MODEL.fullmatch(model):  # the API routes by model: another kind of model finds no endpoint here
-        raise errors.invalid_url(call.request.method, call.request.path)
+        if call.request.deployment is None:
+            raise errors.invalid_url(call.request.method, call.request.path)
+        model = _AZURE_SPEECH  # an Azure deployment's name says nothing of its model
     text = params.require(body, "input", str)
     if len(text) > MAX_INPUT:
         raise OpenAIError(400, f"Invalid 'input': string too long. Expected a string with maximum length {MAX_INPUT}, "
@@ -218,6 +220,8 @@ RULE_DOCS = {
 }
 
 _WHISPER = "whisper-1"
+#: What an Azure deployment whose name is no speech model's speaks as (its name says nothing of its model).
+_AZURE_SPEECH = "gpt-4o-mini-tts"
 _DIARIZE = "gpt-4o-transcribe-diarize"
 _TRANSCRIBE_MODEL = re.compile(r"whisper-1|gpt-transcribe|gpt-4o(-mini)?-transcribe(-\d{4}-\d{2}-\d{2})?|"
                                r"gpt-4o-transcribe-diarize")
@@ -331,7 +335,9 @@ def _model(form: _Form, call, translation: bool) -> str:
     if not model:
         raise errors.missing_param("model")
     if not _TRANSCRIBE_MODEL.fullmatch(model):
-        raise errors.invalid_url(call.request.method, call.request.path)
+        if call.request.deployment is None:
+            raise errors.invalid_url(call.request.method, call.request.path)
+        return _WHISPER  # an Azure deployment's name says nothing of its model: served as whisper-1
     if translation and model != _WHISPER:
         raise errors.invalid_value("model", f"Invalid value: '{model}'. Supported values are: '{_WHISPER}'.")
     return model
