@@ -180,3 +180,27 @@ def test_missing_key_is_401_and_the_profile_can_allow_it(proxy_env, use_profile,
     assert denied.status_code == 401 and denied.json()["error"]["type"] == "invalid_request_error"
     use_profile(Profile(require_api_key=False))
     assert requests.get(url, proxies={"https": fake.proxy_url}, verify=str(fake.bundle)).status_code == 200
+
+
+@pytest.mark.skipif(tuple(map(int, openai.__version__.split(".")[:2])) < (3, 60), reason="fields openai 3.60 added")
+def test_fields_a_new_sdk_release_adds_are_taken_and_kept(client, proxy_env, use_profile):
+    """A release's new request fields need no change here: bodies are checked against the SDK's own params
+    types, and the resources keep what the types have. openai 3.60 added these (the route table stayed the same)."""
+    use_profile(Profile())
+    compacted = client.responses.compact(model="gpt-4o", input="Hello!", safety_identifier="user-1234")
+    assert compacted.safety_identifier == "user-1234"
+    agent = client.beta.agents.create(model="gpt-4o", name="helper")
+    session = client.beta.agents.sessions.create(agent_id=agent.id, environment={"type": "none"},
+                                                spend_control={"limit": 100})
+    assert session.spend_control.limit == 100
+    session = client.beta.agents.sessions.update(session.id, spend_control={"limit": 5}, vault_ids=["vault_1"])
+    assert session.spend_control.limit == 5 and session.vault_ids == ["vault_1"]
+    assert client.beta.agents.sessions.retrieve(session.id).spend_control.limit == 5
+    channel = {"type": "email", "recipients": ["ops@example.com"], "subject_prefix": "[spend]"}
+    with openai.OpenAI(admin_api_key=API_KEY, max_retries=0) as admin_client:  # the admin endpoints' own key
+        limits = admin_client.admin.organization.spend_limit
+        limit = limits.update(currency="USD", interval="month", threshold_amount=42, notification_channel=channel)
+        assert limit.notification_channel.recipients == ["ops@example.com"]
+        with pytest.raises(openai.BadRequestError) as bad:  # what the type refuses is still the API's 400
+            limits.update(currency="USD", interval="month", threshold_amount=42, notification_channel={"type": "sms"})
+    assert bad.value.body["param"] == "notification_channel.type" and bad.value.body["code"] == "invalid_value"

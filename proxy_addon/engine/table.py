@@ -1,4 +1,4 @@
-"""The route table, generated from openai 3.57.0 by tools/generate_table.py: do not edit by hand.
+"""The route table, generated from openai 3.60.0 by tools/generate_table.py: do not edit by hand.
 
 One row per endpoint the SDK calls: method, path template, the SDK's method name, the type it
 returns (`module:Name`) or the page kind and item type of a list, whether it streams, whether it
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .rows import Row
 
-SDK_VERSION = '3.57.0'
+SDK_VERSION = '3.60.0'
 
 ROWS: tuple[Row, ...] = (
     Row('GET', '/v1/agents', 'beta.agents.list', page='cursor', item='openai.types.beta.agent:Agent'),
