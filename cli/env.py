@@ -100,7 +100,7 @@ def _put_back(name: str, environ: Mapping[str, str], shell: str) -> list[str]:
 
 def apply_lines(variables: Mapping[str, str], environ: Mapping[str, str], shell: str) -> list[str]:
     """Lines that set `variables` in a shell whose environment is `environ`, saving what they replace."""
-    _, copy, remove = _SYNTAX[shell]
+    copy = _SYNTAX[shell][1]
     applied = _applied(environ)
     lines = [line for name in applied if name not in variables for line in _put_back(name, environ, shell)]
     for name in variables:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from proxy_addon.profile import ProfileError, load, shipped, shipped_dir
@@ -26,13 +26,15 @@ def list_profiles(ctx: typer.Context) -> None:
     """List the shipped profiles."""
     if ctx.invoked_subcommand is not None:
         return
-    out.print(f"Shipped profiles, in {shipped_dir()}:", markup=False, soft_wrap=True)
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()  # the descriptions: plain words, wrapped between words
-    for name, doc in shipped().items():
-        table.add_row(name, doc)
-    out.print(table)
+    profiles = shipped()
+    out.print(f"Shipped profiles, in {shipped_dir()}:", markup=False)
+    width = max(map(len, profiles), default=0)
+    indent = " " * (width + 4)
+    for name, doc in profiles.items():  # the descriptions wrapped between words, to the terminal's width
+        first, *more = textwrap.wrap(doc, max(20, out.width - len(indent))) or [""]
+        out.print(Text.assemble("  ", (name.ljust(width), "bold"), "  ", first))
+        for line in more:
+            out.print(indent + line, markup=False)
 
 
 @app.command(cls=Command, epilog=examples(

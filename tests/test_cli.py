@@ -467,4 +467,5 @@ def test_profiles_output_keeps_paths_whole_at_80_columns_in_a_pipe(tmp_path):
     from proxy_addon.profile import shipped_dir
 
     assert listing.stdout.splitlines()[0] == f"Shipped profiles, in {shipped_dir()}:"
-    assert all(len(line) <= 80 for line in listing.stdout.splitlines()[1:])
+    assert all(len(line) <= 80 and line == line.rstrip() for line in listing.stdout.splitlines())
+    assert listing.stdout.splitlines()[1].startswith("  broken_stream  Streams that break half-way")
