@@ -22,7 +22,7 @@ app = typer.Typer(cls=Group, help="The fake's CA certificate: print its path, bu
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the commands instead of running them.")]
 
 
-@app.command(cls=Command, epilog=examples("curl --cacert \"$(openai-fake cert path)\" ..."))
+@app.command(cls=Command, epilog=examples('export NODE_EXTRA_CA_CERTS="$(openai-fake cert path)"'))
 def path(confdir: options.Confdir = None) -> None:
     """Print the CA certificate's path (creating the CA on first use)."""
     typer.echo(trust.ensure_ca(options.confdir_or_default(confdir)))
