@@ -10,31 +10,37 @@ from proxy_addon import trust
 
 from . import options
 from .console import err, fail, out
+from .help import Command, Group, examples
 
-app = typer.Typer(help="The fake's CA certificate: print its path, build the bundle, install it system-wide.", no_args_is_help=True)
+app = typer.Typer(cls=Group, help="The fake's CA certificate: print its path, build the bundle, install it system-wide.",
+                  no_args_is_help=True, epilog=examples(
+                      "openai-fake cert path                # where the CA certificate is",
+                      "sudo openai-fake cert install        # trusted by every program here",
+                      "openai-fake cert install --dry-run   # the commands, to run by hand",
+                  ))
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the commands instead of running them.")]
 
 
-@app.command()
+@app.command(cls=Command, epilog=examples('export NODE_EXTRA_CA_CERTS="$(openai-fake cert path)"'))
 def path(confdir: options.Confdir = None) -> None:
     """Print the CA certificate's path (creating the CA on first use)."""
     typer.echo(trust.ensure_ca(options.confdir_or_default(confdir)))
 
 
-@app.command()
+@app.command(cls=Command, epilog=examples('export SSL_CERT_FILE="$(openai-fake cert bundle)"'))
 def bundle(confdir: options.Confdir = None) -> None:
     """Write and print the bundle: this system's CAs plus the fake CA, for SSL_CERT_FILE and friends."""
     typer.echo(trust.write_bundle(options.confdir_or_default(confdir)))
 
 
-@app.command()
+@app.command(cls=Command, epilog=examples("sudo openai-fake cert install", "openai-fake cert install --dry-run"))
 def install(confdir: options.Confdir = None, dry_run: DryRun = False) -> None:
     """Add the fake CA to the system trust store (Debian/Ubuntu, Fedora/RHEL, macOS, Windows)."""
     _apply(confdir, dry_run, remove=False)
 
 
-@app.command()
+@app.command(cls=Command, epilog=examples("sudo openai-fake cert uninstall"))
 def uninstall(confdir: options.Confdir = None, dry_run: DryRun = False) -> None:
     """Remove the fake CA from the system trust store."""
     _apply(confdir, dry_run, remove=True)

@@ -13,20 +13,18 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 
 from proxy_addon.journal import Entry
-from proxy_addon.runner import read_running_file
 
-from . import options
+from . import exit_codes, options, running
 from .calls import call_line
 from .console import err, fail, out
+from .help import examples
 
 _ENTRY_FIELDS = {f.name for f in fields(Entry)}
 
 
 def _ask(confdir: Path | None, method: str, path: str, query: dict | None = None, body: dict | None = None) -> Any:
     """The running fake's answer to a control request; exits with a message when it fails."""
-    info = read_running_file(options.confdir_or_default(confdir))
-    if info is None:
-        fail("no openai-fake is running for this conf directory; start one with `openai-fake run`")
+    info = running.find(options.confdir_or_default(confdir))
     url = info["proxy_url"] + path
     if query:
         url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
@@ -47,13 +45,31 @@ def _ask(confdir: Path | None, method: str, path: str, query: dict | None = None
         fail(f"cannot reach the fake at {info['proxy_url']}: {getattr(e, 'reason', e)}")
 
 
+#: The fake's error codes that mean what was typed is wrong: an unknown or a broken profile (as in `run`).
+_USAGE_ERRORS = {"profile_not_found", "profile_error"}
+
+
 def _refused(status: int, body: bytes) -> NoReturn:
-    """The fake's error message, as given; exit 2 for a broken profile (as `run` does), else 1."""
+    """The fake's error message, as given; exit 2 for an unknown or broken profile (as `run` does), else 1."""
     try:
-        message = json.loads(body)["error"]["message"]
+        error = json.loads(body)["error"]
+        message, code = error["message"], error.get("code")
     except (ValueError, KeyError, TypeError):
-        message = body.decode(errors="replace").strip() or f"HTTP {status}"
-    fail(message, 2 if status == 422 else 1)
+        message, code = body.decode(errors="replace").strip() or f"HTTP {status}", None
+    fail(message, exit_codes.USAGE if code in _USAGE_ERRORS else exit_codes.FAILED)
+
+
+RESET_EXAMPLES = examples(
+    "openai-fake reset           # state and call counts",
+    "openai-fake reset --calls   # the list of calls too",
+)
+USE_EXAMPLES = examples(
+    "openai-fake use flaky",
+    "openai-fake use ./my_profile.py --keep-state",
+)
+STATE_EXAMPLES = examples(
+    "openai-fake state | jq '.collections.assistants'",
+)
 
 
 def calls(
@@ -85,7 +101,9 @@ def reset(
 
 
 def use(
-    profile: Annotated[str, typer.Argument(help="A shipped profile name, a .py file or a dotted module.")],
+    profile: Annotated[str, typer.Argument(
+        metavar="NAME|FILE", show_default=False,
+        help="A shipped profile's name (`openai-fake profiles` lists them), a profile .py file, or a dotted module.")],
     keep_state: Annotated[bool, typer.Option("--keep-state", help="Keep the state instead of starting afresh.")] = False,
     confdir: options.Confdir = None,
 ) -> None:

@@ -7,86 +7,103 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.panel import Panel
-from rich.table import Table
+from rich.text import Text
 
 from proxy_addon.profile import ProfileError
 from proxy_addon.runner import Runner, StartupError
 from proxy_addon.state_file import StateFileError
-from proxy_addon.trust import default_confdir
 
-from . import options
+from . import exit_codes, options, running
 from .calls import call_line
 from .console import err, fail, out
 from .env import shell_lines
+from .exec import DUMMY_KEY
+from .help import examples
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+EXAMPLES = examples(
+    "openai-fake run                           # proxy on port 8080",
+    "openai-fake run --profile flaky --port 0  # 429s and 500s, on a free port",
+    "openai-fake run --state ./fake-state.db   # keep the state across restarts",
+    "openai-fake run --profile ./my_profile.py # saving the file reloads it",
+)
 
 
 def run(
     profile: options.Profile = "default",
-    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback exposes the fake to the network.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the proxy (it answers the base-URL face's /v1 too, slower; 0 picks a free one).")] = 8080,
-    base_url_port: Annotated[
-        int, typer.Option("--base-url-port", help="Port for the base-URL face's own, faster server (0 picks a free one).")
-    ] = 0,
+    host: Annotated[str, typer.Option(
+        metavar="ADDRESS", help="Address to listen on. Anything but loopback exposes the fake to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        metavar="PORT", help="Port of the proxy, which answers the base-URL face's /v1 too, slower (0: a free one).")] = 8080,
+    base_url_port: Annotated[int, typer.Option(
+        "--base-url-port", metavar="PORT", help="Port of the base-URL face's own, faster server (0: a free one).")] = 0,
     confdir: options.Confdir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print a line per call.")] = False,
-    state: Annotated[
-        Optional[Path], typer.Option("--state", help="Load the fake's state from FILE at start and keep FILE current.")
-    ] = None,
-    allow_remote_control: Annotated[
-        bool, typer.Option("--allow-remote-control",
-                           help="Answer /_fake/ control requests from other machines too (they still need the token).")
-    ] = False,
-    max_request_size: Annotated[
-        int, typer.Option("--max-request-size", metavar="BYTES", min=1,
-                          help="Larger request bodies get the API's 413 without being read.")
-    ] = 64 * 1024 * 1024,
-    journal_bodies: Annotated[
-        int, typer.Option("--journal-bodies", metavar="BYTES", min=0,
-                          help="Bytes of request bodies kept in memory for /_fake/calls and tests; the oldest go first.")
-    ] = 32 * 1024 * 1024,
-    header_timeout: Annotated[
-        float, typer.Option("--header-timeout", metavar="SECONDS", min=0.01,
-                            help="Close a connection that sends no request headers within this time.")
-    ] = 10.0,
-    idle_timeout: Annotated[
-        float, typer.Option("--idle-timeout", metavar="SECONDS", min=0.01,
-                            help="Close a kept-alive connection idle between requests for this long.")
-    ] = 60.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no line per call.")] = False,
+    state: Annotated[Optional[Path], typer.Option(
+        "--state", metavar="FILE", dir_okay=False,
+        help="Load the fake's state from FILE at start (if it exists) and keep FILE current.")] = None,
+    allow_remote_control: Annotated[bool, typer.Option(
+        "--allow-remote-control",
+        help="Answer /_fake/ control requests from other machines too (they still need the token).")] = False,
+    max_request_size: Annotated[int, typer.Option(
+        "--max-request-size", metavar="BYTES", min=1, show_default="64 MiB",
+        help="Larger request bodies get the API's 413 without being read (at least 1).")] = 64 * 1024 * 1024,
+    journal_bodies: Annotated[int, typer.Option(
+        "--journal-bodies", metavar="BYTES", min=0, show_default="32 MiB",
+        help="Bytes of request bodies kept in memory for /_fake/calls and tests; the oldest go first.")] = 32 * 1024 * 1024,
+    header_timeout: Annotated[float, typer.Option(
+        "--header-timeout", metavar="SECONDS", min=0.01,
+        help="Close a connection that sends no request headers within this time (at least 0.01).")] = 10.0,
+    idle_timeout: Annotated[float, typer.Option(
+        "--idle-timeout", metavar="SECONDS", min=0.01,
+        help="Close a kept-alive connection idle this long between requests (at least 0.01).")] = 60.0,
 ) -> None:
-    """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another."""
+    """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another.
+
+    It prints where it listens and the lines that point apps at it, then a line per call; Ctrl-C stops it (exit 0). One `run` per conf directory: a second one is refused while the first runs.
+    """
+    confdir = options.confdir_or_default(confdir)
+    if state is not None and not state.expanduser().absolute().parent.is_dir():
+        fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
+             "or give a FILE in a directory that does", exit_codes.USAGE)
+    with running.serving(confdir):
+        _serve(profile, host, port, confdir, state, quiet,
+               dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
+                    journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
+                    base_url_port=base_url_port))
+
+
+def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None, quiet: bool, settings: dict) -> None:
     try:
-        runner = Runner(profile, host=host, port=port, confdir=options.confdir_or_default(confdir), state_file=state,
-                        allow_remote_control=allow_remote_control, max_request_size=max_request_size,
-                        journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
-                        base_url_port=base_url_port)
+        runner = Runner(profile, host=host, port=port, confdir=confdir, state_file=state, **settings)
     except ProfileError as e:
-        fail(f"profile: {e}", 2)
+        fail(f"profile: {e}", exit_codes.USAGE)
     except StateFileError as e:
-        fail(str(e))
+        fail(str(e), exit_codes.USAGE)
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
-        if allow_remote_control:
+        if settings["allow_remote_control"]:
             err.print("[yellow]warning:[/] --allow-remote-control: with the control token (in the run file) they can also "
                       "reset it and make it load profile files.")
 
     def ready(r: Runner) -> None:
         r.write_running_file()
-        out.print(_panel(r))
+        for line in _where(r):
+            out.print(line, soft_wrap=True)
         out.print(_env_lines(r), markup=False, soft_wrap=True, style="dim")
-        r.journal.subscribe(lambda entry: _show(entry, quiet))  # subscribed now: the panel says it started
+        r.journal.subscribe(lambda entry: _show(entry, quiet))  # subscribed now: the lines above say it started
         if not quiet:  # from now on, show what mitmproxy warns about (start-up errors are reported once, below)
-            r.errors.listener = lambda record: err.print(f"mitmproxy: {record.getMessage()}", style="dim", markup=False)
+            r.errors.listener = lambda record: err.print(f"mitmproxy: {record.getMessage()}", style="dim",
+                                                         markup=False, soft_wrap=True)
 
     try:
         asyncio.run(runner.serve(on_ready=ready, handle_signals=True))
     except StartupError as e:
-        fail(str(e))
+        fail(f"{e}; another program listens there: `--port 0` picks a free port" if e.in_use else str(e))
     finally:
         runner.remove_running_file()
-    err.print(runner.journal.summary())
+    err.print(runner.journal.summary(), markup=False, soft_wrap=True)
 
 
 def _show(entry, quiet: bool) -> None:
@@ -97,24 +114,26 @@ def _show(entry, quiet: bool) -> None:
         err.print(call_line(entry), soft_wrap=not err.is_terminal)
 
 
-def _panel(runner: Runner) -> Panel:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Proxy", runner.proxy_url)
-    table.add_row("Base URL", runner.base_url)
-    table.add_row("CA certificate", str(runner.ca_cert))
-    table.add_row("CA bundle", str(runner.bundle))
-    table.add_row("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")
+def _where(runner: Runner) -> list[Text]:
+    """Where the fake listens and what it serves, a line each: printed whole (never wrapped or cut by rich,
+    at any width or into a pipe), so that a path can be copied from it."""
+    rows = [("Proxy", runner.proxy_url), ("Base URL", runner.base_url), ("CA certificate", str(runner.ca_cert)),
+            ("CA bundle", str(runner.bundle)),
+            ("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")]
     if runner.state_file is not None:
-        table.add_row("State file", str(runner.state_file.path))
-    return Panel(table, title="openai-fake is running", subtitle="Ctrl-C stops it", expand=False)
+        rows.append(("State file", str(runner.state_file.path)))
+    width = max(len(label) for label, _ in rows)
+    lines = [Text.assemble(("openai-fake is running", "bold green"), "; Ctrl-C stops it")]
+    lines += [Text.assemble("  ", (label.ljust(width), "bold"), "  ", value) for label, value in rows]
+    return lines
 
 
 def _env_lines(runner: Runner) -> str:
-    """Lines to copy, outside the panel so that they never wrap."""
-    confdir = "" if runner.confdir == default_confdir() else f" --confdir {runner.confdir}"
-    lines = ["# Point apps at the fake (or: eval \"$(openai-fake env" + confdir + ")\"):"]
-    lines += shell_lines(runner.env(), "sh")
-    lines += ["# Clients that ignore proxies (Node 20) use the base-URL face instead:", f"export OPENAI_BASE_URL={runner.base_url}"]
+    """The two ways to point apps at the fake, as blocks to copy: through the proxy (what `env` prints), or
+    at the base-URL face (plain HTTP: no CA needed)."""
+    key = {"OPENAI_API_KEY": DUMMY_KEY}  # the SDK refuses to start without one; the fake takes any
+    lines = ["", f'# Point apps at the fake through its proxy (or: eval "$(openai-fake env{running.confdir_flag(runner.confdir)})"):']
+    lines += shell_lines({**runner.env(), **key}, "sh")
+    lines += ["", "# Or, for clients that ignore proxies (Node 20's fetch), its base-URL face:"]
+    lines += shell_lines({"OPENAI_BASE_URL": runner.base_url, "OPENAI_API_BASE": runner.base_url, **key}, "sh")
     return "\n".join(lines)

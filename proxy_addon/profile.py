@@ -19,7 +19,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .engine import knobs as knob_types
 from .engine import webhook_endpoints
@@ -37,11 +37,21 @@ __all__ = ["Profile", "Rule", "ProfileError", "load", "shipped", "shipped_dir", 
 _PATHS = frozenset(".".join(name.split(".")[:i]) for name in (*RULES, *ROUTE_RULES) for i in range(1, name.count(".") + 2))
 
 
-def unknown_name(name: str, only_hint: bool = False) -> str:
-    """What to say of a rule name that is not one: the closest names, and where the full list is."""
+def _close_names(word: str, names: Iterable[str]) -> list[str]:
+    """The names most like a misspelled `word` (difflib's closest three), for a "did you mean" hint."""
     import difflib
 
-    near = difflib.get_close_matches(name, sorted(set(RULES) | set(ROUTE_RULES)), n=3, cutoff=0.6)
+    return difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.6)
+
+
+def _did_you_mean(word: str, names: Iterable[str]) -> str:
+    near = _close_names(word, names)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
+
+
+def unknown_name(name: str, only_hint: bool = False) -> str:
+    """What to say of a rule name that is not one: the closest names, and where the full list is."""
+    near = _close_names(name, set(RULES) | set(ROUTE_RULES))
     under = sorted(r for r in RULES if r.startswith(name + "."))[:5]
     hint = f"did you mean {' or '.join(near)}?" if near else f"rules under it: {', '.join(under)}" if under else ""
     if only_hint:
@@ -175,7 +185,14 @@ class Profile:
 
     def __init__(self, *, latency: float = 0.0, require_api_key: bool = True, stream: "Pace | dict | None" = None,
                  validate_requests: bool = True, webhook_timeout: float = WEBHOOK_TIMEOUT,
-                 webhook_backoff: "tuple[float, ...] | list[float]" = WEBHOOK_BACKOFF) -> None:
+                 webhook_backoff: "tuple[float, ...] | list[float]" = WEBHOOK_BACKOFF, **unknown: Any) -> None:
+        if unknown:  # Python's own TypeError names neither the knobs there are nor the one meant
+            import inspect
+
+            known = [k for k in inspect.signature(Profile.__init__).parameters if k not in ("self", "unknown")]
+            key = next(iter(unknown))
+            raise TypeError(f"Profile() got an unknown knob {key!r}{_did_you_mean(key, known)}; "
+                            f"it takes: {', '.join(known)}")
         _check_number("latency", latency)
         _check_number("webhook_timeout", webhook_timeout)
         if not webhook_timeout:
@@ -266,8 +283,9 @@ class Profile:
         for key, value in knobs.items():
             kind = _COMMON.get(key) or own.get(key)
             if kind is None:
-                allowed = ", ".join(list(_COMMON) + list(own))
-                raise TypeError(f"{name}() got an unknown knob {key!r}; it takes: {allowed}")
+                allowed = list(_COMMON) + list(own)
+                raise TypeError(f"{name}() got an unknown knob {key!r}{_did_you_mean(key, allowed)}; "
+                                f"it takes: {', '.join(allowed)}")
             if key == "handler":
                 if value is not None and not callable(value):
                     raise TypeError(f"{name}(handler=...) must be a function (request, state) -> answer")
@@ -351,7 +369,8 @@ def resolve(spec: str) -> tuple[str, Path | None]:
     candidate = Path(spec).expanduser()
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         if not candidate.is_file():
-            raise ProfileError(f"{spec}: no such profile file")
+            nearby = [p.name for p in candidate.parent.glob("*.py")] if candidate.parent.is_dir() else []
+            raise ProfileError(f"{spec}: no such profile file{_did_you_mean(candidate.name, nearby)}")
         return candidate.stem, candidate.resolve()
     shipped_file = shipped_dir() / f"{spec}.py"
     if "." not in spec and shipped_file.is_file():
@@ -362,8 +381,8 @@ def resolve(spec: str) -> tuple[str, Path | None]:
         found = None
     if found is None:
         raise ProfileError(
-            f"no profile named {spec!r}: not a file, not a shipped profile ({', '.join(shipped())}), "
-            f"and not an importable module"
+            f"no profile named {spec!r}{_did_you_mean(spec, shipped())}: not a file, not a shipped profile "
+            f"({', '.join(shipped())}), and not an importable module"
         )
     return spec, Path(found.origin) if found.origin else None
 

@@ -36,7 +36,23 @@ RUNNING_FILE = "running.json"
 
 
 class StartupError(Exception):
-    """The fake could not start listening (port in use, bad address...)."""
+    """The fake could not start listening (port in use, bad address...): one line, naming the address.
+    `in_use`: the port was taken (another program listens there)."""
+
+    def __init__(self, message: str, in_use: bool = False) -> None:
+        super().__init__(message)
+        self.in_use = in_use
+
+
+def _cannot_listen(host: str, port: int, reason: str, what: str = "") -> StartupError:
+    """The StartupError for a failure to bind: mitmproxy nests the OS's reason in two messages of its own
+    (`... failed to listen on H:P with [Errno 98] error while attempting to bind on address (...): address
+    already in use`); the innermost is what the user needs."""
+    reason = reason.rsplit("): ", 1)[-1].strip() or "unknown error"
+    in_use = "in use" in reason.lower()
+    if in_use:
+        reason = "the port is in use"
+    return StartupError(f"cannot listen on {host}:{port}{what}: {reason}", in_use=in_use)
 
 
 class _ErrorLog(logging.Handler):
@@ -207,7 +223,7 @@ class Runner:
             await face.start()
         except OSError as e:
             await relay.stop()
-            raise StartupError(f"cannot listen on {self.host}:{self.base_url_port} (the base-URL face): {e.strerror or e}")
+            raise _cannot_listen(self.host, self.base_url_port, e.strerror or str(e), " (the base-URL face)") from None
         self.face = face
         mitm_logger = logging.getLogger("mitmproxy")
         mitm_logger.addHandler(self.errors)
@@ -234,8 +250,8 @@ class Runner:
             master.shutdown()
             await asyncio.gather(task, return_exceptions=True)
             await asyncio.gather(face.stop(), relay.stop())
-            why = "; ".join(r.getMessage().splitlines()[0] for r in self.errors.records) or "unknown error"
-            raise StartupError(f"cannot listen on {self.host}:{self.port}: {why}")
+            why = self.errors.records[0].getMessage().splitlines()[0] if self.errors.records else ""
+            raise _cannot_listen(self.host, self.port, why)
         self.address = tuple(proxyserver.listen_addrs()[0][:2])
         if self.state_file is not None:
             self.state_file.start()

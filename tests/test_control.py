@@ -357,7 +357,7 @@ def test_cli_wrappers_against_a_running_fake(running, tmp_path, monkeypatch):
     assert sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES).choices[0].message.content == "from my file"
 
     unknown = run_cli("use", "no_such_profile", *conf)
-    assert unknown.returncode == 1 and "no profile named 'no_such_profile'" in unknown.stderr
+    assert unknown.returncode == 2 and "no profile named 'no_such_profile'" in unknown.stderr
     broken = tmp_path / "broken.py"
     broken.write_text(BROKEN)
     failed = run_cli("use", str(broken), *conf)

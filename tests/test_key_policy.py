@@ -46,12 +46,12 @@ def test_env_prints_the_fake_key_unless_keep_key(tmp_path):
 
         assert wait_for(lambda: (tmp_path / "running.json").exists(), 30)
         lines = run_cli("env", "--confdir", str(tmp_path), env={"OPENAI_API_KEY": REAL}).stdout.splitlines()
-        assert "export OPENAI_API_KEY='sk-openai-fake-dummy-key'" in lines and REAL not in "".join(lines)
-        assert any(line.startswith("export NODE_OPTIONS='--import=file://") for line in lines)
+        assert "export OPENAI_API_KEY=sk-openai-fake-dummy-key" in lines and REAL not in "".join(lines)
+        assert any(line.startswith("export NODE_OPTIONS=--import=file://") for line in lines)
         kept = run_cli("env", "--keep-key", "--confdir", str(tmp_path), env={"OPENAI_API_KEY": REAL}).stdout
         assert "OPENAI_API_KEY" not in kept
         fish = run_cli("env", "--shell", "fish", "--confdir", str(tmp_path)).stdout
-        assert "set -gx OPENAI_API_KEY 'sk-openai-fake-dummy-key'" in fish
+        assert "set -gx OPENAI_API_KEY sk-openai-fake-dummy-key" in fish
     finally:
         run.terminate()
         run.wait(10)

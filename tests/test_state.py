@@ -170,7 +170,7 @@ def test_an_unusable_state_file_stops_run_and_is_kept(tmp_path, content):
     state_file = tmp_path / "state.db"
     state_file.write_bytes(content)
     done = run_cli("run", "--port", "0", "--confdir", str(tmp_path / "conf"), "--state", str(state_file), timeout=30)
-    assert done.returncode == 1 and str(state_file) in done.stderr and "left as it is" in done.stderr
+    assert done.returncode == 2 and str(state_file) in done.stderr and "left as it is" in done.stderr
     assert state_file.read_bytes() == content
 
 
@@ -182,7 +182,7 @@ def test_another_programs_sqlite_database_is_not_taken_for_a_state(tmp_path):
         db.execute("CREATE TABLE t (x)")
     before = state_file.read_bytes()
     done = run_cli("run", "--port", "0", "--confdir", str(tmp_path / "conf"), "--state", str(state_file), timeout=30)
-    assert done.returncode == 1 and "not an openai-fake state" in done.stderr
+    assert done.returncode == 2 and "not an openai-fake state" in done.stderr
     assert state_file.read_bytes() == before
 
 
