@@ -220,7 +220,7 @@ class Runner:
         self._loop.set_exception_handler(_quiet_cancellations)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._loop.add_signal_handler(sig, master.shutdown)
+                self._loop.add_signal_handler(sig, self._shutdown)
 
         task = asyncio.ensure_future(master.run())
         proxyserver = master.addons.get("proxyserver")
@@ -253,15 +253,25 @@ class Runner:
             ticking.cancel()
             await asyncio.gather(ticking, return_exceptions=True)
             await self.webhooks.aclose()
-            self.journal.record(stopped_notice(url))
-            self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
-            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick.
+            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick. Before the stopped notice:
+            # the streams they end are recorded first, so that the journal (and `tail`, `run`) ends with it.
             await asyncio.gather(face.stop(), relay.stop())
+            self.journal.record(stopped_notice(url))
+            self.journal.close()  # a record after this (a stream ending late) opens the file again
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
+
+    def _shutdown(self) -> None:
+        """Stop serving (on the event loop): the streams in progress end first ("stopped", recorded as such),
+        each on either port, so that the proxy's closing connections do not end them as hung up ("aborted")."""
+        for server in (self.relay, self.face.app if self.face is not None else None):
+            if server is not None:
+                server.end_streams()
+        if self._master is not None:
+            self._master.shutdown()
 
     async def _tick(self, every: float = 0.05) -> None:
         """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job), then send
@@ -301,7 +311,7 @@ class Runner:
     def stop(self) -> None:
         """Stop serving and wait for the thread to end."""
         if self._master is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._master.shutdown)
+            self._loop.call_soon_threadsafe(self._shutdown)
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
