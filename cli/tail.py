@@ -249,9 +249,8 @@ class LiveLines(Lines):
         """The streams still in progress stay on the screen as they were last drawn, with their running
         time, rather than vanish with the live region."""
         now = time.time()
-        left = list(self.streaming.values())
+        left = [call_line(entry, now) for entry in self.streaming.values()]
         self.streaming.clear()
-        with self.live.console:
-            self.live.refresh()
-            for entry in left:
-                self.live.console.print(call_line(entry, now))
+        self.live.stop()  # the live region goes; the lines take its place
+        for line in left:
+            self.live.console.print(line)
