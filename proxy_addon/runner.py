@@ -15,11 +15,14 @@ run side by side (a test's own fake beside the session's).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import signal
+import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -350,6 +353,26 @@ class Runner:
             pass
 
 
+#: The warnings importing `mitmproxy.addons` gives, and only those: its proxyauth addon imports ldap3, which
+#: imports names pyasn1 0.6 deprecated (`tagMap`, `typeMap`, ...). They would fail a user's `pytest -W error`
+#: (or `python -W error`) at the fixture's first use, for code neither they nor we wrote.
+_LDAP3_WARNINGS = dict(message=r"\w+ is deprecated\. Please use \w+ instead\.", category=DeprecationWarning,
+                       module=r"ldap3(\.|$)")
+
+
+def _import_ldap3_quietly() -> None:
+    """Import ldap3 (once, before mitmproxy's addons do) with its known deprecation warnings ignored, whatever
+    the caller's warning filters; any other warning goes on as the filters say."""
+    if "ldap3" in sys.modules:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", **_LDAP3_WARNINGS)
+        try:
+            importlib.import_module("ldap3")
+        except ImportError:  # a mitmproxy that no longer needs it
+            pass
+
+
 def make_master(host: str, port: int, confdir: Path, addons: list | None = None, max_request_size: int | None = None):
     """A mitmproxy master with the fake's mode and options and only the addons a fake needs (the caller
     adds the fake's own). `bench/bare_mitmproxy.py` builds its reference with this same function;
@@ -359,6 +382,7 @@ def make_master(host: str, port: int, confdir: Path, addons: list | None = None,
     receives every hook of every flow, and again as an update hook; that dispatch was about half
     of a proxied call's CPU time (README, "Speed"). The kept addons say why below.
     """
+    _import_ldap3_quietly()
     from mitmproxy import master, options
     from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
 
