@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping
 from .access import is_loopback
 from .engine import Engine, OpenAIError, Reply, webhook_endpoints
 from .engine.errors import invalid_url, missing_param, unparsable_json
-from .journal import Entry, Filter, Journal, notice
+from .journal import Entry, Filter, Journal, notice, public
 from .profile import Profile, ProfileError, is_real_interrupt, load, resolve, shipped_dir
 
 __all__ = ["PREFIX", "TOKEN_HEADER", "Control", "ProfileWatcher", "is_loopback", "load_fresh", "new_token"]
@@ -163,7 +163,7 @@ class Control:
 
     def calls(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
         selected = _filter(query)
-        entries = [e.to_dict() for e in self.journal.entries(kind=None) if selected(e)]
+        entries = [public(e) for e in self.journal.entries(kind=None) if selected(e)]  # as `tail --json` prints them
         limit = query.get("limit")
         if limit is not None:
             try:

@@ -141,7 +141,7 @@ def test_calls_filters():
     def paths(**query):
         reply = c.handle("GET", "/_fake/calls", query={k: str(v) for k, v in query.items()}, client="127.0.0.1", headers=AUTH)
         assert reply.status == 200, reply.body
-        return [(e["status"], e["path"]) for e in json.loads(reply.body)["data"]]
+        return [(e["status"], e["path"]) if e["kind"] == "call" else (e["kind"], e["message"]) for e in json.loads(reply.body)["data"]]
 
     assert len(paths()) == 4  # calls only, oldest first
     assert paths(path="chat") == [(200, "/v1/chat/completions"), (429, "/v1/chat/completions")]
@@ -151,7 +151,7 @@ def test_calls_filters():
     assert paths(model="*embedding*") == [(200, "/v1/embeddings")]
     assert paths(limit=2) == [(200, "/v1/embeddings"), (503, "/v1/models")]
     assert paths(limit=0) == []
-    assert paths(kind="notice") == [(0, "")]
+    assert paths(kind="notice") == [("notice", "profile reloaded: x.py")]
     assert paths(kind="notice,call", status="5xx") == [(503, "/v1/models")]
     assert len(paths(kind="all")) == 5
     for query, param in [({"limit": "x"}, "limit"), ({"limit": "-1"}, "limit"), ({"status": "okay"}, "status")]:
