@@ -5,7 +5,9 @@ and appended to a file that `openai-fake tail` reads.
 control endpoints read the entries. API keys are redacted before an entry is made.
 
 The file is this module's format, written and read only here: JSON Lines, one
-`Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`).
+`Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`). What
+scripts read (`tail --json`, `calls --json`, `GET /_fake/calls`) is `public()`:
+one shape per kind, documented in docs/journal.md.
 
 - Each line is written with a single `os.write` on an `O_APPEND` descriptor, so
   lines from concurrent writers never interleave and a reader sees whole lines
@@ -111,6 +113,7 @@ class Entry:
     note: str | None = None
     #: The request body's size in bytes, kept or not.
     body_size: int = 0
+    #: For a notice: what it is about (`NOTICE_EVENTS`), its message in `note`.
     #: For a webhook delivery (kind "webhook"): the event type, and which attempt this was (1 for the first).
     #: Its `path` is the receiver's URL, `request_id` the `webhook-id`, `note` the object the event is about,
     #: `outcome` "delivered", "retrying in N s" or "gave up", `status` 0 when nothing answered.
