@@ -333,7 +333,7 @@ def _stream_until_first_words(fake: Fake, prompt: str) -> threading.Thread:
 
 
 _STREAMING_LINE = r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o  ⋯ streaming  "{prompt}"  \(base-url\)'
-_STOPPED_CALL_LINE = (r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o  \d+\.\d s  [1-9] chunks? stopped  '
+_STOPPED_CALL_LINE = (r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o  (?:\d+ ms|\d+\.\d s)  [1-9] chunks? stopped  '
                       r'"{prompt}" → "one[a-z ]*"  \(base-url\)')
 _STOPPED_NOTICE_LINE = r"\d\d:\d\d:\d\d  ●  openai-fake stopped \(http://127\.0\.0\.1:\d+\)"
 
