@@ -361,7 +361,7 @@ def test_ctrl_c_to_run_mid_stream_ends_the_stream_before_it_says_stopped(tmp_pat
     assert records[0]["request_id"] == records[1]["request_id"] and records[1]["chunks"] >= 1
     assert records[1]["error"] is None and records[1]["answer"].startswith("one")
     # `run` printed the same, in the same order: the stream resolved, then "stopped", last.
-    lines = fake.out.text.splitlines()
+    lines = fake.out.wait_for("●  openai-fake stopped").splitlines()
     assert re.fullmatch(_STREAMING_LINE.format(prompt="Slow story"), lines[-3]), lines[-3:]
     assert re.fullmatch(_STOPPED_CALL_LINE.format(prompt="Slow story"), lines[-2]), lines[-3:]
     assert re.fullmatch(_STOPPED_NOTICE_LINE, lines[-1]), lines[-3:]
