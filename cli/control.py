@@ -54,7 +54,7 @@ def _refused(status: int, body: bytes) -> NoReturn:
 
 
 def calls(
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, as `tail --json` prints them (docs/journal.md), for scripts.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, the same as `tail --json` prints, for scripts.")] = False,
     path: Annotated[Optional[str], typer.Option(help="Only calls whose path contains this.")] = None,
     status: Annotated[
         Optional[list[str]], typer.Option(help="Only these statuses: 2xx, 4xx, 5xx or a code such as 429 (repeatable, or comma-separated).")

@@ -26,9 +26,9 @@ STREAM_GRACE = 1.0
 
 def tail(
     lines: Annotated[int, typer.Option("--lines", "-n", min=0,
-                                       help="How many of the last calls to show, with the notices among them (then, with --follow, new ones).")] = 10,
-    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep showing calls as they come (Ctrl-C stops).")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, as `calls --json` prints them (docs/journal.md), for scripts.")] = False,
+                                       help="How many of the last calls to show, with the notices since (then, with --follow, new ones).")] = 10,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep showing calls as they come (Ctrl-C stops, once the streams shown in progress end or 1 s has passed).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, the same as `calls --json` prints, for scripts.")] = False,
     path: Annotated[Optional[str], typer.Option("--path", help="Only calls whose path contains this.")] = None,
     status: Annotated[
         Optional[list[str]], typer.Option("--status", help="Only these statuses: 2xx, 4xx, 5xx or a code such as 429 (repeatable, or comma-separated).")
