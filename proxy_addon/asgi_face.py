@@ -70,11 +70,16 @@ class BaseUrlApp:
         self.max_request_size = max_request_size
         self.own_names = own_names
         self._active = 0
+        self._ending = asyncio.Event()
 
     @property
     def active(self) -> int:
         """Streams being written right now."""
         return self._active
+
+    def end_streams(self) -> None:
+        """End the streams being written now, and any asked for from now on ("stopped"): the fake is stopping."""
+        self._ending.set()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -163,7 +168,7 @@ class BaseUrlApp:
         self.journal.record(stream_started(reply, started_at, fields))
         self._active += 1
         try:
-            await send_stream(reply, receive, send, ended, due=asyncio.get_running_loop().time() - late)
+            await send_stream(reply, receive, send, ended, due=asyncio.get_running_loop().time() - late, ending=self._ending)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
 
@@ -267,4 +272,5 @@ class BaseUrlFace:
     async def stop(self) -> None:
         """Stop serving; streams still running are ended."""
         self.address = None
+        self.app.end_streams()
         await stopped(self._server, self._task)
