@@ -233,7 +233,16 @@ def cli_page() -> str:
     command = typer.main.get_command(app)
     text = get_docs_for_click(obj=command, ctx=click.Context(command, info_name="openai-fake"), name="openai-fake",
                               title="CLI reference")
-    return f"{GENERATED}\n\n{text.strip()}\n\nExit codes: see [exit codes](exit-codes.md).\n"
+    return f"{GENERATED}\n\n{_epilogs(text).strip()}\n\nExit codes: see [exit codes](exit-codes.md).\n"
+
+
+def _epilogs(text: str) -> str:
+    """Each command's examples (`cli.help.examples`: rich markup for the terminal) as a console block."""
+    def block(match: re.Match) -> str:
+        lines = match.group(1).rstrip("\n").replace("\\[", "[")
+        return f"**Examples**:\n\n```console\n{lines}\n```\n"
+
+    return re.sub(r"\[b\]Examples\[/b\]\n((?:.+\n)+)", block, text)
 
 
 def group_of(name: str) -> str:
