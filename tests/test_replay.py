@@ -336,3 +336,13 @@ def test_run_replay_says_what_it_replays_and_answers_from_it(tmp_path, recording
     line = next(line for line in printed.splitlines() if line.strip().startswith("Replaying"))
     n = len(list(recording.directory.glob("*.json")))
     assert line.split(None, 1)[1] == f"{recording.directory} ({n} exchanges, at once; a miss is a 404)"
+
+
+def test_exec_replay_answers_its_command_from_the_recording(tmp_path, recording):
+    script = ("import openai; print(openai.OpenAI(max_retries=0).chat.completions.create("
+              f"**{CHAT!r}).choices[0].message.content)")
+    done = run_cli("exec", "--confdir", str(tmp_path), "--replay", str(recording.directory), "--replay-speed", "0",
+                   "--", sys.executable, "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == recording.answers["chat"]["choices"][0]["message"]["content"] + "\n"
+    assert f"openai-fake: replaying {recording.directory} (" in done.stderr and "replay 1" in done.stderr
