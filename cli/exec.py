@@ -14,7 +14,7 @@ import typer
 from proxy_addon.profile import ProfileError
 from proxy_addon.runner import Runner, StartupError
 
-from . import exit_codes, options
+from . import exit_codes, options, replaying
 from .console import err, fail
 from .help import examples
 
@@ -62,18 +62,24 @@ def exec_(
     base_url: options.BaseUrl = False,
     confdir: options.Confdir = None,
     keep_key: KeepKey = False,
+    replay: replaying.ReplayDir = None,
+    replay_speed: replaying.ReplaySpeed = 1.0,
+    on_miss: replaying.OnMissOption = replaying.OnMiss.error,
 ) -> None:
     """Start a fake of its own on a free port, run COMMAND pointed at it, and exit with COMMAND's exit code.
 
     The fake stops when COMMAND ends; a one-line summary of its calls goes to stderr. Ctrl-C goes to COMMAND, which decides (a command it kills exits 130).
     """
+    replayed = replaying.load(replay, replay_speed, on_miss)
     try:
-        runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir))
+        runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed)
         runner.start()
     except ProfileError as e:
         fail(f"profile: {e}", exit_codes.USAGE)
     except StartupError as e:
         fail(str(e))
+    if replayed is not None:
+        err.print(f"openai-fake: replaying {replayed.describe()}", style="dim", markup=False, soft_wrap=True)
     env = {**os.environ, **runner.env(base_url=base_url, inherited=os.environ)}
     keys, replaced = fake_keys(os.environ, keep_key)
     env.update(keys)

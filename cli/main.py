@@ -12,6 +12,7 @@ import typer
 from . import cert, env, exec, profiles, run
 from . import control
 from . import tail
+from . import record
 from .help import Command, Group, examples
 
 app = typer.Typer(
@@ -71,6 +72,7 @@ _command(control.use, epilog=control.USE_EXAMPLES)
 _command(control.state, epilog=control.STATE_EXAMPLES)
 app.add_typer(cert.app, name="cert")
 app.add_typer(profiles.app, name="profiles")
+app.add_typer(record.app, name="record")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from proxy_addon.profile import ProfileError
 from proxy_addon.runner import Runner, StartupError
 from proxy_addon.state_file import StateFileError
 
-from . import exit_codes, options, running
+from . import exit_codes, options, replaying, running
 from .calls import call_line
 from .console import err, fail, out
 from .env import shell_lines
@@ -58,6 +58,9 @@ def run(
     idle_timeout: Annotated[float, typer.Option(
         "--idle-timeout", metavar="SECONDS", min=0.01,
         help="Close a kept-alive connection idle this long between requests (at least 0.01).")] = 60.0,
+    replay: replaying.ReplayDir = None,
+    replay_speed: replaying.ReplaySpeed = 1.0,
+    on_miss: replaying.OnMissOption = replaying.OnMiss.error,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another.
 
@@ -67,11 +70,12 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
+    replayed = replaying.load(replay, replay_speed, on_miss)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
                     journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
-                    base_url_port=base_url_port))
+                    base_url_port=base_url_port, replay=replayed))
 
 
 def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None, quiet: bool, settings: dict) -> None:
@@ -122,6 +126,8 @@ def _where(runner: Runner) -> list[Text]:
             ("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")]
     if runner.state_file is not None:
         rows.append(("State file", str(runner.state_file.path)))
+    if runner.engine.replay is not None:
+        rows.append(("Replaying", runner.engine.replay.describe()))
     width = max(len(label) for label, _ in rows)
     lines = [Text.assemble(("openai-fake is running", "bold green"), "; Ctrl-C stops it")]
     lines += [Text.assemble("  ", (label.ljust(width), "bold"), "  ", value) for label, value in rows]

@@ -44,6 +44,9 @@ __all__ = ["FakeOpenAI", "Calls", "RouteRef", "HostRef", "FakeState"]
 
 _STEERING = STEERING  # the names this module had
 _MARK_KNOBS = ("latency", "require_api_key", "stream")
+#: The marker's replay arguments: `replay="cassettes/test_x"` (relative to the test's folder), what a miss gets,
+#: and the pace (`proxy_addon.replaying.Replay`).
+_MARK_REPLAY = ("replay", "on_miss", "replay_speed")
 IN_PROCESS_INI = "openai_fake_in_process"
 
 
@@ -56,10 +59,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "openai_fake(profile=None, *, base_url=False, in_process=None, latency=..., require_api_key=..., stream=...): "
+        "openai_fake(profile=None, *, base_url=False, in_process=None, latency=..., require_api_key=..., stream=..., "
+        "replay=None, on_miss='error', replay_speed=1.0): "
         "the profile the openai_fake fixture starts from (a shipped name, a file, a module or a Profile), "
         "or knobs for a fresh Profile; base_url=True also sets OPENAI_BASE_URL to the fake's plain-HTTP face; "
-        "in_process=True answers this process's OpenAI clients in process, without the proxy",
+        "in_process=True answers this process's OpenAI clients in process, without the proxy; "
+        "replay='cassettes/test_x' answers from that recording (relative to the test's folder) first, "
+        "on_miss='error' (its 404) or 'profile', replay_speed=1.0",
     )
     config.addinivalue_line("markers", "openai_mock: openai-responses' OpenAI API mocker object (openai_fake.compat)")
 
@@ -109,9 +115,12 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
     from .profile import ProfileError
 
     runner = openai_fake_session
+    from .replaying import ReplayError
+
     try:
         profile, base_url, in_process = _marked_profile(request)
-    except (TypeError, ValueError, ProfileError) as e:
+        replay = _marked_replay(request)
+    except (TypeError, ValueError, ProfileError, ReplayError) as e:
         bad = str(e) if str(e).startswith("@pytest.mark") else f"@pytest.mark.openai_fake: {e}"
     else:
         bad = None
@@ -125,6 +134,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
     original = runner.engine.profile
     _settle(runner)  # a stream left over from an earlier test is recorded before the journal is cleared
     runner.engine.use(profile)  # resets state and counts, then stores the profile's preloads
+    runner.engine.replay = replay  # this test's recording (loaded afresh: its order starts at the first), or None
     runner.journal.clear()
 
     for name in _STEERING:
@@ -158,6 +168,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
 
             deactivate(target)
         _settle(runner)
+        runner.engine.replay = None
         runner.engine.use(original)
 
 
@@ -192,10 +203,12 @@ def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bo
                         "in_process=True keeps them in this process; ask for one of them")
     # The base-URL face is a face of the running fake: a test that asks for it is not in process, whatever the ini says.
     in_process = asked if asked is not None else in_process and not base_url
+    for name in _MARK_REPLAY:  # `_marked_replay`'s
+        kwargs.pop(name, None)
     unknown = set(kwargs) - set(_MARK_KNOBS)
     if unknown:
         raise TypeError(f"@pytest.mark.openai_fake got unknown arguments {sorted(unknown)}; it takes "
-                        f"profile, base_url, in_process, {', '.join(_MARK_KNOBS)}")
+                        f"profile, base_url, in_process, {', '.join(_MARK_KNOBS)}, {', '.join(_MARK_REPLAY)}")
     if spec is None:
         from .profile import Profile
 
@@ -211,6 +224,27 @@ def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bo
     except TypeError as e:
         raise TypeError(f"@pytest.mark.openai_fake(profile=...) takes a name, a path or a Profile, not "
                         f"{type(spec).__name__}") from e
+
+
+def _marked_replay(request: pytest.FixtureRequest):
+    """The `Replay` the test's marker asks for (`replay="cassettes/test_x"`, a path relative to the test's folder
+    unless absolute), or None. Raises ReplayError for a directory with no recording, or a bad on_miss or speed."""
+    mark = request.node.get_closest_marker("openai_fake")
+    if mark is None:
+        return None
+    directory = mark.kwargs.get("replay")
+    if directory is None:
+        if "on_miss" in mark.kwargs or "replay_speed" in mark.kwargs:
+            raise TypeError("@pytest.mark.openai_fake: on_miss and replay_speed go with replay='cassettes/...'")
+        return None
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"@pytest.mark.openai_fake(replay=...) takes a directory, not {type(directory).__name__}")
+    from .replaying import Replay
+
+    path = Path(directory).expanduser()
+    if not path.is_absolute():
+        path = Path(request.node.path).parent / path
+    return Replay.load(path, on_miss=mark.kwargs.get("on_miss", "error"), speed=mark.kwargs.get("replay_speed", 1.0))
 
 
 def _find_file(spec: str, request: pytest.FixtureRequest) -> str:

@@ -24,7 +24,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from .control import Control, ProfileWatcher, new_token
 from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
@@ -34,6 +34,9 @@ from .profile import Profile, load
 from .state_file import StateFile
 from .webhooks import Sender
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
+
+if TYPE_CHECKING:
+    from .replaying import Replay
 
 RUNNING_FILE = "running.json"
 
@@ -91,6 +94,7 @@ class Runner:
         header_timeout: float = HEADER_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
         base_url_port: int = 0,
+        replay: "Replay | Path | str | None" = None,
     ) -> None:
         """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
         the first call of each resource does not pause the fake (a process of its own wants that; a test
@@ -99,6 +103,9 @@ class Runner:
         The bounds (docs/security.md): `max_request_size` bytes of request body (larger ones get
         the API's 413; default `addon.MAX_REQUEST_SIZE`), `journal_bodies` bytes of request bodies kept in
         memory, and the `header_timeout` / `idle_timeout` of client connections (`deadlines.py`).
+
+        `replay`: answer from a recording before the profile (`replaying.Replay`; a directory is loaded with its
+        defaults, a miss being the recording's 404; raises `ReplayError` when it holds no recording).
 
         `base_url_port`: the port of the base-URL face's own server (0: a free one), on `host` as the proxy.
         `base_url` points there; the proxy's port answers `/v1` too, through mitmproxy (slower)."""
@@ -109,6 +116,10 @@ class Runner:
         if self.max_request_size < 1 or journal_bodies < 0 or header_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("max_request_size must be >= 1, journal_bodies >= 0, and the timeouts > 0")
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
+        if replay is not None:
+            from .replaying import Replay  # the cassettes library only for a fake that replays
+
+            self.engine.replay = replay if isinstance(replay, Replay) else Replay.load(replay)
         self.warm = warm
         self.state_file: StateFile | None = None
         if state_file is not None:

@@ -22,6 +22,7 @@ from .wire import Reply, Request
 
 if TYPE_CHECKING:
     from ..profile import Profile, Rule
+    from ..replaying import Replay
 
 __all__ = ["Engine", "Call", "Request", "Reply", "OpenAIError", "State"]
 
@@ -177,6 +178,9 @@ class Engine:
         #: calls a batch or a grader makes through it), `seconds` being the engine's own time: the metrics
         #: (`metrics.py`) count tokens, injected failures and latency there.
         self.answer_listeners: list[Callable[[Request, Reply, float], None]] = []
+        #: A recording answering OpenAI requests before the routes (`replaying.Replay`), or None; kept when
+        #: the profile is swapped, rewound by `reset`.
+        self.replay: "Replay | None" = None
         if state is None:
             self.preload()
 
@@ -186,9 +190,11 @@ class Engine:
         self.reset()
 
     def reset(self) -> None:
-        """Forget all state and counts, then store the profile's preloads again."""
+        """Forget all state and counts, then store the profile's preloads again; a replay starts over."""
         self.state.reset()
         self.preload()
+        if self.replay is not None:
+            self.replay.rewind()
 
     def preload(self) -> None:
         """Store the objects the profile declares with `profile.state.put(...)`."""
@@ -224,6 +230,11 @@ class Engine:
             if host is not None:  # another host a test named (`profile.host(...)`): its routes, nothing else
                 with self.state.lock:
                     return host.answer(request, self.state)
+        replay = self.replay
+        if replay is not None:  # the recording first; None: a miss the profile answers
+            replayed = replay.answer(request)
+            if replayed is not None:
+                return replayed
         rule_name = ""
         delay = profile.latency
         fault = None
