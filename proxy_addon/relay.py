@@ -284,7 +284,7 @@ async def send_stream(reply: StreamReply, receive, send, on_end: Callable[[Outco
     connection mid-body."""
     progress = {"chunks": 0, "events": 0}
     writer = asyncio.ensure_future(_write(reply, send, progress, due))
-    hangup = asyncio.ensure_future(_hangup(receive))
+    hangup = asyncio.ensure_future(client_gone(receive))
     try:
         await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -345,7 +345,7 @@ async def drained(receive) -> bool:
             return True
 
 
-async def _hangup(receive) -> None:
+async def client_gone(receive) -> None:
     """Return once the client has gone: uvicorn says `http.disconnect`."""
     while True:
         message = await receive()
