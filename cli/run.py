@@ -27,6 +27,7 @@ EXAMPLES = examples(
     "openai-fake run --profile flaky --port 0  # 429s and 500s, on a free port",
     "openai-fake run --state ./fake-state.db   # keep the state across restarts",
     "openai-fake run --profile ./my_profile.py # saving the file reloads it",
+    "openai-fake run --record cassettes/demo   # forward to the real API, record",
 )
 
 
@@ -58,6 +59,8 @@ def run(
     idle_timeout: Annotated[float, typer.Option(
         "--idle-timeout", metavar="SECONDS", min=0.01,
         help="Close a kept-alive connection idle this long between requests (at least 0.01).")] = 60.0,
+    record: options.Record = None,
+    upstream: options.Upstream = None,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another.
 
@@ -67,11 +70,12 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
+    options.check_record(record, upstream)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
                     journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
-                    base_url_port=base_url_port))
+                    base_url_port=base_url_port, record=record, upstream=upstream))
 
 
 def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None, quiet: bool, settings: dict) -> None:
@@ -81,6 +85,10 @@ def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None
         fail(f"profile: {e}", exit_codes.USAGE)
     except StateFileError as e:
         fail(str(e), exit_codes.USAGE)
+    if runner.record is not None:
+        err.print(f"[yellow]warning:[/] record mode: every OpenAI call, with its key, is forwarded to "
+                  f"{runner.record.upstream.url} and recorded (keys redacted) into {runner.record.directory}.",
+                  soft_wrap=True)
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
         if settings["allow_remote_control"]:
@@ -122,16 +130,23 @@ def _where(runner: Runner) -> list[Text]:
             ("Profile", f"{runner.engine.profile.name} ({runner.engine.profile.source})")]
     if runner.state_file is not None:
         rows.append(("State file", str(runner.state_file.path)))
-    width = max(len(label) for label, _ in rows)
+    warned = []  # record mode sends traffic off the machine: said in the warning colour
+    if runner.record is not None:
+        warned = [("Recording", f"every OpenAI call forwarded and recorded into {runner.record.directory}"),
+                  ("Upstream", f"{runner.record.upstream.url} (your key is sent there)")]
+    width = max(len(label) for label, _ in rows + warned)
     lines = [Text.assemble(("openai-fake is running", "bold green"), "; Ctrl-C stops it")]
     lines += [Text.assemble("  ", (label.ljust(width), "bold"), "  ", value) for label, value in rows]
+    lines += [Text.assemble("  ", (label.ljust(width), "bold yellow"), "  ", (value, "yellow")) for label, value in warned]
     return lines
 
 
 def _env_lines(runner: Runner) -> str:
     """The two ways to point apps at the fake, as blocks to copy: through the proxy (what `env` prints), or
     at the base-URL face (plain HTTP: no CA needed)."""
-    key = {"OPENAI_API_KEY": DUMMY_KEY}  # the SDK refuses to start without one; the fake takes any
+    # The SDK refuses to start without a key, and the fake takes any; record mode forwards the client's own,
+    # which the upstream must accept: no dummy one then.
+    key = {} if runner.record is not None else {"OPENAI_API_KEY": DUMMY_KEY}
     lines = ["", f'# Point apps at the fake through its proxy (or: eval "$(openai-fake env{running.confdir_flag(runner.confdir)})"):']
     lines += shell_lines({**runner.env(), **key}, "sh")
     lines += ["", "# Or, for clients that ignore proxies (Node 20's fetch), its base-URL face:"]
