@@ -308,3 +308,19 @@ def test_a_capture_is_bounded_and_writes_nothing_past_its_bound(tmp_path):
                       latency=0.1, started=time.time())
     encoded.feed(b"\x1f\x8b")
     assert encoded.finish() is None and "gzip" in encoded.skipped
+
+
+def test_a_realtime_session_through_the_proxy_is_forwarded_and_not_recorded(recorder, upstream, monkeypatch, tmp_path):
+    import warnings
+
+    client = client_for(recorder, "proxy", monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # openai's sync realtime connect on websockets 16
+        with client.realtime.connect(model="gpt-realtime") as conn:
+            created = json.loads(conn.recv_bytes())
+    assert created["type"] == "session.created"
+    settled(recorder)
+    assert wait_for(lambda: any(e.rule == "realtime" for e in upstream.journal.entries()), 5)  # the upstream ran it
+    entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
+    assert entry.status == 101 and entry.recorded is None and "WebSocket" in entry.note
+    assert not list((tmp_path / "cassette").glob("*.json"))
