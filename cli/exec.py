@@ -52,7 +52,7 @@ EXAMPLES = examples(
     "openai-fake exec -- python app.py                 # the default profile",
     "openai-fake exec --profile flaky -- pytest -x     # 429s and 500s to retry",
     "openai-fake exec --base-url -- node app.mjs       # OPENAI_BASE_URL set too",
-    "openai-fake exec --record cassettes/app -- python app.py  # the real API, recorded",
+    "openai-fake exec --record rec -- python app.py    # the real API, recorded",
 )
 
 

@@ -150,7 +150,9 @@ class BaseUrlApp:
                                           scheme="http", port=port, face=BASE_URL, started=started_at)
         try:
             response = await self.record.send(method, target, headers, body)
-        except httpx2.HTTPError as e:
+        except Exception as e:  # unreachable, refused, a TLS failure, a header httpx2 will not send: never a crash
+            if not isinstance(e, httpx2.HTTPError):
+                logger.exception("openai-fake: forwarding %s %s failed", method, forwarded.request.path)
             why = f"openai-fake --record: the upstream {self.record.upstream.url} failed: {type(e).__name__}: {e}"
             self.journal.record(forwarded.ended(None, error=why))
             await _send_whole(send, OpenAIError(502, why, type="server_error").reply())

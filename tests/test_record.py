@@ -324,3 +324,21 @@ def test_a_realtime_session_through_the_proxy_is_forwarded_and_not_recorded(reco
     entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
     assert entry.status == 101 and entry.recorded is None and "WebSocket" in entry.note
     assert not list((tmp_path / "cassette").glob("*.json"))
+
+
+def test_upstream_without_record_is_refused():
+    with pytest.raises(ValueError, match="record"):
+        Runner(Profile(), port=0, upstream="http://127.0.0.1:9")
+
+
+def test_tail_shows_where_a_call_went_and_where_it_was_recorded():
+    from openai_fake_cli.calls import call_line
+    from proxy_addon.journal import Entry
+
+    fields = dict(time=time.time(), method="POST", path="/v1/chat/completions", status=200, rule="chat.completions",
+                  upstream="https://api.openai.com")
+    line = call_line(Entry(recorded="chat.completions.create-f8a67c-01.json", **fields)).plain
+    assert "⇄ https://api.openai.com" in line and "recorded chat.completions.create-f8a67c-01.json" in line
+    line = call_line(Entry(note="not recorded: the answer passed 67108864 bytes (record mode's bound)", **fields)).plain
+    assert "not recorded: the answer passed" in line
+    assert "⇄" not in call_line(Entry(**{**fields, "upstream": None})).plain  # a call the fake answered
