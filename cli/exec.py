@@ -73,7 +73,7 @@ def exec_(
 
     With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
-    options.check_record(record, upstream)
+    record = options.check_record(record, upstream)
     keep_key = keep_key or record is not None  # the upstream needs the real key
     try:
         runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), record=record, upstream=upstream)

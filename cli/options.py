@@ -30,8 +30,9 @@ def confdir_or_default(confdir: Path | None) -> Path:
     return confdir.expanduser() if confdir else default_confdir()
 
 
-def check_record(record: Path | None, upstream: str | None) -> None:
-    """Refuse, as a usage error, an --upstream without --record, or one that is not an http(s) URL."""
+def check_record(record: Path | None, upstream: str | None) -> Path | None:
+    """Refuse, as a usage error, an --upstream without --record, one that is not an http(s) URL, or a --record
+    directory that cannot be made; the directory, `~` expanded (made now, if need be)."""
     from proxy_addon.recording import Upstream, UpstreamError
 
     from . import exit_codes
@@ -44,3 +45,10 @@ def check_record(record: Path | None, upstream: str | None) -> None:
             Upstream.parse(upstream)
         except UpstreamError as e:
             fail(str(e), exit_codes.USAGE)
+    if record is None:
+        return None
+    try:
+        record.expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"--record {record}: cannot make that directory: {e.strerror or e}", exit_codes.USAGE)
+    return record.expanduser()

@@ -70,7 +70,7 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
-    options.check_record(record, upstream)
+    record = options.check_record(record, upstream)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
