@@ -235,10 +235,11 @@ def upstream_trust() -> dict[str, str]:
     """mitmproxy's options that make its upstream connections trust what httpx2 and Python trust here:
     `SSL_CERT_FILE` / `SSL_CERT_DIR` when set (mitmproxy's own default is certifi's bundle)."""
     options = {}
-    if os.environ.get("SSL_CERT_FILE"):
-        options["ssl_verify_upstream_trusted_ca"] = os.environ["SSL_CERT_FILE"]
-    if os.environ.get("SSL_CERT_DIR"):
-        options["ssl_verify_upstream_trusted_confdir"] = os.environ["SSL_CERT_DIR"].split(os.pathsep)[0]
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", "").split(os.pathsep)[0]
+    if cert_file and os.path.isfile(cert_file):  # one that is not there is ignored, as OpenSSL ignores it
+        options["ssl_verify_upstream_trusted_ca"] = cert_file
+    if cert_dir and os.path.isdir(cert_dir):
+        options["ssl_verify_upstream_trusted_confdir"] = cert_dir
     return options
 
 
