@@ -11,7 +11,7 @@ from proxy_addon.journal import Entry
 #: What marks a stream that has started and not ended yet.
 STREAMING = "⋯ streaming"
 
-_OUTCOME_STYLES = {"completed": "green", "error": "red", "cut": "red", "aborted": "yellow"}
+_OUTCOME_STYLES = {"completed": "green", "error": "red", "cut": "red", "aborted": "yellow", "stopped": "yellow"}
 
 
 def status_style(status: int) -> str:

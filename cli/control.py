@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
-from proxy_addon.journal import Entry
+from proxy_addon.journal import Entry, Filter, public_line
 
 from . import exit_codes, options, running
 from .calls import call_line
 from .console import err, fail, out
 from .help import examples
-
-_ENTRY_FIELDS = {f.name for f in fields(Entry)}
-
 
 def _ask(confdir: Path | None, method: str, path: str, query: dict | None = None, body: dict | None = None) -> Any:
     """The running fake's answer to a control request; exits with a message when it fails."""
@@ -73,20 +70,28 @@ STATE_EXAMPLES = examples(
 
 
 def calls(
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, the same as `tail --json` prints, for scripts.")] = False,
     path: Annotated[Optional[str], typer.Option(help="Only calls whose path contains this.")] = None,
-    status: Annotated[Optional[str], typer.Option(help="Only these statuses: 429, 4xx, or a comma-separated list.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Only calls for this model.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=0, help="Only the last N calls.")] = None,
+    status: Annotated[
+        Optional[list[str]], typer.Option(help="Only these statuses: 2xx, 4xx, 5xx or a code such as 429 (repeatable, or comma-separated).")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only calls for this model: its exact id, or a pattern such as 'gpt-4o*'.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=0, metavar="N", help="Only the last N calls.")] = None,
     confdir: options.Confdir = None,
 ) -> None:
     """List the calls the running fake has answered, oldest first."""
-    found = _ask(confdir, "GET", "/_fake/calls", {"path": path, "status": status, "model": model, "limit": limit})["data"]
-    for item in found:
+    try:
+        Filter(path, status or (), model)  # a bad status is a usage error here, as in `tail`
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--status") from None
+    query = {"path": path, "status": ",".join(status) if status else None, "model": model, "limit": limit}
+    found = [Entry.from_dict(item) for item in _ask(confdir, "GET", "/_fake/calls", query)["data"]]
+    for entry in found:
         if json_:
-            typer.echo(json.dumps(item))
+            sys.stdout.write(public_line(entry))
         else:
-            out.print(call_line(Entry(**{k: v for k, v in item.items() if k in _ENTRY_FIELDS})), soft_wrap=True)
+            out.print(call_line(entry), soft_wrap=True)
+    sys.stdout.flush()
     if not found and not json_:
         err.print("no calls")
 

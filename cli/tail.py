@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -13,45 +14,53 @@ import typer
 from rich.console import Console, Group
 from rich.live import Live
 
-from proxy_addon.journal import Entry, encode, follow, is_lifecycle, journal_files, journal_path, read_entries
+from proxy_addon.journal import Entry, Filter, follow, is_call, is_lifecycle, journal_files, journal_path, public_line, read_entries
 
 from . import options
 from .calls import call_line
 from .console import err, fail, out
 
+#: After Ctrl-C, how long `tail -f` waits for the streams it shows in progress to end (their fake may be
+#: stopping too, and ends them first), so that their call lines are shown rather than left unresolved.
+STREAM_GRACE = 1.0
 
 def tail(
-    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="How many of the last calls to show (then, with --follow, new ones).")] = 10,
-    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep showing calls as they come (Ctrl-C stops).")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line (the journal's records), for scripts.")] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, metavar="N",
+                                       help="How many of the last calls to show, with the notices since (then, with --follow, new ones).")] = 10,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep showing calls as they come (Ctrl-C stops, once the streams shown in progress end or 1 s has passed).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per line, the same as `calls --json` prints, for scripts.")] = False,
     path: Annotated[Optional[str], typer.Option("--path", help="Only calls whose path contains this.")] = None,
     status: Annotated[
-        Optional[list[str]], typer.Option("--status", help="Only these statuses: 2xx, 4xx, 5xx or a code such as 429 (repeatable).")
+        Optional[list[str]], typer.Option("--status", help="Only these statuses: 2xx, 4xx, 5xx or a code such as 429 (repeatable, or comma-separated).")
     ] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Only calls whose model contains this.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Only calls for this model: its exact id, or a pattern such as 'gpt-4o*'.")] = None,
     confdir: options.Confdir = None,
 ) -> None:
     """Show the fake's calls: status, duration, model, the first words of prompt and answer, streams in progress.
 
     Reads `<confdir>/journal.jsonl`, which `run` and `exec` write. A filter selects calls; without one, the fake's notices (started, stopped, profile reloaded or broken) are shown too.
     """
-    selected = Selection(path, [_status_test(s) for spec in status or () for s in spec.split(",")], model)
+    try:
+        wanted = Filter(path, status or (), model)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--status") from None
     file = journal_path(options.confdir_or_default(confdir))
     show = JsonLines() if json_ else LiveLines() if follow_ and out.is_terminal else Lines()
+    selected = _selection(wanted)
     try:
         if not follow_:
             if not journal_files(file):
                 fail(f"no journal at {file}: no openai-fake has run with this conf directory "
                      "(start one with `openai-fake run`, or use --follow to wait for it)")
-            for entry in read_entries(file, limit=lines, where=_newest_first(selected), on_bad_line=_warn):
+            for entry in read_entries(file, limit=lines, where=_newest_first(selected), counted=is_call, on_bad_line=_warn):
                 show.entry(entry)
             return
         if not file.exists():
             err.print(f"no journal at {file} yet: waiting for an openai-fake with this conf directory to start "
                       "(Ctrl-C stops)", markup=False, soft_wrap=True)
-        with show:
-            _follow(file, lines, selected, show)
-    except KeyboardInterrupt:
+        with show, CtrlC() as ctrl_c:
+            _follow(file, lines, selected, show, ctrl_c)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before following began
         raise typer.Exit(0)
     except BrokenPipeError:  # `tail --json | head`: the reader has gone; exit 1 quietly, as rich does for its lines
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -60,7 +69,38 @@ def tail(
         fail(f"cannot read the journal: {e}")
 
 
-def _follow(file: Path, lines: int, selected: "Selection", show: "Lines") -> None:
+def _selection(wanted: Filter) -> Callable[[Entry], bool]:
+    """A call passes when it matches all the filters given; a notice only when none is."""
+    return lambda entry: not wanted if entry.kind == "notice" else wanted(entry)
+
+
+class CtrlC:
+    """While in `with`: the first SIGINT only asks to stop (`asked`, at `deadline` at the latest), so that what
+    the journal holds by then, and the end of the streams in progress, are shown first; a second one interrupts."""
+
+    def __init__(self, grace: float = STREAM_GRACE) -> None:
+        self.grace = grace
+        self.asked = False
+        self.deadline = float("inf")
+        self._previous = None
+
+    def __enter__(self) -> "CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._ask)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _ask(self, signum, frame) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        self.deadline = time.monotonic() + self.grace
+
+
+def _follow(file: Path, lines: int, selected: Callable[[Entry], bool], show: "Lines", ctrl_c: CtrlC) -> None:
     backlog: list[Entry] | None = []  # what the file held when we started, until we have caught up
     for entry in follow(file, from_start=True, on_bad_line=_warn):
         if entry is None:
@@ -68,53 +108,39 @@ def _follow(file: Path, lines: int, selected: "Selection", show: "Lines") -> Non
                 for old in _last(file, backlog, lines, selected):
                     show.entry(old)
                 backlog = None
-                show.note(f"following {file} (Ctrl-C stops)")
+                if not ctrl_c.asked:
+                    show.note(f"following {file} (Ctrl-C stops)")
+            if ctrl_c.asked and not show.streaming:
+                break  # caught up, and no stream shown in progress is left to end
         elif backlog is not None:
             backlog.append(entry)
         elif selected(entry):
             show.entry(entry)
+        if ctrl_c.asked and time.monotonic() >= ctrl_c.deadline:
+            break
+    show.finish()
 
 
-def _last(file: Path, backlog: list[Entry], n: int, selected: "Selection") -> list[Entry]:
-    """The last `n` selected records of the backlog, or of it and the rotated files when it has too few."""
+def _last(file: Path, backlog: list[Entry], n: int, selected: Callable[[Entry], bool]) -> list[Entry]:
+    """The last `n` selected calls, with the notices among them, of the backlog, or of it and the rotated files
+    when it has too few."""
     keep = _newest_first(selected)
-    found = []
+    found: list[Entry] = []
+    calls = 0
     for entry in reversed(backlog):
-        if len(found) >= n:
+        if calls >= n:
             break
         if keep(entry):
             found.append(entry)
+            calls += is_call(entry)
     found.reverse()
-    if len(found) < n:
+    if calls < n:
         older = [f for f in journal_files(file) if f != file]
-        found[:0] = read_entries(file, files=older, limit=n - len(found), where=keep, on_bad_line=_warn)
+        found[:0] = read_entries(file, files=older, limit=n - calls, where=keep, counted=is_call, on_bad_line=_warn)
     return found
 
 
-class Selection:
-    """The filters: a call passes when it matches all that are given; a notice only when none is."""
-
-    def __init__(self, path: str | None, statuses: list[Callable[[int], bool]], model: str | None) -> None:
-        self.path, self.statuses, self.model = path, statuses, model
-
-    def __call__(self, entry: Entry) -> bool:
-        if entry.kind == "notice":
-            return not (self.path or self.statuses or self.model)
-        return ((not self.path or self.path in entry.path)
-                and (not self.statuses or any(test(entry.status) for test in self.statuses))
-                and (not self.model or self.model in (entry.model or "")))
-
-
-def _status_test(spec: str) -> Callable[[int], bool]:
-    spec = spec.strip().lower()
-    if re.fullmatch(r"[1-5]xx", spec):
-        return lambda status: status // 100 == int(spec[0])
-    if re.fullmatch(r"[1-5]\d\d", spec):
-        return lambda status: status == int(spec)
-    raise typer.BadParameter(f"{spec!r}: give a class (2xx, 4xx, 5xx) or a status such as 429", param_hint="--status")
-
-
-def _newest_first(selected: Selection) -> Callable[[Entry], bool]:
+def _newest_first(selected: Callable[[Entry], bool]) -> Callable[[Entry], bool]:
     """A `where` for records seen newest first: a stream's start record is left out once its call
     record (newer) has been seen, or once the fake has stopped or started again since."""
     ended: set[str] = set()
@@ -145,6 +171,10 @@ class Lines:
     """A line per record, as it comes: a stream shows a `⋯ streaming` line, then its call line when it ends.
     What works in a pipe and in any terminal."""
 
+    def __init__(self) -> None:
+        #: The streams shown in progress that have not ended yet, by request id.
+        self.streaming: dict[str, Entry] = {}
+
     def __enter__(self) -> "Lines":
         return self
 
@@ -152,17 +182,32 @@ class Lines:
         pass
 
     def entry(self, entry: Entry) -> None:
+        self._track(entry)
+        self.show(entry)
+
+    def show(self, entry: Entry) -> None:
         out.print(call_line(entry), soft_wrap=not out.is_terminal)  # a pipe gets whole lines
+
+    def _track(self, entry: Entry) -> None:
+        if entry.kind == "stream":
+            self.streaming[entry.request_id] = entry
+        else:
+            self.streaming.pop(entry.request_id, None)
+            if is_lifecycle(entry):
+                self.streaming.clear()  # the fake stopped: those streams will not end
 
     def note(self, text: str) -> None:
         err.print(text, style="dim", markup=False, soft_wrap=True)
 
+    def finish(self) -> None:
+        """Following ends (Ctrl-C): a stream still in progress has had its `⋯ streaming` line already."""
+
 
 class JsonLines(Lines):
-    """The journal's records, one JSON object per line, exactly as the journal writes them."""
+    """One JSON object per line: `journal.public`, the form `calls --json` prints too."""
 
-    def entry(self, entry: Entry) -> None:
-        sys.stdout.write(encode(entry).decode())
+    def show(self, entry: Entry) -> None:
+        sys.stdout.write(public_line(entry))
         sys.stdout.flush()
 
 
@@ -171,7 +216,7 @@ class LiveLines(Lines):
     and each becomes its call line above them when it ends."""
 
     def __init__(self, console: Console = out) -> None:
-        self.streaming: dict[str, Entry] = {}
+        super().__init__()
         self.live = Live(get_renderable=self._render, console=console, refresh_per_second=4, transient=True,
                          redirect_stdout=False, redirect_stderr=False)
 
@@ -190,15 +235,22 @@ class LiveLines(Lines):
         self.live.console.print(text, style="dim", markup=False)  # stderr would upset the live region
 
     def entry(self, entry: Entry) -> None:
+        self._track(entry)
         if entry.kind == "stream":
-            self.streaming[entry.request_id] = entry
             self.live.refresh()
             return
-        self.streaming.pop(entry.request_id, None)
-        if is_lifecycle(entry):
-            self.streaming.clear()  # the fake stopped: those streams will not end
         # Printing redraws the live region as last rendered, so an ended stream's line would show beside
         # its call line until the next refresh. Refresh first, and send both in one write to the terminal.
         with self.live.console:
             self.live.refresh()
             self.live.console.print(call_line(entry))
+
+    def finish(self) -> None:
+        """The streams still in progress stay on the screen as they were last drawn, with their running
+        time, rather than vanish with the live region."""
+        now = time.time()
+        left = [call_line(entry, now) for entry in self.streaming.values()]
+        self.streaming.clear()
+        self.live.stop()  # the live region goes; the lines take its place
+        for line in left:
+            self.live.console.print(line)

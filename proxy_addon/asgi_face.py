@@ -78,11 +78,16 @@ class BaseUrlApp:
         self.max_request_size = max_request_size
         self.own_names = own_names
         self._active = 0
+        self._ending = asyncio.Event()
 
     @property
     def active(self) -> int:
         """Streams being written right now."""
         return self._active
+
+    def end_streams(self) -> None:
+        """End the streams being written now, and any asked for from now on ("stopped"): the fake is stopping."""
+        self._ending.set()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -164,17 +169,27 @@ class BaseUrlApp:
                 self.journal.record(forwarded.stream_entry())
             pump = asyncio.ensure_future(self._pump(response, capture, send))
             gone = asyncio.ensure_future(client_gone(receive))
+            stop = asyncio.ensure_future(self._ending.wait())
             try:
-                await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({pump, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # the server gave up waiting
+                self.journal.record(forwarded.ended(None, outcome="stopped"))
+                raise
             finally:
                 gone.cancel()
-                if not pump.done():  # the client went away (or the server is stopping)
+                stop.cancel()
+                if not pump.done():  # the client went away, or the fake is stopping
                     pump.cancel()
                     await asyncio.gather(pump, return_exceptions=True)
             failure = None if pump.cancelled() else pump.exception()
-            if pump.cancelled() or failure is not None:
-                why = "client hung up" if pump.cancelled() else f"the upstream failed: {type(failure).__name__}: {failure}"
+            if failure is not None:
+                why = f"the upstream failed: {type(failure).__name__}: {failure}"
                 self.journal.record(forwarded.ended(None, error=why, outcome="aborted"))
+                return
+            if pump.cancelled():  # the fake stopping ends it as it ends its own streams ("stopped")
+                stopping = self._ending.is_set()
+                self.journal.record(forwarded.ended(None, error=None if stopping else "client hung up",
+                                                    outcome="stopped" if stopping else "aborted"))
                 return
             self.journal.record(forwarded.ended(await forwarded.finish()))
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -225,7 +240,7 @@ class BaseUrlApp:
         self.journal.record(stream_started(reply, started_at, fields))
         self._active += 1
         try:
-            await send_stream(reply, receive, send, ended, due=asyncio.get_running_loop().time() - late)
+            await send_stream(reply, receive, send, ended, due=asyncio.get_running_loop().time() - late, ending=self._ending)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
 
@@ -329,4 +344,5 @@ class BaseUrlFace:
     async def stop(self) -> None:
         """Stop serving; streams still running are ended."""
         self.address = None
+        self.app.end_streams()
         await stopped(self._server, self._task)

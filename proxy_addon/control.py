@@ -39,15 +39,14 @@ import importlib.util
 import json
 import os
 import secrets
-import time
 import weakref
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .access import is_loopback
 from .engine import Engine, OpenAIError, Reply, webhook_endpoints
 from .engine.errors import invalid_url, missing_param, unparsable_json
-from .journal import Entry, Journal
+from .journal import Entry, Filter, Journal, notice, public
 from .metrics import Metrics
 from .profile import Profile, ProfileError, is_real_interrupt, load, resolve, shipped_dir
 
@@ -168,7 +167,8 @@ class Control:
     # -- endpoints -----------------------------------------------------------------
 
     def calls(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
-        entries = [e.to_dict() for e in self.journal.entries(kind=None) if _matches(e, query)]
+        selected = _filter(query)
+        entries = [public(e) for e in self.journal.entries(kind=None) if selected(e)]  # as `tail --json` prints them
         limit = query.get("limit")
         if limit is not None:
             try:
@@ -188,8 +188,7 @@ class Control:
         self.engine.reset()
         if calls:
             self.journal.clear()
-        self.journal.record(Entry(time=time.time(), kind="notice",
-                                  note="state and call counts reset" + (", calls cleared" if calls else "")))
+        self.journal.record(notice("reset", "state and call counts reset" + (", calls cleared" if calls else "")))
         return Reply.json(200, {"reset": True, "calls_cleared": calls})
 
     def get_profile(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -218,8 +217,7 @@ class Control:
             self.engine.profile = profile
         else:
             self.engine.use(profile)
-        self.journal.record(Entry(time=time.time(), kind="notice",
-                                  note=f"profile: {profile.name} ({profile.source})" + ("" if keep_state else "; state reset")))
+        self.journal.record(notice("profile", f"profile: {profile.name} ({profile.source})" + ("" if keep_state else "; state reset")))
         return Reply.json(200, self._describe(profile))
 
     def state(self, query: Mapping[str, str], body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -254,7 +252,7 @@ class Control:
                                           id=state.new_id("we_"), source="control")
         state.put(webhook_endpoints.STORE, endpoint.record())
         events = ", ".join(endpoint.events) if endpoint.events else "every event"
-        self.journal.record(Entry(time=time.time(), kind="notice", note=f"webhook endpoint {endpoint.id}: {endpoint.url} ({events})"))
+        self.journal.record(notice("webhook_endpoint_added", f"webhook endpoint {endpoint.id}: {endpoint.url} ({events})"))
         return Reply.json(200, endpoint.record())
 
     def delete_webhook(self, endpoint_id: str) -> Reply:
@@ -263,7 +261,7 @@ class Control:
                 raise OpenAIError(400, f"webhook endpoint {endpoint_id!r} is the profile's: edit the profile to remove it",
                                   param="id", code="invalid_value")
             raise OpenAIError(404, f"No webhook endpoint found with id '{endpoint_id}'.", param="id", code="not_found")
-        self.journal.record(Entry(time=time.time(), kind="notice", note=f"webhook endpoint {endpoint_id} removed"))
+        self.journal.record(notice("webhook_endpoint_removed", f"webhook endpoint {endpoint_id} removed"))
         return Reply.json(200, {"id": endpoint_id, "object": "webhook_endpoint.deleted", "deleted": True})
 
     def _describe(self, profile: Profile) -> dict[str, Any]:
@@ -318,36 +316,16 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes", "on")
 
 
-def _matches(entry: Entry, query: Mapping[str, str]) -> bool:
-    """Whether an entry passes the `calls` filters.
-
-    kind: "call" (default), "notice", "stream", or "all"; path: a substring of
-    the path; status: an exact status (429) or a class (4xx), comma-separated;
-    model: the exact model id.
-    """
-    kind = query.get("kind") or "call"
-    if kind != "all" and entry.kind not in kind.split(","):
-        return False
-    path = query.get("path")
-    if path and path not in entry.path:
-        return False
-    model = query.get("model")
-    if model and entry.model != model:
-        return False
-    status = query.get("status")
-    if status:
-        return any(_status_matches(entry.status, s.strip()) for s in status.split(","))
-    return True
-
-
-def _status_matches(status: int, wanted: str) -> bool:
-    wanted = wanted.lower()
-    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
-        return status // 100 == int(wanted[0])
-    if wanted.isdigit():
-        return status == int(wanted)
-    raise OpenAIError(400, f"status must be a status (429) or a class (4xx), not {wanted!r}", param="status",
-                      code="invalid_value")
+def _filter(query: Mapping[str, str]) -> Callable[[Entry], bool]:
+    """The `calls` filters: kind, "call" (default), "notice", "stream", "webhook" or "all", comma-separated;
+    path, status and model as `tail` takes them (`journal.Filter`: a substring of the path; statuses such as
+    429 or 4xx, comma-separated; the exact model id or a shell-style pattern)."""
+    kinds = (query.get("kind") or "call").split(",")
+    try:
+        selected = Filter(query.get("path"), [query.get("status") or ""], query.get("model"))
+    except ValueError as e:
+        raise OpenAIError(400, f"status: {e}", param="status", code="invalid_value") from None
+    return lambda entry: ("all" in kinds or entry.kind in kinds) and selected(entry)
 
 
 # -- hot reload -------------------------------------------------------------------
@@ -412,7 +390,7 @@ class ProfileWatcher:
                 message = f"{type(e).__name__}: {e}"
                 if message != self._crash:
                     self._crash = message
-                    self.journal.record(Entry(time=time.time(), kind="notice", note="profile watcher error", error=message))
+                    self.journal.record(notice("watcher_error", "profile watcher error", error=message))
             await asyncio.sleep(self.interval)
 
     async def check(self) -> None:
@@ -436,9 +414,8 @@ class ProfileWatcher:
         except ProfileError as e:
             if self.engine.profile is profile:
                 self.error = str(e)
-                self.journal.record(Entry(time=time.time(), kind="notice",
-                                          note=f"profile not reloaded, keeping the last good one: {self.path}",
-                                          error=self.error))
+                self.journal.record(notice("profile_not_reloaded",
+                                           f"profile not reloaded, keeping the last good one: {self.path}", error=self.error))
             return
         if self.engine.profile is not profile:
             return  # another profile was switched to while this one loaded: that one wins
@@ -447,7 +424,7 @@ class ProfileWatcher:
         self.profile = new
         self._loaded = self._seen = _LOADED_FROM.get(new, signature)
         self.error = None
-        self.journal.record(Entry(time=time.time(), kind="notice", note=f"profile reloaded: {self.path}"))
+        self.journal.record(notice("profile_reloaded", f"profile reloaded: {self.path}"))
 
     def _follow(self, profile: Profile) -> None:
         self.profile = profile

@@ -5,7 +5,9 @@ and appended to a file that `openai-fake tail` reads.
 control endpoints read the entries. API keys are redacted before an entry is made.
 
 The file is this module's format, written and read only here: JSON Lines, one
-`Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`).
+`Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`). What
+scripts read (`tail --json`, `calls --json`, `GET /_fake/calls`) is `public()`:
+one shape per kind, documented in docs/journal.md.
 
 - Each line is written with a single `os.write` on an `O_APPEND` descriptor, so
   lines from concurrent writers never interleave and a reader sees whole lines
@@ -21,6 +23,7 @@ The file is this module's format, written and read only here: JSON Lines, one
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
@@ -99,8 +102,8 @@ class Entry:
     face: str = ""  # "proxy" or "base-url"
     key: str | None = None  # redacted: `sk-...abcd`
     error: str | None = None
-    #: For a streamed reply: content deltas written, and how it ended
-    #: ("completed", "error", "cut" by the pace, or "aborted" by the client).
+    #: For a streamed reply: content deltas written, and how it ended ("completed", "error", "cut" by
+    #: the pace, "aborted" by the client, or "stopped": the fake stopped first).
     chunks: int | None = None
     outcome: str | None = None
     kind: str = "call"
@@ -110,6 +113,7 @@ class Entry:
     note: str | None = None
     #: The request body's size in bytes, kept or not.
     body_size: int = 0
+    #: For a notice: what it is about (`NOTICE_EVENTS`), its message in `note`.
     #: For a webhook delivery (kind "webhook"): the event type, and which attempt this was (1 for the first).
     #: Its `path` is the receiver's URL, `request_id` the `webhook-id`, `note` the object the event is about,
     #: `outcome` "delivered", "retrying in N s" or "gave up", `status` 0 when nothing answered.
@@ -171,19 +175,104 @@ _WRITTEN = tuple(f.name for f in fields(Entry) if f.name != "body")
 
 _STARTED, _STOPPED = "openai-fake started", "openai-fake stopped"
 
+#: What a notice is about (its `event`), the one thing a script should test; its message is for people.
+NOTICE_EVENTS = {
+    "started": "the fake started listening",
+    "stopped": "the fake stopped (streams still running were ended first)",
+    "reset": "state and call counts reset (`openai-fake reset`, POST /_fake/reset)",
+    "profile": "another profile made active (`openai-fake use`, POST /_fake/profile)",
+    "profile_reloaded": "the active profile's file was saved and loaded again",
+    "profile_not_reloaded": "a saved profile failed to load; the last good one is kept (`error` says why)",
+    "watcher_error": "the profile watcher failed (`error` says why)",
+    "webhook_endpoint_added": "a webhook endpoint was registered (POST /_fake/webhooks)",
+    "webhook_endpoint_removed": "a webhook endpoint was removed (DELETE /_fake/webhooks/{id})",
+}
+
+
+def notice(event: str, message: str, error: str | None = None) -> Entry:
+    """A notice from the fake itself, now: `event` one of `NOTICE_EVENTS`, `message` for people."""
+    assert event in NOTICE_EVENTS, event
+    return Entry(time=time.time(), kind="notice", event=event, note=message, error=error)
+
 
 def started_notice(url: str, profile: str) -> Entry:
     """The record a fake writes when it starts listening, so that `tail` shows restarts."""
-    return Entry(time=time.time(), kind="notice", note=f"{_STARTED} on {url}; profile {profile}")
+    return notice("started", f"{_STARTED} on {url}; profile {profile}")
 
 
 def stopped_notice(url: str) -> Entry:
-    return Entry(time=time.time(), kind="notice", note=f"{_STOPPED} ({url})")
+    return notice("stopped", f"{_STOPPED} ({url})")
+
+
+def notice_event(entry: Entry) -> str | None:
+    """What a notice is about; for a record written before notices had an `event`, told from its message."""
+    if entry.event is not None:
+        return entry.event
+    note = entry.note or ""
+    return "started" if note.startswith(_STARTED) else "stopped" if note.startswith(_STOPPED) else None
 
 
 def is_lifecycle(entry: Entry) -> bool:
     """Whether `entry` says the fake started or stopped (streams in progress before it will never end)."""
-    return entry.kind == "notice" and (entry.note or "").startswith((_STARTED, _STOPPED))
+    return entry.kind == "notice" and notice_event(entry) in ("started", "stopped")
+
+
+def is_call(entry: Entry) -> bool:
+    """Whether `entry` is a request answered or made (a call, a stream in progress, a webhook delivery), which
+    `tail -n` and `calls -n` count; notices are not."""
+    return entry.kind != "notice"
+
+
+def public(entry: Entry) -> dict:
+    """The record as `tail --json` and `calls --json` print it, by kind (docs/journal.md).
+
+    A call and a stream in progress: every field the journal writes (the shape these records always had).
+    A notice: `kind`, `time`, `event`, `level` ("error" when `error` is set, else "info"), `message`, `error`.
+    A webhook delivery: `kind`, `time`, `webhook_id`, `event`, `object`, `url`, `status` (0: nothing
+    answered), `attempt`, `outcome`, `duration_ms`, `error`.
+    """
+    if entry.kind == "notice":
+        return {"kind": "notice", "time": entry.time, "event": notice_event(entry),
+                "level": "error" if entry.error else "info", "message": entry.note or "", "error": entry.error}
+    if entry.kind == "webhook":
+        return {"kind": "webhook", "time": entry.time, "webhook_id": entry.request_id, "event": entry.event,
+                "object": entry.note, "url": entry.path, "status": entry.status, "attempt": entry.attempt,
+                "outcome": entry.outcome, "duration_ms": entry.duration_ms, "error": entry.error}
+    return entry.to_dict()
+
+
+def public_line(entry: Entry) -> str:
+    """`public(entry)` as one line of compact JSON, newline-terminated."""
+    return to_json(public(entry)).decode() + "\n"
+
+
+class Filter:
+    """The filters `tail` and `calls` share (and `GET /_fake/calls`): a record passes when it matches all that
+    are given. `path`: a substring of the path. `statuses`: specs such as "429" or "4xx", any of which may match.
+    `model`: the exact model id, or a shell-style pattern (`gpt-4o*`, `*embedding*`). Raises ValueError for
+    a status that is neither a code nor a class."""
+
+    def __init__(self, path: str | None = None, statuses: list[str] | tuple[str, ...] = (), model: str | None = None) -> None:
+        self.path, self.model = path or None, model or None
+        self.statuses = [_status_test(spec) for spec in statuses for spec in spec.split(",") if spec.strip()]
+
+    def __bool__(self) -> bool:
+        """Whether any filter is given."""
+        return bool(self.path or self.statuses or self.model)
+
+    def __call__(self, entry: Entry) -> bool:
+        return ((not self.path or self.path in entry.path)
+                and (not self.statuses or any(test(entry.status) for test in self.statuses))
+                and (not self.model or (entry.model is not None and fnmatch.fnmatchcase(entry.model, self.model))))
+
+
+def _status_test(spec: str) -> Callable[[int], bool]:
+    spec = spec.strip().lower()
+    if re.fullmatch(r"[1-5]xx", spec):
+        return lambda status: status // 100 == int(spec[0])
+    if re.fullmatch(r"[1-5]\d\d", spec):
+        return lambda status: status == int(spec)
+    raise ValueError(f"{spec!r}: give a class (2xx, 4xx, 5xx) or a status such as 429")
 
 
 _NONE = type(None)
@@ -420,16 +509,23 @@ def journal_files(path: Path | str) -> list[Path]:
 
 
 def read_entries(path: Path | str, *, limit: int | None = None, where: Callable[[Entry], bool] | None = None,
-                 on_bad_line: BadLine | None = None, files: list[Path] | None = None) -> list[Entry]:
+                 on_bad_line: BadLine | None = None, files: list[Path] | None = None,
+                 counted: Callable[[Entry], bool] | None = None) -> list[Entry]:
     """The entries of the journal at `path` and its rotated files (or of `files`, newest first), oldest first.
 
-    With `limit`, the newest `limit` entries that pass `where`. Files are read
-    newest first and reading stops once enough are found; `where` sees the
-    entries newest first, so it may keep state (what it has seen is newer).
-    A last line without its newline is a write in progress: left out, silently.
+    With `limit`, the entries that pass `where`, from the newest back to the
+    `limit`-th of them that `counted` counts (every entry, by default): with
+    `counted=is_call`, the last `limit` calls and the notices since. Files
+    are read newest first and reading stops once enough are found; `where`
+    sees the entries newest first, so it may keep state (what it has seen is
+    newer). A last line without its newline is a write in progress: left out,
+    silently.
     """
     on_bad_line = on_bad_line or _warn
     found: list[Entry] = []
+    seen = 0  # of them, those counted
+    if limit == 0:
+        return found
     for file in journal_files(path) if files is None else files:
         try:
             data = file.read_bytes()
@@ -447,7 +543,8 @@ def read_entries(path: Path | str, *, limit: int | None = None, where: Callable[
                 continue
             if where is None or where(entry):
                 found.append(entry)
-                if limit is not None and len(found) >= limit:
+                seen += counted is None or counted(entry)
+                if limit is not None and seen >= limit:
                     return found[::-1]
     return found[::-1]
 

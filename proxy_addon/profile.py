@@ -55,8 +55,8 @@ def unknown_name(name: str, only_hint: bool = False) -> str:
     under = sorted(r for r in RULES if r.startswith(name + "."))[:5]
     hint = f"did you mean {' or '.join(near)}?" if near else f"rules under it: {', '.join(under)}" if under else ""
     if only_hint:
-        return hint or "see the README's endpoint table"
-    return f"unknown route name {name!r}" + (f"; {hint}" if hint else "") + " (every rule: the README's endpoint table)"
+        return hint or "see docs/reference/endpoint-table.md"
+    return f"unknown route name {name!r}" + (f"; {hint}" if hint else "") + " (every rule: docs/reference/endpoint-table.md)"
 
 
 class ProfileError(Exception):
@@ -197,7 +197,7 @@ class Profile:
         _check_number("webhook_timeout", webhook_timeout)
         if not webhook_timeout:
             raise ValueError("webhook_timeout must be a number of seconds > 0, not 0")
-        #: How long a webhook receiver has to answer, and the waits before each retry (README, "Webhooks").
+        #: How long a webhook receiver has to answer, and the waits before each retry (docs/guide/webhooks.md).
         self.webhook_timeout = float(webhook_timeout)
         if isinstance(webhook_backoff, (str, bytes)) or not isinstance(webhook_backoff, (tuple, list)):
             raise TypeError(f"webhook_backoff must be a list of seconds such as [0.1, 0.5, 2], not {webhook_backoff!r}")

@@ -50,8 +50,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a stream ended: "completed", "error" (an error event was sent), "cut" (by the pace) or "aborted"
-    (the client hung up). `chunks` counts the content deltas written."""
+    """How a stream ended: "completed", "error" (an error event was sent), "cut" (by the pace), "aborted"
+    (the client hung up) or "stopped" (the fake stopped first). `chunks` counts the content deltas written."""
 
     how: str
     chunks: int
@@ -192,6 +192,7 @@ class Relay:
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
         self._active = 0
+        self._ending = asyncio.Event()
 
     @property
     def active(self) -> int:
@@ -206,8 +207,13 @@ class Relay:
         self._server, self._task = embedded_server(self.app, sock, protocol, **WEBSOCKETS)
         await started(self._server, self._task)
 
+    def end_streams(self) -> None:
+        """End the streams being written now, and any asked for from now on ("stopped"): the fake is stopping."""
+        self._ending.set()
+
     async def stop(self) -> None:
         """Stop serving; streams still running are ended."""
+        self.end_streams()
         await stopped(self._server, self._task)
         self._pending.clear()
         self._sockets.clear()
@@ -258,7 +264,7 @@ class Relay:
             return
         self._active += 1
         try:
-            await send_stream(reply, receive, send, on_end, due)
+            await send_stream(reply, receive, send, on_end, due, ending=self._ending)
         finally:
             self._active -= 1  # after the record, so "no stream active" means "all recorded"
 
@@ -277,30 +283,37 @@ class Relay:
 
 
 async def send_stream(reply: StreamReply, receive, send, on_end: Callable[[Outcome], None] | None = None,
-                      due: float | None = None) -> None:
+                      due: float | None = None, ending: asyncio.Event | None = None) -> None:
     """Send `reply` as an ASGI response, its events on the schedule the pace gives (`streams.schedule`),
     counting from `due` (on the event loop's clock; None: now); `on_end` hears how it ended. A client that
-    hangs up ends it ("aborted"); a cut raises `_Cut` once `on_end` has heard it, for uvicorn to close the
-    connection mid-body."""
+    hangs up ends it ("aborted"); so does `ending` once set ("stopped": the fake is stopping, and records
+    the stream's end before it says it stopped). A cut or a stop raises `_Cut` once `on_end` has heard it, for
+    uvicorn to close the connection mid-body."""
     progress = {"chunks": 0, "events": 0}
     writer = asyncio.ensure_future(_write(reply, send, progress, due))
     hangup = asyncio.ensure_future(client_gone(receive))
+    stop = asyncio.ensure_future(ending.wait()) if ending is not None else None
     try:
-        await asyncio.wait({writer, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({writer, hangup} | ({stop} if stop else set()), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the server gave up waiting for the stream
+        _tell(on_end, Outcome("stopped", progress["chunks"], progress["events"]))
+        raise
     finally:
         hangup.cancel()
-        if not writer.done():  # the client went away (or the server is stopping)
+        if stop is not None:
+            stop.cancel()
+        if not writer.done():  # the client went away, or the server is stopping
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
-    if writer.cancelled():
-        how = "aborted"
-    elif writer.exception() is not None:
+    if writer in done and not writer.cancelled() and writer.exception() is None:
+        how = writer.result()
+    elif writer in done and not writer.cancelled():
         logger.error("openai-fake failed while streaming", exc_info=writer.exception())
         how = "aborted"
     else:
-        how = writer.result()
+        how = "stopped" if stop in done and hangup not in done else "aborted"
     _tell(on_end, Outcome(how, progress["chunks"], progress["events"]))
-    if how == "cut":
+    if how in ("cut", "stopped"):
         raise _Cut()  # uvicorn closes the connection mid-body
 
 

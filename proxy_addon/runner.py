@@ -15,11 +15,14 @@ run side by side (a test's own fake beside the session's).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import signal
+import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -259,7 +262,7 @@ class Runner:
         self._loop.set_exception_handler(_quiet_cancellations)
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._loop.add_signal_handler(sig, master.shutdown)
+                self._loop.add_signal_handler(sig, self._shutdown)
 
         task = asyncio.ensure_future(master.run())
         proxyserver = master.addons.get("proxyserver")
@@ -292,17 +295,27 @@ class Runner:
             ticking.cancel()
             await asyncio.gather(ticking, return_exceptions=True)
             await self.webhooks.aclose()
-            if self.record is not None:
-                await self.record.aclose()
-            self.journal.record(stopped_notice(url))
-            self.journal.close()  # a record after this (a stream ending late) opens the file again
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
-            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick.
+            # Together: each uvicorn notices `should_exit` on its own 0.1 s tick. Before the stopped notice:
+            # the streams they end are recorded first, so that the journal (and `tail`, `run`) ends with it.
             await asyncio.gather(face.stop(), relay.stop())
+            if self.record is not None:
+                await self.record.aclose()  # after the faces: no call is forwarded any more
+            self.journal.record(stopped_notice(url))
+            self.journal.close()  # a record after this (a stream ending late) opens the file again
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
+
+    def _shutdown(self) -> None:
+        """Stop serving (on the event loop): the streams in progress end first ("stopped", recorded as such),
+        each on either port, so that the proxy's closing connections do not end them as hung up ("aborted")."""
+        for server in (self.relay, self.face.app if self.face is not None else None):
+            if server is not None:
+                server.end_streams()
+        if self._master is not None:
+            self._master.shutdown()
 
     async def _tick(self, every: float = 0.05) -> None:
         """Move on, by time, the objects nobody polls (`progress=<seconds>`: a batch, a fine-tuning job), then send
@@ -342,7 +355,7 @@ class Runner:
     def stop(self) -> None:
         """Stop serving and wait for the thread to end."""
         if self._master is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._master.shutdown)
+            self._loop.call_soon_threadsafe(self._shutdown)
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
@@ -381,6 +394,26 @@ class Runner:
             pass
 
 
+#: The warnings importing `mitmproxy.addons` gives, and only those: its proxyauth addon imports ldap3, which
+#: imports names pyasn1 0.6 deprecated (`tagMap`, `typeMap`, ...). They would fail a user's `pytest -W error`
+#: (or `python -W error`) at the fixture's first use, for code neither they nor we wrote.
+_LDAP3_WARNINGS = dict(message=r"\w+ is deprecated\. Please use \w+ instead\.", category=DeprecationWarning,
+                       module=r"ldap3(\.|$)")
+
+
+def _import_ldap3_quietly() -> None:
+    """Import ldap3 (once, before mitmproxy's addons do) with its known deprecation warnings ignored, whatever
+    the caller's warning filters; any other warning goes on as the filters say."""
+    if "ldap3" in sys.modules:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", **_LDAP3_WARNINGS)
+        try:
+            importlib.import_module("ldap3")
+        except ImportError:  # a mitmproxy that no longer needs it
+            pass
+
+
 def make_master(host: str, port: int, confdir: Path, addons: list | None = None, max_request_size: int | None = None):
     """A mitmproxy master with the fake's mode and options and only the addons a fake needs (the caller
     adds the fake's own). `bench/bare_mitmproxy.py` builds its reference with this same function;
@@ -390,6 +423,7 @@ def make_master(host: str, port: int, confdir: Path, addons: list | None = None,
     receives every hook of every flow, and again as an update hook; that dispatch was about half
     of a proxied call's CPU time (docs/benchmarks.md). The kept addons say why below.
     """
+    _import_ldap3_quietly()
     from mitmproxy import master, options
     from mitmproxy.addons import block, core, disable_h2c, next_layer, proxyserver, tlsconfig
 

@@ -141,15 +141,18 @@ def test_calls_filters():
     def paths(**query):
         reply = c.handle("GET", "/_fake/calls", query={k: str(v) for k, v in query.items()}, client="127.0.0.1", headers=AUTH)
         assert reply.status == 200, reply.body
-        return [(e["status"], e["path"]) for e in json.loads(reply.body)["data"]]
+        return [(e["status"], e["path"]) if e["kind"] == "call" else (e["kind"], e["message"]) for e in json.loads(reply.body)["data"]]
 
     assert len(paths()) == 4  # calls only, oldest first
     assert paths(path="chat") == [(200, "/v1/chat/completions"), (429, "/v1/chat/completions")]
     assert paths(status="4xx,5xx") == [(429, "/v1/chat/completions"), (503, "/v1/models")]
     assert paths(status="200", model="gpt-4o") == [(200, "/v1/chat/completions")]
+    assert paths(model="gpt-4") == []  # the exact id, or a pattern
+    assert paths(model="*embedding*") == [(200, "/v1/embeddings")]
     assert paths(limit=2) == [(200, "/v1/embeddings"), (503, "/v1/models")]
     assert paths(limit=0) == []
-    assert paths(kind="notice") == [(0, "")]
+    assert paths(kind="notice") == [("notice", "profile reloaded: x.py")]
+    assert paths(kind="notice,call", status="5xx") == [(503, "/v1/models")]
     assert len(paths(kind="all")) == 5
     for query, param in [({"limit": "x"}, "limit"), ({"limit": "-1"}, "limit"), ({"status": "okay"}, "status")]:
         reply = c.handle("GET", "/_fake/calls", query=query, client="127.0.0.1", headers=AUTH)
@@ -330,8 +333,19 @@ def test_cli_wrappers_against_a_running_fake(running, tmp_path, monkeypatch):
     assert len(lines) == 3 and "200  POST /v1/chat/completions  chat.completions  gpt-4o" in lines[0]
     as_json = run_cli("calls", "--json", "--model", "gpt-4o", *conf)
     assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == ["/v1/chat/completions"]
+    both = run_cli("calls", "--json", "--model", "gpt-4o*", *conf)
+    assert [json.loads(line)["path"] for line in both.stdout.splitlines()] == ["/v1/chat/completions", "/v1/assistants"]
     last = run_cli("calls", "--json", "-n", "1", *conf)
     assert json.loads(last.stdout)["path"] == "/v1/assistants"
+    # One form for a call, whichever command prints it: the journal's record.
+    tailed = run_cli("tail", "--json", "--path", "/v1/", *conf)
+    assert tailed.returncode == 0, tailed.stderr
+    assert run_cli("calls", "--json", *conf).stdout == tailed.stdout
+    assert tailed.stdout.splitlines() == [line for line in (confdir / "journal.jsonl").read_text().splitlines()
+                                          if '"kind":"call"' in line]
+    assert run_cli("calls", "--status", "2xx", "--status", "404", *conf).stdout.count("  200  ") == 3
+    refused = run_cli("calls", "--status", "6xx", *conf)
+    assert refused.returncode == 2 and "'6xx': give a class (2xx, 4xx, 5xx) or a status such as 429" in refused.stderr
 
     state = run_cli("state", *conf)
     assert state.returncode == 0 and json.loads(state.stdout)["collections"]["assistants"][0]["id"] == assistant.id

@@ -18,8 +18,8 @@ import pytest
 from conftest import wait_for
 from proxy_addon import Profile
 from proxy_addon.engine.streams import Event, sse
-from proxy_addon.journal import (Entry, Journal, encode, follow, is_lifecycle, journal_files, journal_path,
-                                 read_entries, started_notice)
+from proxy_addon.journal import (Entry, Filter, Journal, encode, follow, is_call, is_lifecycle, journal_files,
+                                 journal_path, notice, public, public_line, read_entries, started_notice, stopped_notice)
 from proxy_addon.summaries import answer_of, answer_of_stream, prompt_of, shorten
 
 SECRET = "sk-proj-Zq8vK2mW9xT4nR7pL3sY6bH1cJ5dF0gA"
@@ -401,3 +401,73 @@ def test_the_fake_writes_a_notice_when_it_starts(fake):
     notices = [e for e in read_entries(journal_path(fake.confdir)) if e.kind == "notice"]
     assert notices and is_lifecycle(notices[0])
     assert notices[0].note == f"openai-fake started on {fake.proxy_url}; profile {Profile().name}"
+
+
+# -- what scripts read: one shape per kind (docs/journal.md) ------------------------------------------
+
+
+def test_a_call_is_shown_as_the_journal_writes_it():
+    entry = call(1, duration_ms=3.5, rule="chat.completions", face="proxy", key="sk-...abcd", answer="Hello")
+    assert public(entry) == entry.to_dict()
+    assert public_line(entry) == encode(entry).decode()
+    started = call(2, kind="stream", status=200)
+    assert public(started) == started.to_dict() and public(started)["kind"] == "stream"
+
+
+def test_a_notice_has_its_own_shape():
+    broken = notice("profile_not_reloaded", "profile not reloaded, keeping the last good one: p.py", error="p.py:3: boom")
+    assert public(broken) == {"kind": "notice", "time": broken.time, "event": "profile_not_reloaded", "level": "error",
+                              "message": "profile not reloaded, keeping the last good one: p.py", "error": "p.py:3: boom"}
+    stopped = stopped_notice("http://127.0.0.1:8080")
+    assert public(stopped) == {"kind": "notice", "time": stopped.time, "event": "stopped", "level": "info",
+                               "message": "openai-fake stopped (http://127.0.0.1:8080)", "error": None}
+    # A record from before notices had an event: told from its message, or null.
+    old = Entry.from_dict({"time": 1.0, "kind": "notice", "note": "openai-fake started on http://x; profile default"})
+    assert public(old)["event"] == "started" and is_lifecycle(old)
+    assert public(Entry(time=1.0, kind="notice", note="profile reloaded: p.py"))["event"] is None
+    with pytest.raises(AssertionError):
+        notice("no such event", "x")
+
+
+def test_a_webhook_delivery_has_its_own_shape():
+    entry = Entry(time=2.0, kind="webhook", request_id="wh_1", method="POST", host="127.0.0.1:9000",
+                  path="http://127.0.0.1:9000/hook", status=500, duration_ms=3.0, event="batch.completed", attempt=1,
+                  outcome="retrying in 0.1 s", note="batch_abc", error="answered 500")
+    assert public(entry) == {"kind": "webhook", "time": 2.0, "webhook_id": "wh_1", "event": "batch.completed",
+                             "object": "batch_abc", "url": "http://127.0.0.1:9000/hook", "status": 500, "attempt": 1,
+                             "outcome": "retrying in 0.1 s", "duration_ms": 3.0, "error": "answered 500"}
+
+
+def test_limit_counts_calls_and_keeps_the_notices_since(tmp_path):
+    journal = Journal(tmp_path / "j.jsonl")
+    for entry in [started_notice("u", "p"), call(1), call(2), notice("reset", "state and call counts reset"), call(3),
+                  stopped_notice("u")]:
+        journal.record(entry)
+    journal.close()
+    shown = [e.request_id or e.note for e in read_entries(tmp_path / "j.jsonl", limit=2, counted=is_call)]
+    assert shown == ["req_2", "state and call counts reset", "req_3", "openai-fake stopped (u)"]
+    assert len(read_entries(tmp_path / "j.jsonl", limit=2)) == 2  # without `counted`: every record counts
+    assert read_entries(tmp_path / "j.jsonl", limit=0, counted=is_call) == []
+
+
+@pytest.mark.parametrize("kw, selected", [
+    ({}, [1, 2, 3, 4]),
+    ({"model": "gpt-4o"}, [1]),
+    ({"model": "gpt-4o*"}, [1, 2]),
+    ({"model": "*embedding*"}, [3]),
+    ({"path": "/v1/chat"}, [1, 2]),
+    ({"statuses": ["4xx"]}, [2]),
+    ({"statuses": ["200,503"]}, [1, 3, 4]),
+    ({"statuses": ["2xx", "5xx"], "model": "gpt-4o*"}, [1]),
+])
+def test_the_filters_tail_and_calls_share(kw, selected):
+    entries = [call(1), call(2, model="gpt-4o-mini", status=429), call(3, model="text-embedding-3-small", path="/v1/embeddings"),
+               call(4, model=None, status=503, path="/v1/models")]
+    wanted = Filter(**kw)
+    assert [int(e.request_id[4:]) for e in entries if wanted(e)] == selected
+    assert bool(wanted) == bool(kw)
+
+
+def test_a_status_filter_that_is_neither_a_code_nor_a_class_is_refused():
+    with pytest.raises(ValueError, match=r"'6xx': give a class \(2xx, 4xx, 5xx\) or a status such as 429"):
+        Filter(statuses=["6xx"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import base64
 import sys
 import textwrap
 
@@ -51,6 +53,7 @@ def test_a_file_and_a_dotted_module(tmp_path, monkeypatch):
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completion(choices=[])\n", 3, ["unknown route name", "chat.completion", "chat.completions"]),
     ("from proxy_addon import Profile\nprofile = Profile()\n\nprofile.embeddings(vector=[1])\n", 4, ["unknown knob", "vector", "embedding"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(embedding='x')\n", 3, ["should be a valid list, not a str"]),
+    ("from proxy_addon import Profile\nprofile = Profile()\nprofile.embeddings(exact='yes')\n", 3, ["embeddings(exact=...) must be a bool, not str"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.responses(status='bogus')\n", 3, ["responses(status=...)", "'completed'"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.moderations(flagged=['x'])\n", 3, ["moderations(flagged=...)[0]", "'hate'"]),
     ("from proxy_addon import Profile\nprofile = Profile()\nprofile.chat.completions(choices=['s'])\n", 3, ["chat.completions(choices=...)[0]", "dictionary"]),
@@ -158,3 +161,43 @@ def test_a_type_checker_catches_a_bad_knob_and_a_misspelt_rule_with_the_stub(tmp
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
     assert [line.split(":")[1] for line in errors] == ["9", "10"], done.stdout
     assert "_Responses" in errors[0] and 'has no attribute "completion"' in errors[1]
+
+
+# -- embeddings: what `==` sees through the SDK, which asks for base64 (float32) unless told -----------------
+
+GIVEN = [0.1, 0.2]
+AS_FLOAT32 = array.array("f", GIVEN).tolist()  # [0.10000000149011612, 0.20000000298023224]
+
+
+def _vectors(client, **kw) -> list:
+    return [item.embedding for item in client.embeddings.create(model="text-embedding-3-small", input=["a", "b"], **kw).data]
+
+
+def test_a_fixed_embedding_reads_back_as_float32_by_default(use_profile, base_client, client):
+    profile = Profile()
+    profile.embeddings(embedding=GIVEN)
+    use_profile(profile)
+    for sdk in (base_client, client):  # the base-URL face and the proxy
+        assert _vectors(sdk) == [AS_FLOAT32, AS_FLOAT32] and AS_FLOAT32 != GIVEN  # as the real API's base64 would
+        assert _vectors(sdk, encoding_format="float") == [GIVEN, GIVEN]  # the numbers as given
+        encoded = _vectors(sdk, encoding_format="base64")
+        assert [array.array("f", base64.b64decode(e)).tolist() for e in encoded] == [AS_FLOAT32, AS_FLOAT32]
+
+
+def test_exact_answers_the_numbers_as_given_whatever_was_asked(use_profile, base_client, client):
+    profile = Profile()
+    profile.embeddings(embedding=GIVEN, exact=True)
+    use_profile(profile)
+    for sdk in (base_client, client):
+        assert _vectors(sdk) == [GIVEN, GIVEN]  # the common test's `==` holds
+        assert _vectors(sdk, encoding_format="float") == [GIVEN, GIVEN]
+        assert _vectors(sdk, encoding_format="base64") == [GIVEN, GIVEN]  # numbers, not a string: the documented departure
+
+
+def test_exact_applies_to_the_fakes_own_vectors_too(use_profile, base_client):
+    plain = _vectors(base_client, encoding_format="float")
+    assert _vectors(base_client) != plain  # float32 through base64
+    profile = Profile()
+    profile.embeddings(exact=True)
+    use_profile(profile)
+    assert _vectors(base_client) == plain and len(plain[0]) == 1536

@@ -400,3 +400,26 @@ def test_langchain_openai(inner):
 def test_the_plugin_and_conftest_share_one_runner(openai_fake, fake):
     assert openai_fake.runner is fake  # mitmproxy allows one master per process
     assert os.environ["HTTPS_PROXY"] == fake.proxy_url
+
+
+STRICT_USER_TEST = """
+from openai import OpenAI
+
+
+def test_a_call_under_warnings_as_errors(openai_fake):
+    openai_fake.chat.completions(choices=[{"message": {"content": "No warnings here"}}])
+    reply = OpenAI().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+    assert reply.choices[0].message.content == "No warnings here"
+    embedded = OpenAI().embeddings.create(model="text-embedding-3-small", input="Hi")
+    assert len(embedded.data[0].embedding) == 1536
+"""
+
+
+@pytest.mark.parametrize("how", [["-W", "error"], ["-W", "error::DeprecationWarning", "-p", "openai_fake"]])
+def test_a_suite_that_turns_warnings_into_errors_passes(inner, pytester, how):
+    # The fake's own imports (mitmproxy's ldap3, through pyasn1) warn; none of that may reach the user's suite.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")  # no filterwarnings of ours
+    result = inner(*how, test_strict=STRICT_USER_TEST)
+    assert result.ret == 0, outcome(result)
+    result.assert_outcomes(passed=1)
+    assert "warnings summary" not in result.stdout.str() and "Warning" not in result.stderr.str(), outcome(result)

@@ -139,14 +139,15 @@ def _calls(stdout: str) -> list[str]:
 
 
 def test_tail_shows_the_last_calls(served):
-    done = _tail(served, "-n", "3")
+    done = _tail(served, "-n", "2")  # two calls, and the notice since
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 3, done.stdout
     assert lines[0].split("  ")[1:3] == ["500", "POST /v1/completions"]
     assert "simulated failure 1 of 1" in lines[0] and '"Once"' in lines[0]
     assert lines[1].split("  ")[1:3] == ["404", "GET /v1/models/nope"]
-    assert "●  openai-fake stopped" in lines[2]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d  ●  openai-fake stopped \(http://127\.0\.0\.1:\d+\)", lines[2])
+    assert _tail(served, "-n", "0").stdout == ""
 
     everything = _tail(served, "-n", "100").stdout
     assert "●  openai-fake started on http://127.0.0.1:" in everything.splitlines()[0]
@@ -161,14 +162,26 @@ def test_tail_shows_the_last_calls(served):
     assert '"vectors" → "1 embedding × 1536"' in everything
 
 
-def test_tail_json_gives_the_journals_records(served):
-    done = _tail(served, "--json", "-n", "4")
+CALL_FIELDS = ["time", "request_id", "method", "host", "path", "status", "duration_ms", "rule", "model", "face", "key",
+               "error", "chunks", "outcome", "kind", "prompt", "answer", "note", "body_size", "event", "attempt"]
+
+
+def test_tail_json_gives_a_call_its_record_and_a_notice_its_own_shape(served):
+    done = _tail(served, "--json", "-n", "3")
     assert done.returncode == 0, done.stderr
+    shown = done.stdout.splitlines()
     file_lines = journal_path(served).read_text().splitlines()
-    assert done.stdout.splitlines() == file_lines[-4:]  # exactly as the journal writes them
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["status"] for r in records] == [429, 500, 404, 0] and records[-1]["kind"] == "notice"
-    assert all(r["key"] in (None, f"sk-...{API_KEY[-4:]}") for r in records)
+    assert shown[:3] == file_lines[-4:-1]  # a call: exactly as the journal writes it
+    calls = [json.loads(line) for line in shown[:3]]
+    assert [list(c) for c in calls] == [CALL_FIELDS] * 3
+    assert [(c["kind"], c["status"], c["path"]) for c in calls] == [
+        ("call", 429, "/v1/moderations"), ("call", 500, "/v1/completions"), ("call", 404, "/v1/models/nope")]
+    assert all(c["key"] == f"sk-...{API_KEY[-4:]}" for c in calls)
+    stopped = json.loads(shown[3])
+    assert list(stopped) == ["kind", "time", "event", "level", "message", "error"]
+    assert (stopped["kind"], stopped["event"], stopped["level"], stopped["error"]) == ("notice", "stopped", "info", None)
+    assert re.fullmatch(r"openai-fake stopped \(http://127\.0\.0\.1:\d+\)", stopped["message"])
+    assert stopped["time"] == json.loads(file_lines[-1])["time"]
     both = _tail(served, "--json", "-n", "100", "--model", "gpt-4o-mini").stdout.splitlines()
     assert [json.loads(line)["kind"] for line in both] == ["call"]  # the finished stream's start record is left out
 
@@ -181,7 +194,10 @@ def test_tail_json_gives_the_journals_records(served):
     (["--status", "2xx", "--status", "5xx"], ["/v1/chat/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/completions"]),
     (["--status", "500,404"], ["/v1/completions", "/v1/models/nope"]),
     (["--model", "gpt-4o-mini"], ["/v1/chat/completions"]),
-    (["--model", "gpt-4o", "--status", "2xx"], ["/v1/chat/completions", "/v1/chat/completions"]),
+    (["--model", "gpt-4o", "--status", "2xx"], ["/v1/chat/completions"]),  # the exact model: not gpt-4o-mini
+    (["--model", "gpt-4o*"], ["/v1/chat/completions", "/v1/chat/completions"]),
+    (["--model", "*embedding*"], ["/v1/embeddings"]),
+    (["--model", "gpt-4"], []),
     (["--path", "/v1/chat", "-n", "1"], ["/v1/chat/completions"]),
     (["--path", "/nowhere"], []),
 ])
@@ -287,6 +303,99 @@ def test_tail_follow_in_json_sees_a_stream_start_then_its_call(tmp_path):
     assert records[0]["request_id"] == records[1]["request_id"] and records[1]["outcome"] == "completed"
 
 
+SLOW_PROFILE = textwrap.dedent("""
+    from proxy_addon import Profile
+
+    profile = Profile()
+    profile.chat.completions(choices=[{"message": {"content": "one two three four five six seven eight nine ten"}}],
+                             stream={"ttft": 0.1, "chunk_delay": 1.0})
+""")
+
+
+def _stream_until_first_words(fake: Fake, prompt: str) -> threading.Thread:
+    """A slow chat stream read in a thread, returned once its first content delta came."""
+    first = threading.Event()
+
+    def read() -> None:
+        try:
+            with requests.post(f"{fake.base_url}/chat/completions", headers=AUTH, stream=True, timeout=30, json={
+                    "model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": prompt}]}) as answer:
+                for line in answer.iter_lines():
+                    if b'"content":"one' in line:
+                        first.set()
+        except requests.RequestException:  # the fake stopped mid-stream: the connection ends early
+            pass
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    assert first.wait(30), "the stream sent no content"
+    return thread
+
+
+_STREAMING_LINE = r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o  ⋯ streaming  "{prompt}"  \(base-url\)'
+_STOPPED_CALL_LINE = (r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o  (?:\d+ ms|\d+\.\d s)  [1-9] chunks? stopped  '
+                      r'"{prompt}" → "one[a-z ]*"  \(base-url\)')
+_STOPPED_NOTICE_LINE = r"\d\d:\d\d:\d\d  ●  openai-fake stopped \(http://127\.0\.0\.1:\d+\)"
+
+
+def test_ctrl_c_to_run_mid_stream_ends_the_stream_before_it_says_stopped(tmp_path):
+    (tmp_path / "slow.py").write_text(SLOW_PROFILE)
+    fake = Fake(tmp_path, "--profile", str(tmp_path / "slow.py"))
+    tail = subprocess.Popen([*openai_fake_cmd(), "tail", "-f", "--json", "-n", "0", "--confdir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        shown = Output(tail.stdout)
+        Output(tail.stderr).wait_for("following")
+        client = _stream_until_first_words(fake, "Slow story")
+        shown.wait_for('"kind":"stream"')
+        said = fake.stop()  # Ctrl-C to `run`, mid-stream
+        client.join(30)
+        shown.wait_for('"event":"stopped"')
+    finally:
+        fake.stop()
+        tail.send_signal(signal.SIGINT)
+        tail.wait(10)
+    records = [json.loads(line) for line in shown.text.splitlines()]
+    assert [(r["kind"], r.get("outcome"), r.get("event")) for r in records] == [
+        ("stream", None, None), ("call", "stopped", None), ("notice", None, "stopped")]
+    assert records[0]["request_id"] == records[1]["request_id"] and records[1]["chunks"] >= 1
+    assert records[1]["error"] is None and records[1]["answer"].startswith("one")
+    # `run` printed the same, in the same order: the stream resolved, then "stopped", last.
+    lines = fake.out.wait_for("●  openai-fake stopped").splitlines()
+    assert re.fullmatch(_STREAMING_LINE.format(prompt="Slow story"), lines[-3]), lines[-3:]
+    assert re.fullmatch(_STOPPED_CALL_LINE.format(prompt="Slow story"), lines[-2]), lines[-3:]
+    assert re.fullmatch(_STOPPED_NOTICE_LINE, lines[-1]), lines[-3:]
+    assert "Traceback" not in said and "Exception in ASGI" not in said and "graceful shutdown" not in said, said
+    assert said.strip().endswith("openai-fake: 1 call (1×200); chat.completions 1")
+
+
+def test_ctrl_c_to_tail_and_run_at_once_mid_stream_shows_the_stream_end_first(tmp_path):
+    # As in one terminal, where Ctrl-C reaches both: tail waits (briefly) for the streams it shows in progress.
+    (tmp_path / "slow.py").write_text(SLOW_PROFILE)
+    fake = Fake(tmp_path, "--quiet", "--profile", str(tmp_path / "slow.py"))
+    tail = subprocess.Popen([*openai_fake_cmd(), "tail", "-f", "-n", "0", "--confdir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        shown = Output(tail.stdout)
+        Output(tail.stderr).wait_for("following")
+        client = _stream_until_first_words(fake, "Both at once")
+        shown.wait_for("⋯ streaming")
+        tail.send_signal(signal.SIGINT)
+        fake.proc.send_signal(signal.SIGINT)
+        assert tail.wait(10) == 0
+        fake.stop()
+        client.join(30)
+    finally:
+        fake.stop()
+        if tail.poll() is None:
+            tail.kill()
+    time.sleep(0.2)  # the reader thread has the last of the pipe
+    lines = plain(shown.text).splitlines()
+    assert re.fullmatch(_STREAMING_LINE.format(prompt="Both at once"), lines[0]), lines
+    assert re.fullmatch(_STOPPED_CALL_LINE.format(prompt="Both at once"), lines[1]), lines
+    assert len(lines) <= 3 and all(re.fullmatch(_STOPPED_NOTICE_LINE, line) for line in lines[2:]), lines  # "stopped", if seen, last
+
+
 def test_a_call_with_a_model_that_is_not_a_string_is_journaled_readably(fake):
     # The journal once wrote the body's `model` as it came (a list, from the schema fuzz), and every later
     # `tail` warned that the line was not a record.
@@ -379,6 +488,50 @@ def test_tail_follow_in_tmux_updates_the_stream_in_place(fake, use_profile, base
         rows = [row for row in final.splitlines() if row.strip()]
         assert len(rows) == 2 and rows[0].startswith("following ")
         assert rows[1].endswith('"Shown in tmux" → "Live from the fake, one word at a time"  (base-url)')
+    finally:
+        tmux("kill-server")
+
+
+@pytest.mark.skipif(not have("tmux"), reason="tmux is not installed")
+def test_ctrl_c_in_a_terminal_leaves_a_stream_still_running_on_the_screen(fake, use_profile, base_client):
+    profile = Profile()
+    profile.chat.completions(choices=[{"message": {"content": "A stream that outlives the tail"}}],
+                             stream={"ttft": 0.1, "chunk_delay": 2.0})
+    use_profile(profile)
+    socket_name = f"openai-fake-test-ctrl-c-{os.getpid()}"
+    # The shell stays after tail, to say how it ended and keep the screen as tail left it.
+    command = " ".join([*openai_fake_cmd(), "tail", "-f", "-n", "0", "--confdir", str(fake.confdir)]) + \
+        "; echo tail exited $?; sleep 30"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", socket_name, *args], capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "200", "LINES": "30"}).stdout
+
+    def wait_screen(pattern: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, text := tmux("capture-pane", "-p", "-t", "tail")):
+                return text
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not on the screen:\n{tmux('capture-pane', '-p', '-t', 'tail')}")
+
+    tmux("new-session", "-d", "-s", "tail", "-x", "200", "-y", "30", command)
+    try:
+        wait_screen("following .*journal.jsonl")
+        with base_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Outlive"}],
+                                                 stream=True) as stream:
+            next(iter(stream))
+            wait_screen(r'⋯ streaming')
+            tmux("send-keys", "-t", "tail", "C-c")
+            asked = time.monotonic()
+            final = wait_screen(r"tail exited \d+", timeout=10)
+            waited = time.monotonic() - asked
+        rows = [row.rstrip() for row in final.splitlines() if row.strip()]
+        assert rows[0].startswith("following ")
+        assert re.fullmatch(r'\d\d:\d\d:\d\d  200  POST /v1/chat/completions  chat\.completions  gpt-4o-mini  ⋯ streaming '
+                            r'\d+\.\d s  "Outlive"  \(base-url\)\^?C?', rows[1]), rows  # kept, with its running time
+        assert rows[2:] == ["tail exited 0"], rows
+        assert waited < 5, waited  # its grace for the stream to end (1 s), not the stream's 10 s
     finally:
         tmux("kill-server")
 

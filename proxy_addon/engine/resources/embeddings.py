@@ -1,9 +1,27 @@
 """Embeddings: `POST /v1/embeddings`.
 
-Knob: `embedding`, a fixed vector answered for every input. Without it each
-input text gets its own deterministic unit vector, of the model's size or of
-`dimensions`. `encoding_format` may be `float` or `base64` (little-endian
-float32, the SDK's default).
+Knobs:
+
+- `embedding`: a fixed vector answered for every input. Without it each input
+  text gets its own deterministic unit vector, of the model's size or of
+  `dimensions`.
+- `exact` (False): answer the vectors as JSON numbers, exactly as given, even
+  to a request for `encoding_format="base64"`.
+
+`encoding_format` may be `float` (the numbers as given) or `base64`
+(little-endian float32, as the API sends them). The Python and Node SDKs ask
+for base64 unless the caller names a format, and decode it to float32 values:
+`embedding=[0.1, 0.2]` then reads back as `[0.10000000149011612,
+0.20000000298023224]`, so `== [0.1, 0.2]` fails, as it would against the real
+API for numbers that float32 cannot hold. Three ways out: compare with the
+float32 values (`array.array("f", [0.1, 0.2]).tolist()`, or
+`pytest.approx(..., rel=1e-6)`); call with `encoding_format="float"`; or set
+`exact=True`. The Python SDK hands over as they are the numbers it finds
+where it asked for base64 (it decodes only strings), so with `exact=True`
+`== [0.1, 0.2]` holds. It departs from the API: a caller that asked for
+base64 itself gets numbers, not a string, and openai-node (which decodes
+whatever comes as base64) cannot read them; leave it off for those. See
+docs/embeddings-note.md.
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ from ..wire import Reply
 from .. import sdk
 
 RULE = "embeddings"
-KNOBS = {"embedding": Annotated[list[float], MinLen(1)]}
+KNOBS = {"embedding": Annotated[list[float], MinLen(1)], "exact": bool}
 
 #: Native sizes of the embedding models; any other model gets 1536.
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
@@ -36,7 +54,11 @@ DOCS = {
                            "`text-embedding-3-large`), or `dimensions`",
                            "One fixed vector answered for every input, whatever the model and `dimensions` ask, e.g. "
                            "`[0.1, 0.2, 0.3]`; with `encoding_format: \"base64\"` (the SDK's default) it is sent as "
-                           "little-endian float32."),
+                           "little-endian float32, so it reads back as float32 values (`0.1` as `0.10000000149011612`)."),
+    "exact": knobs.Doc("`False`: as the API, base64 float32 when asked for base64",
+                       "`True`: answer the vectors as JSON numbers, exactly as given, even to a request for base64 (the "
+                       "Python SDK's default), so `== [0.1, 0.2]` holds; openai-node cannot read that answer (see the "
+                       "guide's \"Embeddings and ==\")."),
 }
 
 
@@ -48,6 +70,8 @@ def create(call) -> Any:
     fmt = params.optional(body, "encoding_format", str, "float")
     if fmt not in ("float", "base64"):
         raise errors.invalid_value("encoding_format", f"Invalid value for 'encoding_format': {fmt!r}. Supported values are: 'float' and 'base64'.")
+    if call.knob("exact", False):
+        fmt = "float"  # the numbers as given, whatever was asked (the module's docstring says when that is wise)
     size = DIMENSIONS.get(model, 1536)
     dims = params.optional(body, "dimensions", int, None, minimum=1, maximum=size)
     if dims is not None:
