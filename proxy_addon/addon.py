@@ -338,8 +338,8 @@ class OpenAIFake:
                 self.journal.record(forwarded.stream_entry())
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        """Record mode: the upstream's answer has passed through; write the exchange (off the event loop)
-        before the client has the end of it, then journal the call."""
+        """Record mode: the upstream's answer has passed through; write the exchange (off the event loop),
+        then journal the call."""
         forwarded = flow.metadata.pop(_FORWARDED, None)
         if forwarded is not None:
             flow.metadata[_WAS_FORWARDED] = True

@@ -23,7 +23,7 @@ What a request meets is what it meets on the proxy's port, through the same func
 
 In record mode (`run --record`, `recording.py`) an API call is not answered by the engine: it is sent to the
 upstream with httpx2, the answer's bytes are copied to the client as they come, and the exchange is recorded
-(before the client has the end of it). The control API, the size limit and the `Host` check are as ever.
+once they have. The control API, the size limit and the `Host` check are as ever.
 
 Its connections have the fake's deadlines (`run --header-timeout`, `--idle-timeout`: `relay.HeaderDeadline`
 and uvicorn's keep-alive timeout), and a client from a public address is disconnected at once, as
@@ -200,7 +200,7 @@ class BaseUrlApp:
     @staticmethod
     async def _pump(response, capture, send) -> None:
         """The upstream's answer to the client as it arrives (its headers less the hop-by-hop ones), each piece
-        fed to the capture; the body's end is sent once the exchange is written."""
+        fed to the capture (the body's end, for a chunked answer, is sent once the exchange is written)."""
         fields = [(k, v) for k, v in response.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP - {"content-length"}]
         await send({"type": "http.response.start", "status": response.status_code, "headers": fields})
         async for data in response.aiter_raw():

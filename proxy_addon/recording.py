@@ -18,8 +18,11 @@ the upstream alone; `server_connect` refuses every other connection to an OpenAI
 
 Memory is bounded: a response being recorded is held until it ends, up to `max_capture` bytes (64 MiB);
 past that the exchange is still forwarded but no longer recorded, and its journal entry says so. An
-exchange is written before its client has the end of the answer, so a client that has its answer finds it
-on the disk, and a `kill -9` leaves every finished exchange readable (`cassettes.store`).
+exchange is written as soon as its answer has passed through (from a worker thread: the writes fsync), then
+journaled; a client may hold its answer a moment before the file is in place (a content-length body is
+whole once its last byte is sent, a streaming SDK stops at `[DONE]`), so wait for the journal entry (or
+`Runner.streams_active == 0`). A `kill -9` leaves every exchange journaled as recorded readable
+(`cassettes.store`).
 
 A call's journal entry says it was forwarded: `upstream` (the origin it went to) and `recorded` (the
 exchange's file name in the recording), or a `note` saying why it was not recorded.

@@ -24,6 +24,7 @@ from proxy_addon.access import upstream_refusal
 from proxy_addon.addon import OpenAIFake
 from proxy_addon.cassettes import Cassette, Recorder, read
 from proxy_addon.engine import Request
+from proxy_addon.journal import journal_path, read_entries
 from proxy_addon.recording import Capture, RecordMode, Upstream, UpstreamError
 from proxy_addon.runner import Runner
 
@@ -210,6 +211,8 @@ def test_kill_9_mid_session_leaves_every_completed_exchange_readable(upstream, t
         stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
                                                 messages=[{"role": "user", "content": "cut me off"}])
         next(iter(stream))  # the stream has begun: the fake is killed in the middle of it
+        journal = journal_path(tmp_path / "conf")  # the three whole answers journaled as recorded: completed
+        assert wait_for(lambda: sum(bool(e.recorded) for e in read_entries(journal)) == 3, 10)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
