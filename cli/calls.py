@@ -36,6 +36,8 @@ def call_line(entry: Entry, now: float | None = None) -> Text:
     A call: `12:00:01  200  POST /v1/chat/completions  chat.completions  gpt-4o  3 ms  "Hi" → "Hello"`;
     a streamed one adds its chunk count and how it ended (`12 chunks completed`). A stream
     still running shows `⋯ streaming` (for `now` given, with the time it has run so far).
+    A call forwarded in record mode adds where it went and the file it was recorded in
+    (`⇄ https://api.openai.com  recorded chat.completions.create-f8a67c-01.json`), or why it was not.
     A notice: `12:00:00  ●  openai-fake started on http://127.0.0.1:8080; profile default`.
     A webhook delivery the fake sent:
     `12:00:02  ↗ 500  webhook batch.completed batch_abc → http://127.0.0.1:8123/hook  attempt 1  3 ms  retrying in 0.1 s`.
@@ -73,6 +75,12 @@ def call_line(entry: Entry, now: float | None = None) -> Text:
             line.append(f'"{entry.answer}"', style="green")
     if entry.error and entry.outcome != "aborted":
         line.append(f"  {entry.error[:200]}", style=status_style(entry.status))
+    if entry.upstream:  # record mode: forwarded, and recorded or not
+        line.append(f"  ⇄ {entry.upstream}", style="yellow")
+        if entry.recorded:
+            line.append(f"  recorded {entry.recorded}", style="bold yellow")
+        elif entry.kind == "call":
+            line.append(f"  {entry.note or 'not recorded'}", style="red")
     if entry.face == "base-url":
         line.append("  (base-url)", style="dim")
     return line

@@ -26,7 +26,8 @@ DUMMY_KEY = "sk-openai-fake-dummy-key"
 KEY_VARIABLES = ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY")
 
 KeepKey = Annotated[bool, typer.Option(
-    "--keep-key", help="Pass an inherited OPENAI_API_KEY and OPENAI_ADMIN_KEY through instead of a fake key.")]
+    "--keep-key", help="Pass an inherited OPENAI_API_KEY and OPENAI_ADMIN_KEY through instead of a fake key "
+                       "(implied by --record, whose upstream needs the real key).")]
 
 
 def fake_keys(inherited: Mapping[str, str], keep: bool = False) -> tuple[dict[str, str], list[str]]:
@@ -51,6 +52,7 @@ EXAMPLES = examples(
     "openai-fake exec -- python app.py                 # the default profile",
     "openai-fake exec --profile flaky -- pytest -x     # 429s and 500s to retry",
     "openai-fake exec --base-url -- node app.mjs       # OPENAI_BASE_URL set too",
+    "openai-fake exec --record rec -- python app.py    # the real API, recorded",
 )
 
 
@@ -65,14 +67,23 @@ def exec_(
     replay: replaying.ReplayDir = None,
     replay_speed: replaying.ReplaySpeed = 1.0,
     on_miss: replaying.OnMissOption = replaying.OnMiss.error,
+    record: options.Record = None,
+    upstream: options.Upstream = None,
 ) -> None:
     """Start a fake of its own on a free port, run COMMAND pointed at it, and exit with COMMAND's exit code.
 
     The fake stops when COMMAND ends; a one-line summary of its calls goes to stderr. Ctrl-C goes to COMMAND, which decides (a command it kills exits 130).
+
+    With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
     replayed = replaying.load(replay, replay_speed, on_miss)
+    if replayed is not None and record is not None:
+        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
+    record = options.check_record(record, upstream)
+    keep_key = keep_key or record is not None  # the upstream needs the real key
     try:
-        runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed)
+        runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed, record=record,
+                        upstream=upstream)
         runner.start()
     except ProfileError as e:
         fail(f"profile: {e}", exit_codes.USAGE)
@@ -83,6 +94,10 @@ def exec_(
     env = {**os.environ, **runner.env(base_url=base_url, inherited=os.environ)}
     keys, replaced = fake_keys(os.environ, keep_key)
     env.update(keys)
+    if runner.record is not None:
+        err.print(f"[yellow]warning:[/] record mode: COMMAND's OpenAI calls, with its key, are forwarded to "
+                  f"{runner.record.upstream.url} and recorded (keys redacted) into {runner.record.directory}.",
+                  soft_wrap=True)
     if replaced:
         err.print(f"[dim]openai-fake: {' and '.join(replaced)} replaced by a fake key for the command "
                   "(--keep-key passes yours through)[/]")

@@ -15,9 +15,40 @@ Confdir = Annotated[Optional[Path], typer.Option(
     help="Directory of the fake's CA, its journal and the running fake's address.")]
 BaseUrl = Annotated[bool, typer.Option(
     "--base-url", help="Also set OPENAI_BASE_URL (and OPENAI_API_BASE) to the plain-HTTP base-URL face.")]
+Record = Annotated[Optional[Path], typer.Option(
+    "--record", metavar="DIR", file_okay=False,
+    help="Record mode: forward every OpenAI call to --upstream (the real API: traffic and keys leave this "
+         "machine) and write each exchange, keys redacted, into DIR.")]
+Upstream = Annotated[Optional[str], typer.Option(
+    "--upstream", metavar="URL", show_default="https://api.openai.com",
+    help="Where --record forwards: the real API, Azure OpenAI, a gateway, or a local server.")]
 
 
 def confdir_or_default(confdir: Path | None) -> Path:
     from proxy_addon.trust import default_confdir
 
     return confdir.expanduser() if confdir else default_confdir()
+
+
+def check_record(record: Path | None, upstream: str | None) -> Path | None:
+    """Refuse, as a usage error, an --upstream without --record, one that is not an http(s) URL, or a --record
+    directory that cannot be made; the directory, `~` expanded (made now, if need be)."""
+    from proxy_addon.recording import Upstream, UpstreamError
+
+    from . import exit_codes
+    from .console import fail
+
+    if upstream is not None and record is None:
+        fail("--upstream is where --record forwards: give --record DIR too", exit_codes.USAGE)
+    if upstream is not None:
+        try:
+            Upstream.parse(upstream)
+        except UpstreamError as e:
+            fail(str(e), exit_codes.USAGE)
+    if record is None:
+        return None
+    try:
+        record.expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"--record {record}: cannot make that directory: {e.strerror or e}", exit_codes.USAGE)
+    return record.expanduser()

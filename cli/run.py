@@ -27,6 +27,7 @@ EXAMPLES = examples(
     "openai-fake run --profile flaky --port 0  # 429s and 500s, on a free port",
     "openai-fake run --state ./fake-state.db   # keep the state across restarts",
     "openai-fake run --profile ./my_profile.py # saving the file reloads it",
+    "openai-fake run --record cassettes/demo   # forward to the real API, record",
 )
 
 
@@ -61,6 +62,8 @@ def run(
     replay: replaying.ReplayDir = None,
     replay_speed: replaying.ReplaySpeed = 1.0,
     on_miss: replaying.OnMissOption = replaying.OnMiss.error,
+    record: options.Record = None,
+    upstream: options.Upstream = None,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another.
 
@@ -71,11 +74,14 @@ def run(
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
     replayed = replaying.load(replay, replay_speed, on_miss)
+    if replayed is not None and record is not None:
+        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
+    record = options.check_record(record, upstream)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
                     journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
-                    base_url_port=base_url_port, replay=replayed))
+                     base_url_port=base_url_port, replay=replayed, record=record, upstream=upstream))
 
 
 def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None, quiet: bool, settings: dict) -> None:
@@ -85,6 +91,10 @@ def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None
         fail(f"profile: {e}", exit_codes.USAGE)
     except StateFileError as e:
         fail(str(e), exit_codes.USAGE)
+    if runner.record is not None:
+        err.print(f"[yellow]warning:[/] record mode: every OpenAI call, with its key, is forwarded to "
+                  f"{runner.record.upstream.url} and recorded (keys redacted) into {runner.record.directory}.",
+                  soft_wrap=True)
     if host not in LOOPBACK:
         err.print(f"[yellow]warning:[/] listening on {host}: any machine that reaches this port can use the fake.")
         if settings["allow_remote_control"]:
@@ -128,16 +138,23 @@ def _where(runner: Runner) -> list[Text]:
         rows.append(("State file", str(runner.state_file.path)))
     if runner.engine.replay is not None:
         rows.append(("Replaying", runner.engine.replay.describe()))
-    width = max(len(label) for label, _ in rows)
+    warned = []  # record mode sends traffic off the machine: said in the warning colour
+    if runner.record is not None:
+        warned = [("Recording", f"every OpenAI call forwarded and recorded into {runner.record.directory}"),
+                  ("Upstream", f"{runner.record.upstream.url} (your key is sent there)")]
+    width = max(len(label) for label, _ in rows + warned)
     lines = [Text.assemble(("openai-fake is running", "bold green"), "; Ctrl-C stops it")]
     lines += [Text.assemble("  ", (label.ljust(width), "bold"), "  ", value) for label, value in rows]
+    lines += [Text.assemble("  ", (label.ljust(width), "bold yellow"), "  ", (value, "yellow")) for label, value in warned]
     return lines
 
 
 def _env_lines(runner: Runner) -> str:
     """The two ways to point apps at the fake, as blocks to copy: through the proxy (what `env` prints), or
     at the base-URL face (plain HTTP: no CA needed)."""
-    key = {"OPENAI_API_KEY": DUMMY_KEY}  # the SDK refuses to start without one; the fake takes any
+    # The SDK refuses to start without a key, and the fake takes any; record mode forwards the client's own,
+    # which the upstream must accept: no dummy one then.
+    key = {} if runner.record is not None else {"OPENAI_API_KEY": DUMMY_KEY}
     lines = ["", f'# Point apps at the fake through its proxy (or: eval "$(openai-fake env{running.confdir_flag(runner.confdir)})"):']
     lines += shell_lines({**runner.env(), **key}, "sh")
     lines += ["", "# Or, for clients that ignore proxies (Node 20's fetch), its base-URL face:"]

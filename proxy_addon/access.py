@@ -13,7 +13,7 @@ Pure functions of addresses and names (no mitmproxy), so they are tested by tabl
   from a DNS-rebinding page, `127.1:PORT`) is refused: forwarding it would make the fake
   proxy to itself in a loop.
 - **May the proxy open this upstream connection?** `upstream_refusal`: never to an OpenAI
-  host; never to the fake's own port (a loop); and, for a client that is not on this
+  host (but for record mode's one upstream, `run --record`); never to the fake's own port (a loop); and, for a client that is not on this
   machine (`run --host 0.0.0.0`), never to a loopback, private, link-local or otherwise
   non-public address: the fake must not be a way into the host's own services.
 """
@@ -142,21 +142,23 @@ def own_host(name: str, port: int, listen_port: int, sockname: str | None, extra
 
 
 def upstream_refusal(host: str, port: int, addresses: list[str], *, listen_port: int | None,
-                     client_is_local: bool, relay_port: int | None = None) -> str | None:
+                     client_is_local: bool, relay_port: int | None = None,
+                     forwarding: bool = False) -> str | None:
     """Why the proxy must not connect to `host:port` (which resolves to `addresses`), or None.
 
     `addresses` are the numeric addresses `host` resolves to (the caller resolves names; a
     numeric host is its own address). The relay (the fake's own loopback stream server) is
-    always allowed.
+    always allowed. `forwarding`: `host:port` is record mode's upstream (`run --record`), which
+    its user named: allowed, OpenAI's host or not and wherever it is, but never the fake itself.
     """
-    if is_api_host(host):
+    if is_api_host(host) and not forwarding:
         return "openai-fake never connects to the real OpenAI API"
     ips = [ip for ip in (_ip(a) for a in [host, *addresses]) if ip is not None]
     if relay_port is not None and port == relay_port and ips and all(ip.is_loopback for ip in ips):
         return None
     if listen_port is not None and port == listen_port and any(ip.is_loopback or ip.is_unspecified for ip in ips):
         return f"openai-fake will not connect to itself ({host}:{port}): that would loop"
-    if not client_is_local:
+    if not client_is_local and not forwarding:
         for ip in ips:
             if not ip.is_global or ip.is_multicast:
                 return (f"openai-fake refuses to connect a client from another machine to {host}:{port} "

@@ -30,6 +30,11 @@ at the relay's loopback port and its response is streamed. Without a relay
 A WebSocket upgrade to `/v1/realtime` (the Realtime API, on either face) goes to the relay
 too, with `realtime_socket.serve` as its handler: mitmproxy passes the upgrade on, then relays
 the frames both ways; the handler asks the engine about the handshake and journals the call.
+
+In record mode (`run --record DIR`, `recording.py`), and only then, the OpenAI calls are not
+answered here: the flow is pointed at the configured upstream and mitmproxy forwards it, its
+response streaming back through a callable that records it (`Capture`), and `server_connect`
+allows that one upstream. A host a profile answers (`profile.host`) is still answered here.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, PROXY, answer, answe
     headers_of, misdirected, refused, wire_headers, shared, stream_ended, stream_started, too_large
 from .journal import Journal
 from .profile import ProfileError, load
+from .recording import PROXY_HEADERS, RecordMode
 from .relay import TOKEN_HEADER, Outcome, Relay
 
 __all__ = ["OpenAIFake", "ALLOW_HOSTS", "OPENAI_HOST", "MAX_REQUEST_SIZE"]
@@ -68,8 +74,10 @@ class OpenAIFake:
 
     def __init__(self, engine: Engine | None = None, journal: Journal | None = None, relay: Relay | None = None,
                  control: Control | None = None, *, max_request_size: int = MAX_REQUEST_SIZE,
-                 own_names: frozenset[str] = frozenset()) -> None:
+                 own_names: frozenset[str] = frozenset(), record: RecordMode | None = None) -> None:
         self.engine = engine or Engine()
+        #: Record mode: forward OpenAI calls to its upstream and record them (None: answer every one here).
+        self.record = record
         self.journal = journal or Journal()
         self.relay = relay
         #: Answers `/_fake/...` on the base-URL face (loopback clients only unless it allows remote ones).
@@ -106,11 +114,15 @@ class OpenAIFake:
         if not address:
             return
         host, port = address[0], address[1]
-        if is_api_host(host) or is_api_host(data.server.sni):
+        sni = data.server.sni
+        # Record mode's one upstream, by address and (over TLS) by the name it is asked for.
+        forwarding = self.record is not None and self.record.upstream.allows(host, port) and (
+            not sni or self.record.upstream.allows(sni, port))
+        if (is_api_host(host) or is_api_host(sni)) and not forwarding:
             data.server.error = "openai-fake never connects to the real OpenAI API"
             return
         profile = self.engine.profile
-        if profile.host_for(host) or profile.host_for(data.server.sni):
+        if not forwarding and (profile.host_for(host) or profile.host_for(sni)):
             data.server.error = f"openai-fake answers {host} itself (profile.host): it never connects to it"
             return
         peer = data.client.peername
@@ -126,7 +138,7 @@ class OpenAIFake:
                 infos = []  # mitmproxy reports the failure to resolve in its own way
             addresses = [info[4][0] for info in infos]
         why = access.upstream_refusal(host, port, addresses, listen_port=listen_port, client_is_local=local,
-                                      relay_port=relay_port)
+                                      relay_port=relay_port, forwarding=forwarding)
         if why:
             data.server.error = why
         elif addresses and not local:
@@ -203,6 +215,9 @@ class OpenAIFake:
             self._control(flow)  # not an API call: not journaled as one
             return
         req = flow.request
+        if self.record is not None and (face == BASE_URL or is_api_host(self._answered_host(flow))):
+            self._forward(flow, face)
+            return
         if self.relay is not None and self.relay.port is not None and _is_realtime_upgrade(req):
             self._socket(flow, face)
             return
@@ -236,6 +251,22 @@ class OpenAIFake:
         return entry_fields(method=req.method, host=request.host if request is not None else req.host,  # as answered
                             target=req.path, headers=headers if headers is not None else _headers(req), reply=reply,
                             body=body, request=request, face=face or self._face(flow) or "")
+
+    def _forward(self, flow: http.HTTPFlow, face: str) -> None:
+        """Record mode: point the flow at the upstream, for mitmproxy to forward as it is (the client's key
+        included), with `Accept-Encoding: identity` (the recording keeps decoded bodies) and without the
+        proxy's own headers; remember the request as the client sent it, for the recording."""
+        req = flow.request
+        host = (self._answered_host(flow) or req.host) if face == PROXY else req.host
+        flow.metadata[_FORWARDED] = self.record.forwarded(
+            method=req.method, target=req.path, headers=_headers(req), body=req.get_content(strict=False) or b"",
+            host=host, scheme=req.scheme, port=req.port, face=face, started=_arrival(req))
+        upstream = self.record.upstream
+        req.scheme, req.host, req.port = upstream.scheme, upstream.host, upstream.port  # and its Host header
+        req.path = upstream.target(req.path)
+        req.headers["accept-encoding"] = "identity"
+        for name in PROXY_HEADERS:
+            req.headers.pop(name, None)
 
     def _misdirected(self, flow: http.HTTPFlow) -> None:
         """A plain request to the fake's port whose `Host` is not the fake: refused, never forwarded (forwarding
@@ -291,14 +322,34 @@ class OpenAIFake:
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Keep only the last message of a realtime connection: mitmproxy keeps every one on the flow until it
         ends, and a voice session's audio would pile up in memory."""
-        if flow.metadata.get(_SOCKET) and flow.websocket is not None:
+        if (flow.metadata.get(_SOCKET) or flow.metadata.get(_WAS_FORWARDED)) and flow.websocket is not None:
             del flow.websocket.messages[:-1]
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_STREAMED):
             flow.response.stream = True
+            return
+        forwarded = flow.metadata.get(_FORWARDED)
+        if forwarded is not None:  # record mode: the upstream's answer streams through, recorded on its way
+            response = flow.response
+            capture = forwarded.begin(response.status_code, headers_of(response.headers.fields))
+            response.stream = capture.feed
+            if capture.is_stream:
+                self.journal.record(forwarded.stream_entry())
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        """Record mode: the upstream's answer has passed through; write the exchange (off the event loop),
+        then journal the call."""
+        forwarded = flow.metadata.pop(_FORWARDED, None)
+        if forwarded is not None:
+            flow.metadata[_WAS_FORWARDED] = True
+            self.journal.record(forwarded.ended(await forwarded.finish()))
 
     def error(self, flow: http.HTTPFlow) -> None:
+        forwarded = flow.metadata.pop(_FORWARDED, None)
+        if forwarded is not None:  # the upstream could not be reached, or a side hung up: nothing recorded
+            why = flow.error.msg if flow.error is not None else "the exchange failed"
+            self.journal.record(forwarded.ended(None, error=why, outcome="aborted"))
         token = flow.metadata.get(TOKEN_HEADER)
         if token and self.relay is not None:
             self.relay.withdraw(token)  # never fetched: do not keep it
@@ -319,6 +370,7 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> http.Respons
 _REASONS = {status: reason.encode() for status, reason in status_codes.RESPONSES.items()}
 _STREAMED = "openai-fake-streamed"
 _SOCKET = "openai-fake-socket"
+_FORWARDED, _WAS_FORWARDED = "openai-fake-forwarded", "openai-fake-was-forwarded"
 
 
 def _is_realtime_upgrade(req: http.Request) -> bool:

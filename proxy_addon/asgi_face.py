@@ -21,6 +21,10 @@ What a request meets is what it meets on the proxy's port, through the same func
 - a websocket to `/v1/realtime`: `realtime_socket.serve` (the Realtime API, as the relay runs it for the
   mitmproxy port); any other websocket is closed with 1008 (policy violation).
 
+In record mode (`run --record`, `recording.py`) an API call is not answered by the engine: it is sent to the
+upstream with httpx2, the answer's bytes are copied to the client as they come, and the exchange is recorded
+once they have. The control API, the size limit and the `Host` check are as ever.
+
 Its connections have the fake's deadlines (`run --header-timeout`, `--idle-timeout`: `relay.HeaderDeadline`
 and uvicorn's keep-alive timeout), and a client from a public address is disconnected at once, as
 mitmproxy's `block_global` does on the proxy's port.
@@ -37,14 +41,15 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from . import access, realtime_socket
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
-from .engine import Engine
+from .engine import Engine, OpenAIError
 from .engine.realtime import PATH as REALTIME_PATH
 from .engine.streams import StreamReply
 from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, answer, answered, declared_length, entry_fields, \
     headers_of, misdirected, query_of, refused, shared, stream_ended, stream_started, too_large, wire_headers
 from .journal import Journal
-from .relay import HeaderDeadline, Outcome, drained, embedded_server, listening_socket, send_stream, started, stopped, \
-    WEBSOCKETS
+from .recording import HOP_BY_HOP, RecordMode
+from .relay import HeaderDeadline, Outcome, client_gone, drained, embedded_server, listening_socket, send_stream, started, \
+    stopped, WEBSOCKETS
 
 __all__ = ["BaseUrlApp", "BaseUrlFace", "REALTIME_PATH"]
 
@@ -63,8 +68,11 @@ class BaseUrlApp:
     `own_names`: names besides the loopback ones that a `Host` may give for the fake (`access.own_host`)."""
 
     def __init__(self, engine: Engine, journal: Journal, control: Control | None = None, *,
-                 max_request_size: int = MAX_REQUEST_SIZE, own_names: frozenset[str] = frozenset()) -> None:
+                 max_request_size: int = MAX_REQUEST_SIZE, own_names: frozenset[str] = frozenset(),
+                 record: RecordMode | None = None) -> None:
         self.engine = engine
+        #: Record mode: forward API calls to its upstream and record them (None: the engine answers).
+        self.record = record
         self.journal = journal
         self.control = control or Control(engine, journal)
         self.max_request_size = max_request_size
@@ -121,6 +129,9 @@ class BaseUrlApp:
                                                         client=client[0] if client else None, headers=headers))
             return
         started_at = time.time()  # its whole body is in: the latency counts from here, as on the proxy's port
+        if self.record is not None:
+            await self._forward(receive, send, method, target, headers, body, host, port, started_at)
+            return
         reply, request, body = answer(self.engine, method=method, target=shared(target), headers=headers, body=body,
                                       host=shared(host), scheme="http", port=port,
                                       max_request_size=self.max_request_size)
@@ -134,6 +145,67 @@ class BaseUrlApp:
             return
         self.journal.record(answered(reply, started_at, fields))
         await _send_whole(send, reply)
+
+    async def _forward(self, receive, send, method: str, target: str, headers: dict[str, str], body: bytes,
+                       host: str, port: int | None, started_at: float) -> None:
+        """Record mode: send the call upstream, copy its answer to the client as it comes, record it."""
+        import httpx2
+
+        forwarded = self.record.forwarded(method=method, target=target, headers=headers, body=body, host=host,
+                                          scheme="http", port=port, face=BASE_URL, started=started_at)
+        try:
+            response = await self.record.send(method, target, headers, body)
+        except Exception as e:  # unreachable, refused, a TLS failure, a header httpx2 will not send: never a crash
+            if not isinstance(e, httpx2.HTTPError):
+                logger.exception("openai-fake: forwarding %s %s failed", method, forwarded.request.path)
+            why = f"openai-fake --record: the upstream {self.record.upstream.url} failed: {type(e).__name__}: {e}"
+            self.journal.record(forwarded.ended(None, error=why))
+            await _send_whole(send, OpenAIError(502, why, type="server_error").reply())
+            return
+        self._active += 1
+        try:
+            capture = forwarded.begin(response.status_code, headers_of(response.headers.raw))
+            if capture.is_stream:
+                self.journal.record(forwarded.stream_entry())
+            pump = asyncio.ensure_future(self._pump(response, capture, send))
+            gone = asyncio.ensure_future(client_gone(receive))
+            stop = asyncio.ensure_future(self._ending.wait())
+            try:
+                await asyncio.wait({pump, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # the server gave up waiting
+                self.journal.record(forwarded.ended(None, outcome="stopped"))
+                raise
+            finally:
+                gone.cancel()
+                stop.cancel()
+                if not pump.done():  # the client went away, or the fake is stopping
+                    pump.cancel()
+                    await asyncio.gather(pump, return_exceptions=True)
+            failure = None if pump.cancelled() else pump.exception()
+            if failure is not None:
+                why = f"the upstream failed: {type(failure).__name__}: {failure}"
+                self.journal.record(forwarded.ended(None, error=why, outcome="aborted"))
+                return
+            if pump.cancelled():  # the fake stopping ends it as it ends its own streams ("stopped")
+                stopping = self._ending.is_set()
+                self.journal.record(forwarded.ended(None, error=None if stopping else "client hung up",
+                                                    outcome="stopped" if stopping else "aborted"))
+                return
+            self.journal.record(forwarded.ended(await forwarded.finish()))
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self._active -= 1
+            await response.aclose()
+
+    @staticmethod
+    async def _pump(response, capture, send) -> None:
+        """The upstream's answer to the client as it arrives (its headers less the hop-by-hop ones), each piece
+        fed to the capture (the body's end, for a chunked answer, is sent once the exchange is written)."""
+        fields = [(k, v) for k, v in response.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP - {"content-length"}]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": fields})
+        async for data in response.aiter_raw():
+            capture.feed(data)
+            await send({"type": "http.response.body", "body": data, "more_body": True})
 
     def _is_own(self, host: str, port: int | None, scope) -> bool:
         server = scope.get("server")

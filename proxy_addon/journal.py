@@ -119,6 +119,10 @@ class Entry:
     #: `outcome` "delivered", "retrying in N s" or "gave up", `status` 0 when nothing answered.
     event: str | None = None
     attempt: int | None = None
+    #: For a call forwarded in record mode (`run --record`, `recording.py`): the upstream it went to, and the
+    #: exchange's file in the recording (None when it was not written: `note` says why).
+    upstream: str | None = None
+    recorded: str | None = None
     #: The request body, kept in memory for assertions and never written anywhere; b"" once the
     #: journal's body budget made it drop it (`body_dropped`).
     body: bytes = field(default=b"", repr=False, compare=False)
@@ -277,7 +281,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "status": (int,), "duration_ms": (int, float), "rule": (str,), "model": (str, _NONE), "face": (str,),
     "key": (str, _NONE), "error": (str, _NONE), "chunks": (int, _NONE), "outcome": (str, _NONE), "kind": (str,),
     "prompt": (str, _NONE), "answer": (str, _NONE), "note": (str, _NONE), "body_size": (int,),
-    "event": (str, _NONE), "attempt": (int, _NONE),
+    "event": (str, _NONE), "attempt": (int, _NONE), "upstream": (str, _NONE), "recorded": (str, _NONE),
 }
 
 

@@ -291,7 +291,7 @@ async def send_stream(reply: StreamReply, receive, send, on_end: Callable[[Outco
     uvicorn to close the connection mid-body."""
     progress = {"chunks": 0, "events": 0}
     writer = asyncio.ensure_future(_write(reply, send, progress, due))
-    hangup = asyncio.ensure_future(_hangup(receive))
+    hangup = asyncio.ensure_future(client_gone(receive))
     stop = asyncio.ensure_future(ending.wait()) if ending is not None else None
     try:
         done, _ = await asyncio.wait({writer, hangup} | ({stop} if stop else set()), return_when=asyncio.FIRST_COMPLETED)
@@ -358,7 +358,7 @@ async def drained(receive) -> bool:
             return True
 
 
-async def _hangup(receive) -> None:
+async def client_gone(receive) -> None:
     """Return once the client has gone: uvicorn says `http.disconnect`."""
     while True:
         message = await receive()

@@ -95,6 +95,8 @@ class Runner:
         idle_timeout: float = IDLE_TIMEOUT,
         base_url_port: int = 0,
         replay: "Replay | Path | str | None" = None,
+        record: Path | str | None = None,
+        upstream: str | None = None,
     ) -> None:
         """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
         the first call of each resource does not pause the fake (a process of its own wants that; a test
@@ -108,7 +110,11 @@ class Runner:
         defaults, a miss being the recording's 404; raises `ReplayError` when it holds no recording).
 
         `base_url_port`: the port of the base-URL face's own server (0: a free one), on `host` as the proxy.
-        `base_url` points there; the proxy's port answers `/v1` too, through mitmproxy (slower)."""
+        `base_url` points there; the proxy's port answers `/v1` too, through mitmproxy (slower).
+
+        `record`: record mode (`recording.py`): forward every OpenAI call to `upstream` (default
+        `recording.DEFAULT_UPSTREAM`, the real API) and write each exchange into the directory `record`.
+        Raises `recording.UpstreamError` for an `upstream` that is not an http(s) URL."""
         from .faces import MAX_REQUEST_SIZE
 
         self.max_request_size = MAX_REQUEST_SIZE if max_request_size is None else max_request_size
@@ -116,6 +122,8 @@ class Runner:
         if self.max_request_size < 1 or journal_bodies < 0 or header_timeout <= 0 or idle_timeout <= 0:
             raise ValueError("max_request_size must be >= 1, journal_bodies >= 0, and the timeouts > 0")
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
+        if replay is not None and record is not None:
+            raise ValueError("replay= and record=: a recording is made or answered from, not both at once")
         if replay is not None:
             from .replaying import Replay  # the cassettes library only for a fake that replays
 
@@ -142,6 +150,14 @@ class Runner:
         self.host = host
         self.port = port
         self.base_url_port = base_url_port
+        #: Record mode (`recording.RecordMode`), or None: the fake answers every call itself.
+        self.record = None
+        if record is not None:
+            from .recording import DEFAULT_UPSTREAM, RecordMode
+
+            self.record = RecordMode(record, upstream or DEFAULT_UPSTREAM)
+        elif upstream is not None:
+            raise ValueError("upstream= is where record mode forwards: give record= too")
         #: The proxy's (host, port) while listening.
         self.address: tuple[str, int] | None = None
         #: The base-URL face's own server (`asgi_face.BaseUrlFace`), while serving.
@@ -180,8 +196,10 @@ class Runner:
 
     @property
     def streams_active(self) -> int:
-        """Streams being written right now, on either port (a stream's call is recorded when it ends)."""
-        return (self.relay.active if self.relay is not None else 0) + (self.face.app.active if self.face else 0)
+        """Streams being written right now, on either port, and calls being forwarded in record mode (a
+        stream's call is recorded when it ends)."""
+        return ((self.relay.active if self.relay is not None else 0) + (self.face.app.active if self.face else 0)
+                + (self.record.active if self.record is not None else 0))
 
     @property
     def ca_cert(self) -> Path:
@@ -230,7 +248,8 @@ class Runner:
         if not is_loopback_host(self.host):
             own |= local_names()  # `Host: myhost:PORT` from the network
         own = frozenset(own)
-        app = BaseUrlApp(self.engine, self.journal, self.control, max_request_size=self.max_request_size, own_names=own)
+        app = BaseUrlApp(self.engine, self.journal, self.control, max_request_size=self.max_request_size, own_names=own,
+                         record=self.record)
         face = BaseUrlFace(app, self.host, self.base_url_port, header_timeout=self.header_timeout,
                            idle_timeout=self.idle_timeout)
         try:
@@ -244,9 +263,13 @@ class Runner:
         mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
 
         master = make_master(self.host, self.port, self.confdir, max_request_size=self.max_request_size)
+        if self.record is not None:
+            from .recording import upstream_trust
+
+            master.options.update(**upstream_trust())  # the upstream's certificate, checked as httpx2 checks it
         master.addons.add(Deadlines(self.header_timeout, self.idle_timeout),
                           OpenAIFake(self.engine, self.journal, relay, self.control,
-                                     max_request_size=self.max_request_size, own_names=own))
+                                     max_request_size=self.max_request_size, own_names=own, record=self.record))
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -290,6 +313,8 @@ class Runner:
             # Together: each uvicorn notices `should_exit` on its own 0.1 s tick. Before the stopped notice:
             # the streams they end are recorded first, so that the journal (and `tail`, `run`) ends with it.
             await asyncio.gather(face.stop(), relay.stop())
+            if self.record is not None:
+                await self.record.aclose()  # after the faces: no call is forwarded any more
             self.journal.record(stopped_notice(url))
             self.journal.close()  # a record after this (a stream ending late) opens the file again
             mitm_logger.removeHandler(self.errors)

@@ -321,6 +321,15 @@ def test_a_replay_directory_without_a_recording_is_a_usage_error(tmp_path, argv,
     assert done.stderr == message.replace("{tmp}", str(tmp_path)) + "\n" and "ran" not in done.stdout
 
 
+@pytest.mark.parametrize("command", ["run", "exec"])
+def test_record_and_replay_at_once_is_a_usage_error(tmp_path, recording, command):
+    argv = [command, "--confdir", str(tmp_path), "--replay", str(recording.directory), "--record", str(tmp_path / "new")]
+    done = run_cli(*argv, *(["--port", "0"] if command == "run" else ["--", sys.executable, "-c", "print('ran')"]))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("error: --record and --replay: give one (a recording is made, or answered from, not both "
+                           "at once)\n") and "ran" not in done.stdout
+
+
 def test_run_replay_says_what_it_replays_and_answers_from_it(tmp_path, recording):
     proc = subprocess.Popen([*openai_fake_cmd(), "run", "--port", "0", "--confdir", str(tmp_path),
                              "--replay", str(recording.directory), "--replay-speed", "0", "--on-miss", "error"],

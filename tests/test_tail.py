@@ -163,7 +163,8 @@ def test_tail_shows_the_last_calls(served):
 
 
 CALL_FIELDS = ["time", "request_id", "method", "host", "path", "status", "duration_ms", "rule", "model", "face", "key",
-               "error", "chunks", "outcome", "kind", "prompt", "answer", "note", "body_size", "event", "attempt"]
+               "error", "chunks", "outcome", "kind", "prompt", "answer", "note", "body_size", "event", "attempt",
+               "upstream", "recorded"]
 
 
 def test_tail_json_gives_a_call_its_record_and_a_notice_its_own_shape(served):
