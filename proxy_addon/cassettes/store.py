@@ -106,13 +106,21 @@ def describe_request(request: Request, header_names: Iterable[str] = REQUEST_HEA
             record["form"] = [_part(name, part) for name, part in parts]
             record["raw"] = {"sha256": _sha256(body), "size": len(body)}
             return record, body
-    elif _is_json(media) or not media:
+        return _body(record, body, json=False, text=False)
+    return _body(record, body, json=_is_json(media) or not media,
+                 text=media.startswith("text/") or media in ("", "application/x-www-form-urlencoded") or _is_json(media))
+
+
+def _body(record: dict, body: bytes, *, json: bool, text: bool) -> tuple[dict, bytes | None]:
+    """`record` with its body as `json` (when asked and it parses), else `text` (when asked and it is UTF-8),
+    else `raw`: its hash and size, the bytes returned for a side file."""
+    if json:
         try:
             record["json"] = redaction.data(from_json(body))
             return record, None
         except ValueError:
             pass
-    if media != "multipart/form-data" and (media.startswith("text/") or media in ("", "application/x-www-form-urlencoded") or _is_json(media)):
+    if text:
         try:
             record["text"] = redaction.text(body.decode("utf-8"))
             return record, None
@@ -155,20 +163,7 @@ def describe_response(status: int, headers: Mapping[str, str], body: bytes = b""
     if not body:
         return record, None
     media = _media(headers)
-    if _is_json(media):
-        try:
-            record["json"] = redaction.data(from_json(body))
-            return record, None
-        except ValueError:
-            pass
-    if _is_json(media) or media.startswith("text/"):
-        try:
-            record["text"] = redaction.text(body.decode("utf-8"))
-            return record, None
-        except UnicodeDecodeError:
-            pass
-    record["raw"] = {"sha256": _sha256(body), "size": len(body)}
-    return record, body
+    return _body(record, body, json=_is_json(media), text=_is_json(media) or media.startswith("text/"))
 
 
 def encode(value: Any) -> bytes:
