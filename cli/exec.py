@@ -76,10 +76,8 @@ def exec_(
 
     With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
+    record = options.check_record(record, upstream, replay)
     replayed = replaying.load(replay, replay_speed, on_miss)
-    if replayed is not None and record is not None:
-        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
-    record = options.check_record(record, upstream)
     keep_key = keep_key or record is not None  # the upstream needs the real key
     try:
         runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed, record=record,

@@ -1,4 +1,4 @@
-"""The CLI's exit codes, in one place (the table a user reads is docs/exit-codes.md).
+"""The CLI's exit codes, in one place (the table a user reads is docs/reference/exit-codes.md).
 
 The rule: 2 when what was typed is wrong, and running the same command again can never work (an unknown
 option, a bad value, an unknown or broken profile, an unusable state file); 1 when the command was right

@@ -30,14 +30,16 @@ def confdir_or_default(confdir: Path | None) -> Path:
     return confdir.expanduser() if confdir else default_confdir()
 
 
-def check_record(record: Path | None, upstream: str | None) -> Path | None:
-    """Refuse, as a usage error, an --upstream without --record, one that is not an http(s) URL, or a --record
-    directory that cannot be made; the directory, `~` expanded (made now, if need be)."""
+def check_record(record: Path | None, upstream: str | None, replay: Path | None = None) -> Path | None:
+    """Refuse, as a usage error, --record with --replay, an --upstream without --record, one that is not an
+    http(s) URL, or a --record directory that cannot be made; the directory, `~` expanded (made now, if need be)."""
     from proxy_addon.recording import Upstream, UpstreamError
 
     from . import exit_codes
     from .console import fail
 
+    if record is not None and replay is not None:
+        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
     if upstream is not None and record is None:
         fail("--upstream is where --record forwards: give --record DIR too", exit_codes.USAGE)
     if upstream is not None:

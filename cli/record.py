@@ -30,17 +30,17 @@ def to_profile(
 ) -> None:
     """Write a profile module that answers what the recording in DIR recorded: one handler per route, its
     answers in recorded order, then the last one again. Edit it like any profile."""
-    from proxy_addon.replaying import Replay, ReplayError
+    from proxy_addon.replaying import ReplayError, read
     from proxy_addon.cassettes import to_profile as source_of
 
     try:
-        Replay.load(directory)  # the same check as --replay: a directory holding at least one exchange
+        contents = read(directory.expanduser())  # the same check as --replay: a directory holding an exchange
     except ReplayError as e:
         fail(str(e), exit_codes.USAGE)
     if output is not None and not output.expanduser().absolute().parent.is_dir():
         fail(f"--output {output}: the directory {output.expanduser().absolute().parent} does not exist",
              exit_codes.USAGE)
-    source = source_of(directory, at=output.expanduser() if output is not None else None)
+    source = source_of(directory, at=output.expanduser() if output is not None else None, contents=contents)
     if output is None:
         out.file.write(source)
         return

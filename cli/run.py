@@ -73,10 +73,8 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
+    record = options.check_record(record, upstream, replay)
     replayed = replaying.load(replay, replay_speed, on_miss)
-    if replayed is not None and record is not None:
-        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
-    record = options.check_record(record, upstream)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,

@@ -162,8 +162,7 @@ class BaseUrlApp:
             self.journal.record(forwarded.ended(None, error=why))
             await _send_whole(send, OpenAIError(502, why, type="server_error").reply())
             return
-        self._active += 1
-        try:
+        try:  # in progress until `forwarded.ended`: `RecordMode.active` counts it, not this face's streams
             capture = forwarded.begin(response.status_code, headers_of(response.headers.raw))
             if capture.is_stream:
                 self.journal.record(forwarded.stream_entry())
@@ -194,7 +193,6 @@ class BaseUrlApp:
             self.journal.record(forwarded.ended(await forwarded.finish()))
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            self._active -= 1
             await response.aclose()
 
     @staticmethod

@@ -433,35 +433,14 @@ def _check_name(name: str) -> None:
         raise AttributeError(unknown_name(name))
 
 
-@functools.lru_cache(maxsize=4096)
-def _route_name(method: str, path: str, host: str = "api.openai.com") -> str | None:
-    """The SDK method a call went to (`"beta.threads.runs.create"`; an Azure path's too), or None for an
-    unknown path."""
-    from urllib.parse import parse_qsl
-
-    from .engine import azure
-    from .engine.errors import OpenAIError
-    from .engine.routes import match
-    from .engine.wire import Request
-
-    target, _, query = path.partition("?")
-    request = Request(method, target, query=dict(parse_qsl(query)), host=host or "api.openai.com")
-    try:
-        if azure.applies(request):
-            azure.translate(request)
-        return match(method, request.path)[0].name
-    except OpenAIError:
-        return None
-
-
 def _covers(name: str, entry: "Entry") -> bool:
     """Whether a call belongs to a rule, an SDK method, or a group of them."""
-    from .engine.routes import CANONICAL, RULES
+    from .engine.routes import CANONICAL, RULES, route_name
 
     if name in RULES:
         return entry.rule == name
     name = CANONICAL.get(name, name)  # `beta.chat.completions.create` counts `chat.completions.create`'s calls
-    method = _route_name(entry.method, entry.path, entry.host) or ""
+    method = route_name(entry.method, entry.path, entry.host) or ""
     return method == name or method.startswith(name + ".") or (entry.rule or "").startswith(name + ".")
 
 

@@ -7,7 +7,7 @@ control endpoints read the entries. API keys are redacted before an entry is mad
 The file is this module's format, written and read only here: JSON Lines, one
 `Entry.to_dict()` per line, in `<confdir>/journal.jsonl` (`JOURNAL_FILE`). What
 scripts read (`tail --json`, `calls --json`, `GET /_fake/calls`) is `public()`:
-one shape per kind, documented in docs/journal.md.
+one shape per kind, documented in docs/reference/journal.md.
 
 - Each line is written with a single `os.write` on an `O_APPEND` descriptor, so
   lines from concurrent writers never interleave and a reader sees whole lines
@@ -224,7 +224,7 @@ def is_call(entry: Entry) -> bool:
 
 
 def public(entry: Entry) -> dict:
-    """The record as `tail --json` and `calls --json` print it, by kind (docs/journal.md).
+    """The record as `tail --json` and `calls --json` print it, by kind (docs/reference/journal.md).
 
     A call and a stream in progress: every field the journal writes (the shape these records always had).
     A notice: `kind`, `time`, `event`, `level` ("error" when `error` is set, else "info"), `message`, `error`.

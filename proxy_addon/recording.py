@@ -38,15 +38,16 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from .cassettes import Recorder
-from .cassettes.matching import endpoint_of
 from .engine import Reply, Request
-from .engine.routes import ROUTE_RULES
+from .engine.routes import ROUTE_RULES, route_name
 from .faces import entry_fields, error_message, query_of
 from .journal import Entry
 from .summaries import answer_of
+
+if TYPE_CHECKING:  # the cassettes library is imported by a fake that records, not by every fake
+    from .cassettes import Recorder
 
 __all__ = ["DEFAULT_UPSTREAM", "MAX_CAPTURE", "Upstream", "RecordMode", "Capture", "Forwarded", "UpstreamError"]
 
@@ -188,6 +189,8 @@ class RecordMode:
                  max_capture: int = MAX_CAPTURE) -> None:
         self.upstream = Upstream.parse(upstream) if isinstance(upstream, str) else upstream
         self.directory = Path(directory)
+        from .cassettes import Recorder
+
         self.recorder = Recorder(self.directory)
         self.max_capture = max_capture
         #: Calls forwarded and not yet journaled as ended (`Runner.streams_active` counts them).
@@ -265,7 +268,7 @@ class Forwarded:
 
     def _fields(self, status: int, headers: Mapping[str, str]) -> dict:
         req = self.request
-        rule = ROUTE_RULES.get(endpoint_of(req.method, req.path, req.host) or "", "")
+        rule = ROUTE_RULES.get(route_name(req.method, self.target, req.host) or "", "")
         return entry_fields(method=req.method, host=req.host, target=self.target, headers=dict(req.headers),
                             reply=Reply(status, b"", dict(headers), rule=rule), body=req.body, request=req,
                             face=self.face)

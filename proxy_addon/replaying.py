@@ -18,7 +18,7 @@ import math
 import secrets
 from pathlib import Path
 
-from .cassettes import Cassette, Matching, Miss
+from .cassettes import MISS_CODE, Cassette, Matching, Miss, store
 from .engine.errors import OpenAIError
 from .engine.wire import Reply, Request
 
@@ -31,6 +31,20 @@ __all__ = ["Replay", "ReplayError", "ON_MISS", "REPLAY_RULE"]
 ON_MISS = ("error", "profile")
 #: The journal's `rule` for a call the recording answered (or refused, on a miss).
 REPLAY_RULE = "replay"
+
+
+def read(directory: Path) -> store.Contents:
+    """The recording in `directory`, read once. Raises `ReplayError` when it is not a directory or holds no
+    exchange (a mistyped path must not replay nothing and miss every call)."""
+    if not directory.is_dir():
+        raise ReplayError(f"no recording at {directory}: "
+                          + ("not a directory" if directory.exists() else "no such directory"))
+    contents = store.read(directory)
+    if not contents.exchanges:
+        unreadable = f" ({len(contents.unreadable)} unreadable: {contents.unreadable[0][0].name}, " \
+                     f"{contents.unreadable[0][1]})" if contents.unreadable else ""
+        raise ReplayError(f"no recording at {directory}: it holds no recorded exchange{unreadable}")
+    return contents
 
 
 class ReplayError(ValueError):
@@ -60,14 +74,7 @@ class Replay:
         """Read the recording in `directory`. Raises `ReplayError` when it is not a directory or holds no
         exchange (a mistyped path must not replay nothing and miss every call)."""
         directory = Path(directory).expanduser()
-        if not directory.is_dir():
-            raise ReplayError(f"no recording at {directory}: "
-                              + ("not a directory" if directory.exists() else "no such directory"))
-        cassette = Cassette.load(directory, matching)
-        if not cassette.exchanges:
-            unreadable = f" ({len(cassette.unreadable)} unreadable: {cassette.unreadable[0][0].name}, " \
-                         f"{cassette.unreadable[0][1]})" if cassette.unreadable else ""
-            raise ReplayError(f"no recording at {directory}: it holds no recorded exchange{unreadable}")
+        cassette = Cassette(directory, read(directory), matching)
         return cls(cassette, on_miss, speed)
 
     @property
@@ -98,7 +105,7 @@ class Replay:
         elif found.events is not None:  # a Realtime session's event log: not an HTTP answer
             reply = OpenAIError(404, f"openai-fake: {found.name} in {self.directory} is a Realtime session; "
                                      "replaying Realtime sessions is not supported yet", type="invalid_request_error",
-                                code="recording_miss", headers={"x-should-retry": "false"}).reply()
+                                code=MISS_CODE, headers={"x-should-retry": "false"}).reply()
         else:
             reply = found.stream_reply(self.speed) if found.is_stream else found.reply()
             reply.delay = 0.0 if self.speed == 0 or math.isinf(self.speed) else found.latency / self.speed

@@ -533,3 +533,26 @@ def test_a_recording_becomes_a_profile_that_answers_the_same(tmp_path):
     spoken = send(Request("POST", "/v1/audio/speech", JSON, speech))
     assert (spoken.status, spoken.body, spoken.headers["content-type"]) == (200, audio, "audio/mpeg")
     assert send(Request("GET", "/v1/nope", {}, b"")).status == 404  # left out: the fake's own answer
+
+
+@pytest.mark.parametrize("method, path, host, query, name", [
+    ("POST", "/v1/chat/completions", "api.openai.com", {}, "chat.completions.create"),
+    ("GET", "/v1/files/file-1", "api.openai.com", {}, "files.retrieve"),
+    # Azure's classic paths need their api-version to be routed at all
+    ("POST", "/openai/deployments/gpt4o/chat/completions", "res.openai.azure.com", {"api-version": "2024-10-21"},
+     "chat.completions.create"),
+    ("POST", "/openai/deployments/gpt4o/chat/completions", "res.openai.azure.com", {}, None),
+    ("GET", "/v1/nowhere", "api.openai.com", {}, None),
+])
+def test_an_exchange_is_named_by_the_route_the_fake_would_answer(method, path, host, query, name):
+    from proxy_addon.cassettes.matching import endpoint_of
+
+    assert endpoint_of(method, path, host, query) == name
+
+
+def test_an_azure_exchange_is_recorded_under_its_route(tmp_path):
+    recorder = Recorder(tmp_path)
+    request = Request("POST", "/openai/deployments/gpt4o/chat/completions", {"content-type": "application/json"},
+                      b'{"messages": []}', query={"api-version": "2024-10-21"}, host="res.openai.azure.com")
+    written = recorder.record(request, 200, {"content-type": "application/json"}, b'{"id": "x"}')
+    assert Path(written).name.startswith("chat.completions.create-")

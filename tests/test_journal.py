@@ -403,7 +403,7 @@ def test_the_fake_writes_a_notice_when_it_starts(fake):
     assert notices[0].note == f"openai-fake started on {fake.proxy_url}; profile {Profile().name}"
 
 
-# -- what scripts read: one shape per kind (docs/journal.md) ------------------------------------------
+# -- what scripts read: one shape per kind (docs/reference/journal.md) ------------------------------------------
 
 
 def test_a_call_is_shown_as_the_journal_writes_it():

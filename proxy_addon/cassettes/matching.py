@@ -21,9 +21,9 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from ..engine import azure, routes
-from ..engine.errors import OpenAIError
-from ..engine.wire import Request
+from urllib.parse import urlencode
+
+from ..engine import routes
 from . import redaction
 
 __all__ = ["DEFAULT_IGNORE", "Matching", "Difference", "endpoint_of", "document", "key_of", "short_hash", "differences"]
@@ -76,21 +76,10 @@ class Matching:
         return ignore, only
 
 
-def endpoint_of(method: str, path: str, host: str = "api.openai.com") -> str | None:
+def endpoint_of(method: str, path: str, host: str = "api.openai.com", query: Mapping[str, str] | None = None) -> str | None:
     """The SDK method name the route table gives `method path` (`chat.completions.create`), an Azure
-    path included; None for a path the table lacks."""
-    try:
-        return routes.match(method, path)[0].name
-    except OpenAIError:
-        pass
-    probe = Request(method, path, host=host)
-    if azure.applies(probe):
-        try:
-            azure.translate(probe)
-            return routes.match(probe.method, probe.path)[0].name
-        except OpenAIError:
-            return None
-    return None
+    path included (its `query` holds the `api-version` Azure's paths need); None for a path the table lacks."""
+    return routes.route_name(method, f"{path}?{urlencode(query)}" if query else path, host)
 
 
 def _canonical(value: Any) -> Any:

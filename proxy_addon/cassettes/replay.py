@@ -201,7 +201,7 @@ class Cassette:
     def answer(self, request: Request) -> "Recorded | Miss":
         """The next recorded answer to `request`, or a `Miss` naming the nearest recorded request."""
         described, _ = store.describe_request(request)
-        endpoint = endpoint_of(request.method, request.path, request.host)
+        endpoint = endpoint_of(request.method, request.path, request.host, request.query)
         doc = document(described, self.matching, endpoint)
         with self._lock:
             slot = self._slots.get(key_of(doc))

@@ -252,7 +252,7 @@ class Recorder:
 
     def _names(self, request: Request) -> tuple[str | None, dict, bytes | None, str, str]:
         described, raw = describe_request(request, self.request_headers)
-        endpoint = matching.endpoint_of(request.method, request.path, request.host)
+        endpoint = matching.endpoint_of(request.method, request.path, request.host, request.query)
         doc = matching.document(described, None, endpoint)
         base = endpoint or _slug(request.method, described["path"])
         return endpoint, described, raw, base, matching.short_hash(doc)

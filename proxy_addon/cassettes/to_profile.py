@@ -75,14 +75,16 @@ def _about(exchange: store.Exchange) -> str:
     return line + (f", {said!r}" if said else "") + (" (a stream)" if "chunks" in exchange.response else "")
 
 
-def to_profile(directory: Path | str, at: Path | str | None = None) -> str:
+def to_profile(directory: Path | str, at: Path | str | None = None, contents: "store.Contents | None" = None) -> str:
     """The Python source of a profile module that answers what the recording in `directory` recorded.
 
     at: where the module will be written, so that it finds the recording's side files relative to
         itself; without it, by the recording's absolute path.
+    contents: the recording, when the caller has read it already (`store.read(directory)`).
     """
     directory = Path(directory).resolve()
-    contents = store.read(directory)
+    if contents is None:
+        contents = store.read(directory)
     by_route: dict[str, list[store.Exchange]] = {}
     left_out: list[str] = []
     for exchange in contents.exchanges:

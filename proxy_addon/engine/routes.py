@@ -6,6 +6,7 @@ Matching walks a tree of path segments: O(segments), however many routes there a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -169,3 +170,22 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
         raise errors.invalid_url(method, path)  # the path as it was sent
     route, names = found
     return route, dict(zip(names, values))
+
+
+@functools.lru_cache(maxsize=4096)
+def route_name(method: str, target: str, host: str = "api.openai.com") -> str | None:
+    """The SDK method a call went to (`"beta.threads.runs.create"`; an Azure path's too, which needs its
+    `?api-version=`), or None for an unknown path. `target`: the path with its query, as sent."""
+    from urllib.parse import parse_qsl
+
+    from . import azure
+    from .wire import Request
+
+    path, _, query = target.partition("?")
+    request = Request(method, path, query=dict(parse_qsl(query)), host=host or "api.openai.com")
+    try:
+        if azure.applies(request):
+            azure.translate(request)
+        return match(method, request.path)[0].name
+    except errors.OpenAIError:
+        return None

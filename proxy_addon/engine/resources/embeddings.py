@@ -21,7 +21,7 @@ where it asked for base64 (it decodes only strings), so with `exact=True`
 `== [0.1, 0.2]` holds. It departs from the API: a caller that asked for
 base64 itself gets numbers, not a string, and openai-node (which decodes
 whatever comes as base64) cannot read them; leave it off for those. See
-docs/embeddings-note.md.
+docs/guide/embeddings.md.
 """
 
 from __future__ import annotations
