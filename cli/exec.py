@@ -76,9 +76,9 @@ def exec_(
 
     With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
-    record = options.check_record(record, upstream, replay)
+    record = options.check_record(record, upstream, replay, on_miss.value)
     replayed = replaying.load(replay, replay_speed, on_miss)
-    keep_key = keep_key or record is not None  # the upstream needs the real key
+    keep_key = keep_key or record is not None or on_miss.value == "record"  # the upstream needs the real key
     try:
         runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed, record=record,
                         upstream=upstream)
@@ -93,7 +93,8 @@ def exec_(
     keys, replaced = fake_keys(os.environ, keep_key)
     env.update(keys)
     if runner.record is not None:
-        err.print(f"[yellow]warning:[/] record mode: COMMAND's OpenAI calls, with its key, are forwarded to "
+        which = "COMMAND's OpenAI calls" if runner.record.all_calls else "COMMAND's OpenAI calls the recording does not answer"
+        err.print(f"[yellow]warning:[/] record mode: {which}, with its key, are forwarded to "
                   f"{runner.record.upstream.url} and recorded (keys redacted) into {runner.record.directory}.",
                   soft_wrap=True)
     if replaced:

@@ -21,7 +21,7 @@ Record = Annotated[Optional[Path], typer.Option(
          "machine) and write each exchange, keys redacted, into DIR.")]
 Upstream = Annotated[Optional[str], typer.Option(
     "--upstream", metavar="URL", show_default="https://api.openai.com",
-    help="Where --record forwards: the real API, Azure OpenAI, a gateway, or a local server.")]
+    help="Where --record (and --on-miss record) forwards: the real API, Azure OpenAI, a gateway, or a local server.")]
 
 
 def confdir_or_default(confdir: Path | None) -> Path:
@@ -30,18 +30,23 @@ def confdir_or_default(confdir: Path | None) -> Path:
     return confdir.expanduser() if confdir else default_confdir()
 
 
-def check_record(record: Path | None, upstream: str | None, replay: Path | None = None) -> Path | None:
-    """Refuse, as a usage error, --record with --replay, an --upstream without --record, one that is not an
-    http(s) URL, or a --record directory that cannot be made; the directory, `~` expanded (made now, if need be)."""
+def check_record(record: Path | None, upstream: str | None, replay: Path | None = None,
+                 on_miss: str = "error") -> Path | None:
+    """Refuse, as a usage error, --record with --replay, an --upstream with neither --record nor --on-miss
+    record, one that is not an http(s) URL, or a --record directory that cannot be made; the directory, `~`
+    expanded (made now, if need be)."""
     from proxy_addon.recording import Upstream, UpstreamError
 
     from . import exit_codes
     from .console import fail
 
     if record is not None and replay is not None:
-        fail("--record and --replay: give one (a recording is made, or answered from, not both at once)", exit_codes.USAGE)
-    if upstream is not None and record is None:
-        fail("--upstream is where --record forwards: give --record DIR too", exit_codes.USAGE)
+        fail("--record and --replay: give one (a recording is made, or answered from, not both at once; "
+             "--replay DIR --on-miss record records what DIR does not answer)", exit_codes.USAGE)
+    if on_miss == "record" and replay is None:
+        fail("--on-miss record is what a --replay miss gets: give --replay DIR too", exit_codes.USAGE)
+    if upstream is not None and record is None and on_miss != "record":
+        fail("--upstream is where --record (or --on-miss record) forwards: give --record DIR too", exit_codes.USAGE)
     if upstream is not None:
         try:
             Upstream.parse(upstream)

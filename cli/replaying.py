@@ -17,6 +17,7 @@ class OnMiss(str, Enum):
 
     error = "error"
     profile = "profile"
+    record = "record"
 
 
 ReplayDir = Annotated[Optional[Path], typer.Option(
@@ -26,9 +27,10 @@ ReplaySpeed = Annotated[float, typer.Option(
     "--replay-speed", metavar="X", min=0,
     help="Replay recorded latency and stream gaps X times faster (2: twice as fast; 0: at once).")]
 OnMissOption = Annotated[OnMiss, typer.Option(
-    "--on-miss", metavar="error|profile", case_sensitive=False,
+    "--on-miss", metavar="error|profile|record", case_sensitive=False,
     help="A request nothing recorded answers: 'error', the API's 404 naming the nearest recorded request; "
-         "'profile', the profile's answer.")]
+         "'profile', the profile's answer; 'record', forwarded to --upstream (the real API: traffic and keys "
+         "leave this machine) and added to the recording.")]
 
 
 def load(directory: Path | None, speed: float, on_miss: OnMiss):

@@ -73,7 +73,7 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
-    record = options.check_record(record, upstream, replay)
+    record = options.check_record(record, upstream, replay, on_miss.value)
     replayed = replaying.load(replay, replay_speed, on_miss)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
@@ -90,7 +90,8 @@ def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None
     except StateFileError as e:
         fail(str(e), exit_codes.USAGE)
     if runner.record is not None:
-        err.print(f"[yellow]warning:[/] record mode: every OpenAI call, with its key, is forwarded to "
+        which = "every OpenAI call" if runner.record.all_calls else "every OpenAI call the recording does not answer"
+        err.print(f"[yellow]warning:[/] record mode: {which}, with its key, is forwarded to "
                   f"{runner.record.upstream.url} and recorded (keys redacted) into {runner.record.directory}.",
                   soft_wrap=True)
     if host not in LOOPBACK:

@@ -215,8 +215,10 @@ class OpenAIFake:
             self._control(flow)  # not an API call: not journaled as one
             return
         req = flow.request
-        if self.record is not None and (face == BASE_URL or is_api_host(self._answered_host(flow))):
-            self._forward(flow, face)
+        record = self.record
+        records = record is not None and (face == BASE_URL or is_api_host(self._answered_host(flow)))
+        if records and record.all_calls:
+            self._forward(flow, face, record)
             return
         if self.relay is not None and self.relay.port is not None and _is_realtime_upgrade(req):
             self._socket(flow, face)
@@ -231,6 +233,9 @@ class OpenAIFake:
         reply, request, body = answer(self.engine, method=method, target=target, headers=headers,
                                       body=req.get_content(strict=False) or b"", host=host, scheme=req.scheme,
                                       port=req.port, max_request_size=self.max_request_size)
+        if reply.forward and records:  # a replay's miss, recorded (`--on-miss record`)
+            self._forward(flow, face, record)
+            return
         # Latency counts from the request's arrival: time spent queued behind other calls is part of it.
         wait = reply.delay - (time.time() - started)
         if wait > 0:
@@ -252,16 +257,16 @@ class OpenAIFake:
                             target=req.path, headers=headers if headers is not None else _headers(req), reply=reply,
                             body=body, request=request, face=face or self._face(flow) or "")
 
-    def _forward(self, flow: http.HTTPFlow, face: str) -> None:
+    def _forward(self, flow: http.HTTPFlow, face: str, record: RecordMode) -> None:
         """Record mode: point the flow at the upstream, for mitmproxy to forward as it is (the client's key
         included), with `Accept-Encoding: identity` (the recording keeps decoded bodies) and without the
         proxy's own headers; remember the request as the client sent it, for the recording."""
         req = flow.request
         host = (self._answered_host(flow) or req.host) if face == PROXY else req.host
-        flow.metadata[_FORWARDED] = self.record.forwarded(
+        flow.metadata[_FORWARDED] = record.forwarded(
             method=req.method, target=req.path, headers=_headers(req), body=req.get_content(strict=False) or b"",
             host=host, scheme=req.scheme, port=req.port, face=face, started=_arrival(req))
-        upstream = self.record.upstream
+        upstream = record.upstream
         req.scheme, req.host, req.port = upstream.scheme, upstream.host, upstream.port  # and its Host header
         req.path = upstream.target(req.path)
         req.headers["accept-encoding"] = "identity"

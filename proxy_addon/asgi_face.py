@@ -129,12 +129,16 @@ class BaseUrlApp:
                                                         client=client[0] if client else None, headers=headers))
             return
         started_at = time.time()  # its whole body is in: the latency counts from here, as on the proxy's port
-        if self.record is not None:
-            await self._forward(receive, send, method, target, headers, body, host, port, started_at)
+        record = self.record
+        if record is not None and record.all_calls:
+            await self._forward(record, receive, send, method, target, headers, body, host, port, started_at)
             return
         reply, request, body = answer(self.engine, method=method, target=shared(target), headers=headers, body=body,
                                       host=shared(host), scheme="http", port=port,
                                       max_request_size=self.max_request_size)
+        if reply.forward and record is not None:  # a replay's miss, recorded (`--on-miss record`)
+            await self._forward(record, receive, send, method, target, headers, body, host, port, started_at)
+            return
         wait = reply.delay - (time.time() - started_at)
         if wait > 0:
             await asyncio.sleep(wait)
@@ -146,19 +150,19 @@ class BaseUrlApp:
         self.journal.record(answered(reply, started_at, fields))
         await _send_whole(send, reply)
 
-    async def _forward(self, receive, send, method: str, target: str, headers: dict[str, str], body: bytes,
-                       host: str, port: int | None, started_at: float) -> None:
+    async def _forward(self, record: RecordMode, receive, send, method: str, target: str, headers: dict[str, str],
+                       body: bytes, host: str, port: int | None, started_at: float) -> None:
         """Record mode: send the call upstream, copy its answer to the client as it comes, record it."""
         import httpx2
 
-        forwarded = self.record.forwarded(method=method, target=target, headers=headers, body=body, host=host,
-                                          scheme="http", port=port, face=BASE_URL, started=started_at)
+        forwarded = record.forwarded(method=method, target=target, headers=headers, body=body, host=host,
+                                     scheme="http", port=port, face=BASE_URL, started=started_at)
         try:
-            response = await self.record.send(method, target, headers, body)
+            response = await record.send(method, target, headers, body)
         except Exception as e:  # unreachable, refused, a TLS failure, a header httpx2 will not send: never a crash
             if not isinstance(e, httpx2.HTTPError):
                 logger.exception("openai-fake: forwarding %s %s failed", method, forwarded.request.path)
-            why = f"openai-fake --record: the upstream {self.record.upstream.url} failed: {type(e).__name__}: {e}"
+            why = f"openai-fake --record: the upstream {record.upstream.url} failed: {type(e).__name__}: {e}"
             self.journal.record(forwarded.ended(None, error=why))
             await _send_whole(send, OpenAIError(502, why, type="server_error").reply())
             return

@@ -107,7 +107,7 @@ def answer(engine: Engine, *, method: str, target: str, headers: Mapping[str, st
             before()
         clock = time.perf_counter()
         reply = engine.handle(request)
-        if engine.answer_listeners:
+        if engine.answer_listeners and not reply.forward:  # a forwarded call is counted when it is answered
             took = time.perf_counter() - clock
             for listener in engine.answer_listeners:
                 listener(request, reply, took)

@@ -183,11 +183,14 @@ class Capture:
 class RecordMode:
     """Record mode's settings and the one recorder: forward to `upstream`, write into `directory`.
 
+    `all_calls`: forward every OpenAI call (`run --record`); False: only the ones the engine's reply says to
+    forward (`Reply.forward`: a replay's misses, `--replay DIR --on-miss record`).
     `max_capture`: bytes of one response held while it is recorded (`Capture`)."""
 
     def __init__(self, directory: Path | str, upstream: str | Upstream = DEFAULT_UPSTREAM, *,
-                 max_capture: int = MAX_CAPTURE) -> None:
+                 all_calls: bool = True, max_capture: int = MAX_CAPTURE) -> None:
         self.upstream = Upstream.parse(upstream) if isinstance(upstream, str) else upstream
+        self.all_calls = all_calls
         self.directory = Path(directory)
         from .cassettes import Recorder
 

@@ -6,9 +6,11 @@
 The engine asks `replay.answer(request)` first (`Engine.handle`), so every face (the proxy, the base-URL
 face, the in-process transport) replays alike. A hit is the recorded answer: a whole body after the recorded
 latency, or a stream at its recorded pace, both divided by `speed`. A miss is the 404 naming the nearest
-recorded request (`on_miss="error"`, the default: a test must never pass on an answer nobody recorded), or the
-profile's answer (`on_miss="profile"`). Replayed calls are journaled with the rule `replay` (the profile's
-answers to misses, with the route's own rule). `Engine.reset` (`POST /_fake/reset`) rewinds it.
+recorded request (`on_miss="error"`, the default: a test must never pass on an answer nobody recorded), the
+profile's answer (`on_miss="profile"`), or the real API's, forwarded and added to the recording
+(`on_miss="record"`: the reply says `forward`, which a face in record mode honours; `Runner(replay=...)` sets
+that up). Replayed calls are journaled with the rule `replay` (the profile's answers to misses, with the
+route's own rule; forwarded ones, as record mode journals them). `Engine.reset` (`POST /_fake/reset`) rewinds it.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Replay", "ReplayError", "ON_MISS", "REPLAY_RULE"]
 
-#: What a miss can do: answer the recording's 404, or fall through to the profile.
-#: ("record", forwarding a miss to the real API, needs the recorder and is not offered yet.)
-ON_MISS = ("error", "profile")
+#: What a miss can do: answer the recording's 404, fall through to the profile, or be forwarded upstream and recorded.
+ON_MISS = ("error", "profile", "record")
 #: The journal's `rule` for a call the recording answered (or refused, on a miss).
 REPLAY_RULE = "replay"
 
@@ -55,7 +56,9 @@ class Replay:
     """A recording answering requests ahead of the profile. Thread-safe (the cassette holds the order).
 
     cassette: the recording (`Cassette.load(dir, matching)`).
-    on_miss: "error" (the 404 naming the nearest recorded request) or "profile" (the profile answers).
+    on_miss: "error" (the 404 naming the nearest recorded request), "profile" (the profile answers) or "record"
+        (forwarded to the upstream and recorded into the same directory, by a fake in record mode; the next run
+        replays it).
     speed: recorded waits (latency, gaps between stream chunks) are divided by it; 0 or inf: no waits.
     """
 
@@ -72,9 +75,14 @@ class Replay:
     def load(cls, directory: Path | str, matching: Matching | None = None, on_miss: str = "error",
              speed: float = 1.0) -> "Replay":
         """Read the recording in `directory`. Raises `ReplayError` when it is not a directory or holds no
-        exchange (a mistyped path must not replay nothing and miss every call)."""
+        exchange (a mistyped path must not replay nothing and miss every call), unless `on_miss="record"`,
+        which starts a recording there."""
         directory = Path(directory).expanduser()
-        cassette = Cassette(directory, read(directory), matching)
+        if on_miss == "record" and (not directory.exists() or directory.is_dir() and not any(directory.glob("*.json"))):
+            contents = store.Contents()  # every call a miss, recorded
+        else:
+            contents = read(directory)
+        cassette = Cassette(directory, contents, matching)
         return cls(cassette, on_miss, speed)
 
     @property
@@ -86,12 +94,12 @@ class Replay:
         n = len(self.cassette.exchanges)
         pace = "at once" if self.speed == 0 or math.isinf(self.speed) else \
             "at the recorded pace" if self.speed == 1 else f"{self.speed:g}x the recorded pace"
-        return (f"{self.directory} ({n} exchange{'s' if n != 1 else ''}, {pace}; "
-                f"a miss {'is a 404' if self.on_miss == 'error' else 'goes to the profile'})")
+        miss = {"error": "is a 404", "profile": "goes to the profile", "record": "is forwarded and recorded"}[self.on_miss]
+        return f"{self.directory} ({n} exchange{'s' if n != 1 else ''}, {pace}; a miss {miss})"
 
     def answer(self, request: Request) -> Reply | None:
-        """The recorded reply to `request`, the miss's 404, or None for the profile to answer (a miss with
-        `on_miss="profile"`). Never raises: a failure is a logged 500."""
+        """The recorded reply to `request`, the miss's 404 (marked `forward` with `on_miss="record"`), or None for
+        the profile to answer (a miss with `on_miss="profile"`). Never raises: a failure is a logged 500."""
         try:
             found = self.cassette.answer(request)
         except Exception as e:  # the library's bug, not the client's: say so, keep serving
@@ -102,6 +110,7 @@ class Replay:
             if self.on_miss == "profile":
                 return None
             reply = found.error().reply()
+            reply.forward = self.on_miss == "record"
         elif found.events is not None:  # a Realtime session's event log: not an HTTP answer
             reply = OpenAIError(404, f"openai-fake: {found.name} in {self.directory} is a Realtime session; "
                                      "replaying Realtime sessions is not supported yet", type="invalid_request_error",

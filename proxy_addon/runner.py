@@ -36,6 +36,7 @@ from .webhooks import Sender
 from .trust import ca_cert_file, default_confdir, ensure_ca, write_bundle, write_cert_dir
 
 if TYPE_CHECKING:
+    from .recording import RecordMode
     from .replaying import Replay
 
 RUNNING_FILE = "running.json"
@@ -123,7 +124,8 @@ class Runner:
             raise ValueError("max_request_size must be >= 1, journal_bodies >= 0, and the timeouts > 0")
         self.engine = Engine(load(profile) if isinstance(profile, str) else profile)
         if replay is not None and record is not None:
-            raise ValueError("replay= and record=: a recording is made or answered from, not both at once")
+            raise ValueError("replay= and record=: a recording is made or answered from, not both at once "
+                             "(Replay(on_miss='record') records a replay's misses)")
         if replay is not None:
             from .replaying import Replay  # the cassettes library only for a fake that replays
 
@@ -150,14 +152,18 @@ class Runner:
         self.host = host
         self.port = port
         self.base_url_port = base_url_port
-        #: Record mode (`recording.RecordMode`), or None: the fake answers every call itself.
+        #: Record mode (`recording.RecordMode`), or None: the fake answers every call itself (`set_record`).
         self.record = None
-        if record is not None:
+        replaying = self.engine.replay
+        if record is not None or (replaying is not None and replaying.on_miss == "record"):
             from .recording import DEFAULT_UPSTREAM, RecordMode
 
-            self.record = RecordMode(record, upstream or DEFAULT_UPSTREAM)
+            self.record = RecordMode(record if record is not None else replaying.directory,
+                                     upstream or DEFAULT_UPSTREAM, all_calls=record is not None)
         elif upstream is not None:
-            raise ValueError("upstream= is where record mode forwards: give record= too")
+            raise ValueError("upstream= is where record mode forwards: give record= (or a replay with "
+                             "on_miss='record') too")
+        self._addon = None
         #: The proxy's (host, port) while listening.
         self.address: tuple[str, int] | None = None
         #: The base-URL face's own server (`asgi_face.BaseUrlFace`), while serving.
@@ -263,13 +269,13 @@ class Runner:
         mitm_logger.propagate = False  # keep mitmproxy's chatter out of the user's terminal
 
         master = make_master(self.host, self.port, self.confdir, max_request_size=self.max_request_size)
-        if self.record is not None:
-            from .recording import upstream_trust
+        from .recording import upstream_trust
 
-            master.options.update(**upstream_trust())  # the upstream's certificate, checked as httpx2 checks it
-        master.addons.add(Deadlines(self.header_timeout, self.idle_timeout),
-                          OpenAIFake(self.engine, self.journal, relay, self.control,
-                                     max_request_size=self.max_request_size, own_names=own, record=self.record))
+        # Record mode's upstream certificate, checked as httpx2 checks it (set_record may turn it on later).
+        master.options.update(**upstream_trust())
+        self._addon = OpenAIFake(self.engine, self.journal, relay, self.control, max_request_size=self.max_request_size,
+                                 own_names=own, record=self.record)
+        master.addons.add(Deadlines(self.header_timeout, self.idle_timeout), self._addon)
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._loop.set_exception_handler(_quiet_cancellations)
@@ -320,6 +326,21 @@ class Runner:
             mitm_logger.removeHandler(self.errors)
             if self.state_file is not None:
                 self.state_file.stop()
+
+    def set_record(self, record: "RecordMode | None") -> "RecordMode | None":
+        """Record mode from now on (`recording.RecordMode`; None: the fake answers every call itself), on every
+        face; the mode it replaces, whose connections to its upstream are closed. Calls being forwarded finish
+        as they began: wait for `streams_active == 0` first to have them recorded before the swap."""
+        old, self.record = self.record, record
+        if self._addon is not None:
+            self._addon.record = record
+        if self.face is not None:
+            self.face.app.record = record
+        if old is not None and old is not record:
+            loop = self._loop
+            if loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(old.aclose(), loop)
+        return old
 
     def _shutdown(self) -> None:
         """Stop serving (on the event loop): the streams in progress end first ("stopped", recorded as such),

@@ -345,3 +345,50 @@ def test_tail_shows_where_a_call_went_and_where_it_was_recorded():
     line = call_line(Entry(note="not recorded: the answer passed 67108864 bytes (record mode's bound)", **fields)).plain
     assert "not recorded: the answer passed" in line
     assert "⇄" not in call_line(Entry(**{**fields, "upstream": None})).plain  # a call the fake answered
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_on_miss_record_replays_what_was_recorded_and_records_only_the_misses(upstream, face, monkeypatch, tmp_path):
+    from proxy_addon.replaying import Replay
+
+    recording = tmp_path / "cassette"
+    messages = [{"role": "user", "content": "Recorded before"}]
+    replay = Replay.load(recording, on_miss="record")  # no recording yet: every call a miss, recorded
+    with Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, replay=replay,
+                upstream=upstream.base_url_origin) as runner:
+        client = client_for(runner, face, monkeypatch)
+        first = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        settled(runner)
+    assert [e.route for e in Cassette.load(recording).exchanges] == ["chat.completions.create"]
+    upstream_calls = len(upstream.journal.entries())
+
+    with Runner(Profile(), port=0, confdir=tmp_path / "conf2", warm=False,
+                replay=Replay.load(recording, on_miss="record"), upstream=upstream.base_url_origin) as runner:
+        client = client_for(runner, face, monkeypatch)
+        again = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        assert again.to_dict() == first.to_dict()  # from the recording
+        assert len(upstream.journal.entries()) == upstream_calls  # not forwarded
+        models = client.models.list()  # a miss: forwarded, recorded
+        settled(runner)
+        calls = [e for e in runner.journal.entries() if e.kind == "call"]
+        assert [(e.rule, e.upstream is not None, e.recorded is not None) for e in calls] == [
+            ("replay", False, False), ("models", True, True)]
+    assert len(upstream.journal.entries()) == upstream_calls + 1
+    assert sorted(e.route for e in Cassette.load(recording).exchanges) == ["chat.completions.create", "models.list"]
+    assert_no_key(recording)
+
+    # Replayed with the upstream out of the way: both answers from the recording, nothing forwarded.
+    with Runner(Profile(), port=0, confdir=tmp_path / "conf3", warm=False, replay=recording) as runner:
+        client = client_for(runner, face, monkeypatch)
+        assert client.chat.completions.create(model="gpt-4o-mini", messages=messages).to_dict() == first.to_dict()
+        assert client.models.list().to_dict() == models.to_dict()
+    assert len(upstream.journal.entries()) == upstream_calls + 1
+
+
+def test_a_miss_marked_for_recording_is_the_404_where_nothing_records(tmp_path):
+    from proxy_addon.replaying import Replay
+
+    replay = Replay.load(tmp_path / "none-yet", on_miss="record")
+    reply = replay.answer(Request("GET", "/v1/models", {}, b""))
+    assert reply.forward and reply.status == 404 and b"recording is empty" in reply.body
+    assert "forwarded and recorded" in replay.describe()

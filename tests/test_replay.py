@@ -214,8 +214,11 @@ def test_a_replay_that_cannot_start_says_why(tmp_path, recording):
         Replay.load(tmp_path / "nowhere")
     with pytest.raises(ReplayError, match="holds no recorded exchange"):
         Replay.load(tmp_path)
-    with pytest.raises(ReplayError, match="on_miss must be one of error, profile"):
-        Replay.load(recording.directory, on_miss="record")
+    with pytest.raises(ReplayError, match="on_miss must be one of error, profile, record, not 'forward'"):
+        Replay.load(recording.directory, on_miss="forward")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ReplayError, match="not a directory"):
+        Replay.load(tmp_path / "a-file", on_miss="record")
     with pytest.raises(ReplayError, match="speed must be a number >= 0"):
         Replay.load(recording.directory, speed=-1)
 
@@ -310,6 +313,9 @@ def test_record_to_profile_writes_a_profile_that_answers_what_was_recorded(tmp_p
     (["exec", "--replay", "{tmp}", "--", sys.executable, "-c", "print('ran')"],
      "error: --replay: no recording at {tmp}: it holds no recorded exchange"),
     (["record", "to-profile", "{tmp}/nowhere"], "error: no recording at {tmp}/nowhere: no such directory"),
+    (["run", "--port", "0", "--on-miss", "record"], "error: --on-miss record is what a --replay miss gets: give --replay DIR too"),
+    (["run", "--port", "0", "--replay", "{tmp}", "--upstream", "http://127.0.0.1:9"],
+     "error: --upstream is where --record (or --on-miss record) forwards: give --record DIR too"),
 ])
 def test_a_replay_directory_without_a_recording_is_a_usage_error(tmp_path, argv, message):
     (tmp_path / "conf").mkdir()
@@ -327,7 +333,8 @@ def test_record_and_replay_at_once_is_a_usage_error(tmp_path, recording, command
     done = run_cli(*argv, *(["--port", "0"] if command == "run" else ["--", sys.executable, "-c", "print('ran')"]))
     assert done.returncode == 2, done.stderr
     assert done.stderr == ("error: --record and --replay: give one (a recording is made, or answered from, not both "
-                           "at once)\n") and "ran" not in done.stdout
+                           "at once; --replay DIR --on-miss record records what DIR does not answer)\n")
+    assert "ran" not in done.stdout
 
 
 def test_run_replay_says_what_it_replays_and_answers_from_it(tmp_path, recording):
@@ -345,6 +352,26 @@ def test_run_replay_says_what_it_replays_and_answers_from_it(tmp_path, recording
     line = next(line for line in printed.splitlines() if line.strip().startswith("Replaying"))
     n = len(list(recording.directory.glob("*.json")))
     assert line.split(None, 1)[1] == f"{recording.directory} ({n} exchanges, at once; a miss is a 404)"
+
+
+def test_exec_on_miss_record_answers_hits_and_forwards_and_records_a_miss(tmp_path, recording):
+    """The miss goes to the upstream (here a closed port: the 502 says so) with the command's own key."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    script = ("import openai; c = openai.OpenAI(max_retries=0); "
+              f"print(c.chat.completions.create(**{CHAT!r}).choices[0].message.content)\n"
+              "try:\n    c.models.list()\nexcept openai.APIStatusError as e:\n    print(e.status_code, e.message)")
+    done = run_cli("exec", "--confdir", str(tmp_path), "--replay", str(recording.directory), "--replay-speed", "0",
+                   "--on-miss", "record", "--upstream", f"http://127.0.0.1:{dead}", "--", sys.executable, "-c", script,
+                   env={**os.environ, "OPENAI_API_KEY": API_KEY})
+    assert done.returncode == 0, done.stderr
+    answer, failed = done.stdout.splitlines()
+    assert answer == recording.answers["chat"]["choices"][0]["message"]["content"]
+    assert failed.startswith("502 ")  # forwarded: the upstream's port is closed
+    assert "the recording does not answer, with its key, are forwarded to" in " ".join(done.stderr.split())
 
 
 def test_exec_replay_answers_its_command_from_the_recording(tmp_path, recording):

@@ -91,6 +91,9 @@ class Reply:
     usage: dict | None = field(default=None, repr=False, compare=False)
     #: The failure the profile injected in place of an answer ("http_429": `failures=`), for the metrics.
     fault: str | None = field(default=None, repr=False, compare=False)
+    #: Send the call to the upstream instead, in record mode (a replay's miss with `on_miss="record"`); a face
+    #: that does not record sends this reply as it is (the miss's 404).
+    forward: bool = field(default=False, repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None, *,
