@@ -29,6 +29,8 @@ The objects a test holds (`FakeOpenAI`, `Calls`, ...) are in `handle.py`.
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -44,30 +46,67 @@ __all__ = ["FakeOpenAI", "Calls", "RouteRef", "HostRef", "FakeState"]
 
 _STEERING = STEERING  # the names this module had
 _MARK_KNOBS = ("latency", "require_api_key", "stream")
-#: The marker's replay arguments: `replay="cassettes/test_x"` (relative to the test's folder), what a miss gets,
-#: and the pace (`proxy_addon.replaying.Replay`).
-_MARK_REPLAY = ("replay", "on_miss", "replay_speed")
+#: The marker's record and replay arguments: `record=True` / `record="cassettes/test_x"` (recorded or replayed as
+#: `--openai-fake-record` says) or `replay="cassettes/test_x"` (replayed only), relative to the test's folder; what
+#: a miss gets, the pace (`proxy_addon.replaying.Replay`) and where recording forwards.
+_MARK_REPLAY = ("replay", "record", "on_miss", "replay_speed", "upstream")
 IN_PROCESS_INI = "openai_fake_in_process"
+#: `--openai-fake-record`: "none" replays every `record=` test (a missing recording fails it; nothing is ever
+#: forwarded), "new" records the tests that have no recording yet (and, with `on_miss="record"`, the misses of
+#: those that do), "all" records every `record=` test anew. As pytest-recording's `--record-mode`.
+RECORD_MODES = ("none", "new", "all")
+RECORD_OPTION, UPSTREAM_OPTION = "--openai-fake-record", "--openai-fake-upstream"
+RECORD_INI, UPSTREAM_INI = "openai_fake_record_mode", "openai_fake_upstream"
+#: The run's start (seconds since the epoch), the same in every xdist worker: `all` clears what was recorded before.
+_RUN_STARTED = pytest.StashKey[float]()
+_WORKER_RUN_STARTED = "openai_fake_run_started"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(IN_PROCESS_INI, type="bool", default=False,
                   help="openai_fake: answer this process's OpenAI clients in process (no proxy, no TLS) in every "
                        "test; @pytest.mark.openai_fake(in_process=False) opts a test out")
+    group = parser.getgroup("openai-fake")
+    group.addoption(RECORD_OPTION, choices=RECORD_MODES, default=None, dest="openai_fake_record",
+                    help="openai_fake: what tests marked record=... do: 'none' (the default) replays their recordings "
+                         "and never forwards; 'new' records the ones without a recording (forwarding to the upstream "
+                         "with your key); 'all' records them all anew")
+    group.addoption(UPSTREAM_OPTION, default=None, metavar="URL", dest="openai_fake_upstream",
+                    help="openai_fake: where recording forwards (default https://api.openai.com)")
+    parser.addini(RECORD_INI, default="none", help=f"openai_fake: {RECORD_OPTION}'s default (none, new or all)")
+    parser.addini(UPSTREAM_INI, default="", help=f"openai_fake: {UPSTREAM_OPTION}'s default")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "openai_fake(profile=None, *, base_url=False, in_process=None, latency=..., require_api_key=..., stream=..., "
-        "replay=None, on_miss='error', replay_speed=1.0): "
+        "record=None, replay=None, on_miss='error', replay_speed=1.0, upstream=None): "
         "the profile the openai_fake fixture starts from (a shipped name, a file, a module or a Profile), "
         "or knobs for a fresh Profile; base_url=True also sets OPENAI_BASE_URL to the fake's plain-HTTP face; "
         "in_process=True answers this process's OpenAI clients in process, without the proxy; "
-        "replay='cassettes/test_x' answers from that recording (relative to the test's folder) first, "
-        "on_miss='error' (its 404) or 'profile', replay_speed=1.0",
+        "record=True (cassettes/<module>/<test>) or record='cassettes/test_x' records that recording or replays it "
+        f"as {RECORD_OPTION}=none|new|all says; replay='cassettes/test_x' replays it only (both relative to the "
+        "test's folder); on_miss='error' (its 404), 'profile' or 'record' (with record=, when recording is on); "
+        "replay_speed=1.0; upstream='https://...' where recording forwards",
     )
     config.addinivalue_line("markers", "openai_mock: openai-responses' OpenAI API mocker object (openai_fake.compat)")
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller's start
+        config.stash[_RUN_STARTED] = float(config.workerinput.get(_WORKER_RUN_STARTED, time.time()))
+    else:
+        config.stash[_RUN_STARTED] = time.time()
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_XdistRunStart(config), "openai_fake_xdist")
+
+
+class _XdistRunStart:
+    """Hands the run's start to each xdist worker (`_RUN_STARTED`)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput[_WORKER_RUN_STARTED] = self.config.stash[_RUN_STARTED]
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -119,7 +158,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
 
     try:
         profile, base_url, in_process = _marked_profile(request)
-        replay = _marked_replay(request)
+        replay, record = _marked_recording(request, in_process)
     except (TypeError, ValueError, ProfileError, ReplayError) as e:
         bad = str(e) if str(e).startswith("@pytest.mark") else f"@pytest.mark.openai_fake: {e}"
     else:
@@ -135,6 +174,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
     _settle(runner)  # a stream left over from an earlier test is recorded before the journal is cleared
     runner.engine.use(profile)  # resets state and counts, then stores the profile's preloads
     runner.engine.replay = replay  # this test's recording (loaded afresh: its order starts at the first), or None
+    runner.set_record(record)  # this test's record mode (forwarding to the upstream), or None
     runner.journal.clear()
 
     for name in _STEERING:
@@ -147,7 +187,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
         # read SSL_CERT_FILE first, so an inherited one goes.
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
         env = runner.env(base_url=base_url, inherited=os.environ, trust_dir=True)
-    if not os.environ.get("OPENAI_API_KEY"):
+    if not os.environ.get("OPENAI_API_KEY") and record is None:  # recording forwards the user's key: never a dummy
         env["OPENAI_API_KEY"] = DUMMY_KEY
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -167,7 +207,8 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
             from .inprocess import deactivate
 
             deactivate(target)
-        _settle(runner)
+        _settle(runner)  # and every forwarded call recorded
+        runner.set_record(None)
         runner.engine.replay = None
         runner.engine.use(original)
 
@@ -201,9 +242,14 @@ def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bo
     if base_url and asked:
         raise TypeError("@pytest.mark.openai_fake: base_url=True sends clients to the fake's plain-HTTP face, "
                         "in_process=True keeps them in this process; ask for one of them")
-    # The base-URL face is a face of the running fake: a test that asks for it is not in process, whatever the ini says.
-    in_process = asked if asked is not None else in_process and not base_url
-    for name in _MARK_REPLAY:  # `_marked_replay`'s
+    # The base-URL face is a face of the running fake: a test that asks for it is not in process, whatever the ini
+    # says; nor is one that may record (the in-process transport forwards nothing).
+    records = kwargs.get("record") not in (None, False)
+    if records and asked:
+        raise TypeError("@pytest.mark.openai_fake: record=... may forward calls to the upstream, which only the "
+                        "proxy and the base-URL face do; in_process=True keeps them in this process (use replay=...)")
+    in_process = asked if asked is not None else in_process and not base_url and not records
+    for name in _MARK_REPLAY:  # `_marked_recording`'s
         kwargs.pop(name, None)
     unknown = set(kwargs) - set(_MARK_KNOBS)
     if unknown:
@@ -226,25 +272,74 @@ def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bo
                         f"{type(spec).__name__}") from e
 
 
-def _marked_replay(request: pytest.FixtureRequest):
-    """The `Replay` the test's marker asks for (`replay="cassettes/test_x"`, a path relative to the test's folder
-    unless absolute), or None. Raises ReplayError for a directory with no recording, or a bad on_miss or speed."""
-    mark = request.node.get_closest_marker("openai_fake")
-    if mark is None:
-        return None
-    directory = mark.kwargs.get("replay")
-    if directory is None:
-        if "on_miss" in mark.kwargs or "replay_speed" in mark.kwargs:
-            raise TypeError("@pytest.mark.openai_fake: on_miss and replay_speed go with replay='cassettes/...'")
-        return None
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(f"@pytest.mark.openai_fake(replay=...) takes a directory, not {type(directory).__name__}")
-    from .replaying import Replay
+def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
+    """The `Replay` and the `RecordMode` the test's marker asks for (each may be None):
 
+    - `replay="cassettes/test_x"`: that recording replayed;
+    - `record=True` or `record="cassettes/test_x"` (True: `cassettes/<module>/<test>`): recorded when
+      `--openai-fake-record` is "all", or "new" and nothing is recorded there yet; replayed otherwise, its misses
+      recorded too with `on_miss="record"` and "new". A missing recording fails the test, with what to run.
+
+    Paths are relative to the test's folder unless absolute. Raises TypeError for a bad marker, ReplayError for a
+    directory with no recording, or a bad on_miss or speed."""
+    mark = request.node.get_closest_marker("openai_fake")
+    kwargs = mark.kwargs if mark is not None else {}
+    replay_dir, record_dir = kwargs.get("replay"), kwargs.get("record")
+    if record_dir is False:
+        record_dir = None
+    if replay_dir is None and record_dir is None:
+        extra = [name for name in ("on_miss", "replay_speed", "upstream") if name in kwargs]
+        if extra:
+            raise TypeError(f"@pytest.mark.openai_fake: {' and '.join(extra)} go with record=... or replay=...")
+        return None, None
+    if replay_dir is not None and record_dir is not None:
+        raise TypeError("@pytest.mark.openai_fake: give record=... (recorded or replayed as "
+                        f"{RECORD_OPTION} says) or replay=... (replayed only), not both")
+    on_miss, speed = kwargs.get("on_miss", "error"), kwargs.get("replay_speed", 1.0)
+    if replay_dir is not None:
+        if on_miss == "record" or "upstream" in kwargs:
+            raise TypeError("@pytest.mark.openai_fake: replay=... only replays; on_miss='record' and upstream= go "
+                            f"with record=..., which {RECORD_OPTION} governs")
+        from .replaying import Replay
+
+        return Replay.load(_cassette_path(request, replay_dir, "replay"), on_miss=on_miss, speed=speed), None
+    from .cassettes import store
+    from .recording import DEFAULT_UPSTREAM, RecordMode
+    from .replaying import ON_MISS, Replay, ReplayError
+
+    if on_miss not in ON_MISS:  # checked whatever the mode: a typo fails at once, not on the day it records
+        raise ReplayError(f"on_miss must be one of {', '.join(ON_MISS)}, not {on_miss!r}")
+    directory = _cassette_path(request, record_dir, "record")
+    config = request.config
+    mode = config.getoption("openai_fake_record") or config.getini(RECORD_INI) or "none"
+    if mode not in RECORD_MODES:
+        raise TypeError(f"{RECORD_INI} = {mode!r}: give one of {', '.join(RECORD_MODES)}")
+    upstream = kwargs.get("upstream") or config.getoption("openai_fake_upstream") or config.getini(UPSTREAM_INI) \
+        or DEFAULT_UPSTREAM
+    if mode == "all" or (mode == "new" and not store.has_exchanges(directory)):
+        if mode == "all":
+            store.clear(directory, before=config.stash[_RUN_STARTED])  # the earlier runs', not another worker's
+        return None, RecordMode(directory, upstream)
+    if not store.has_exchanges(directory):
+        pytest.fail(f"@pytest.mark.openai_fake(record=...): nothing is recorded at {directory} yet; record it with "
+                    f"{RECORD_OPTION}=new (forwarding this test's calls, with your key, to {upstream})", pytrace=False)
+    if on_miss == "record" and mode == "none":
+        on_miss = "error"  # recording is off: nothing is forwarded, a miss is the recording's 404
+    replay = Replay.load(directory, on_miss=on_miss, speed=speed)
+    return replay, RecordMode(directory, upstream, all_calls=False) if on_miss == "record" else None
+
+
+def _cassette_path(request: pytest.FixtureRequest, directory, argument: str) -> Path:
+    """A marker's recording directory: relative to the test's folder unless absolute; `record=True` names
+    `cassettes/<module>/<test>` (the test's name with its parameters, made safe for a file name)."""
+    if directory is True and argument == "record":
+        module = Path(request.node.path).stem
+        directory = Path("cassettes") / module / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_.")
+    if isinstance(directory, bool) or not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"@pytest.mark.openai_fake({argument}=...) takes a directory"
+                        f"{' or True' if argument == 'record' else ''}, not {directory!r}")
     path = Path(directory).expanduser()
-    if not path.is_absolute():
-        path = Path(request.node.path).parent / path
-    return Replay.load(path, on_miss=mark.kwargs.get("on_miss", "error"), speed=mark.kwargs.get("replay_speed", 1.0))
+    return path if path.is_absolute() else Path(request.node.path).parent / path
 
 
 def _find_file(spec: str, request: pytest.FixtureRequest) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from proxy_addon import Profile
 from proxy_addon.cassettes import (DEFAULT_IGNORE, FORMAT, MISS_CODE, Cassette, Matching, Miss, Recorded, Recorder,
-                                   clear, paced, read, to_profile)
+                                   clear, has_exchanges, paced, read, to_profile)
 from proxy_addon.engine import Engine, Request
 from proxy_addon.engine.streams import StreamReply, schedule
 from proxy_addon.journal import redact
@@ -106,6 +107,20 @@ def test_clear_removes_a_recordings_files_and_nothing_else(tmp_path):
     (tmp_path / "README.md").write_text("mine")
     assert clear(tmp_path) == 3 and files(tmp_path) == ["README.md"]
     assert clear(tmp_path / "nowhere") == 0
+
+
+def test_clear_before_a_time_keeps_what_was_recorded_since(tmp_path):
+    """What pytest-xdist workers recording into one directory in one run need: each clears the earlier runs'."""
+    recorder = Recorder(tmp_path)
+    old = recorder.record(chat(), 200, {"content-type": "audio/mpeg"}, b"ID3\x00", started=time.time() - 3600)
+    (tmp_path / ".partial-old.tmp").write_bytes(b"{")
+    os.utime(tmp_path / ".partial-old.tmp", (time.time() - 3600,) * 2)
+    run_started = time.time() - 60
+    new = recorder.record(chat(), 200, {"content-type": "audio/mpeg"}, b"ID3\x01")
+    (tmp_path / ".partial-new.tmp").write_bytes(b"{")  # another worker's write in progress
+    assert clear(tmp_path, before=run_started) == 3  # the old exchange, its side file, the old leftover
+    assert files(tmp_path) == sorted([".partial-new.tmp", new.name, new.name.replace(".json", ".response.bin")])
+    assert not old.exists() and has_exchanges(tmp_path) and not has_exchanges(tmp_path / "nowhere")
 
 
 # -- redaction ------------------------------------------------------------------------------------------

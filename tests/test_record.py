@@ -392,3 +392,82 @@ def test_a_miss_marked_for_recording_is_the_404_where_nothing_records(tmp_path):
     reply = replay.answer(Request("GET", "/v1/models", {}, b""))
     assert reply.forward and reply.status == 404 and b"recording is empty" in reply.body
     assert "forwarded and recorded" in replay.describe()
+
+
+# -- the pytest marker: record=..., --openai-fake-record -------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+INNER = '''
+import openai
+import pytest
+
+SAY_HI = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hi"}])
+
+
+@pytest.mark.openai_fake(record=True)
+def test_chat(openai_fake):
+    assert openai.OpenAI(max_retries=0).chat.completions.create(**SAY_HI).choices[0].message.content == WANT
+
+
+@pytest.mark.openai_fake(record="cassettes/shared", base_url=True)
+@pytest.mark.parametrize("n", [1, 2])
+def test_shared(openai_fake, n):
+    got = openai.OpenAI(max_retries=0).embeddings.create(model="text-embedding-3-small", input="same", dimensions=4)
+    assert len(got.data[0].embedding) == 4
+
+
+@pytest.mark.openai_fake(record=True, on_miss="recrod")
+def test_typo(openai_fake):
+    pass
+'''
+
+
+def test_the_marker_records_once_then_replays_and_all_records_anew_across_xdist_workers(pytester, upstream,
+                                                                                         monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "OPENAI_BASE_URL", "OPENAI_FAKE_CONFDIR", "PYTEST_XDIST_WORKER",
+                 "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    pytester.makepyfile(test_inner=f"WANT = {ANSWER!r}\n" + INNER)
+    cassettes = pytester.path / "cassettes"
+    at = ["--openai-fake-upstream", upstream.base_url_origin, "-p", "no:cacheprovider", "-rA"]
+
+    def run(*args):
+        result = pytester.runpytest_subprocess(*at, *args, timeout=180)
+        return result, "\n".join(result.outlines[-40:] + result.errlines[-20:])
+
+    def upstream_calls():
+        return sum(e.kind == "call" for e in upstream.journal.entries())
+
+    # Nothing recorded and recording off (the default): each record= test fails, saying what to run.
+    result, text = run()
+    result.assert_outcomes(passed=0, errors=4)
+    assert "nothing is recorded at" in text and "--openai-fake-record=new" in text
+    assert "on_miss must be one of error, profile, record, not 'recrod'" in text
+    assert not cassettes.exists()
+
+    # new: recorded through the upstream; the shared recording is made by the first test, replayed by the second.
+    before = upstream_calls()
+    result, text = run("--openai-fake-record=new")
+    result.assert_outcomes(passed=3, errors=1)
+    assert upstream_calls() == before + 2, text
+    chat_dir, shared = cassettes / "test_inner" / "test_chat", cassettes / "shared"
+    assert [e.route for e in read(chat_dir).exchanges] == ["chat.completions.create"]
+    assert len(read(shared).exchanges) == 1
+    assert_no_key(cassettes)
+    first_recorded = read(shared).exchanges[0].recorded_at
+
+    # none: replayed, nothing forwarded.
+    result, text = run()
+    result.assert_outcomes(passed=3, errors=1)
+    assert upstream_calls() == before + 2, text
+
+    # all, on two xdist workers: recorded anew; the earlier run's exchanges go, this run's are all kept.
+    result, text = run("--openai-fake-record=all", "-n", "2")
+    result.assert_outcomes(passed=3, errors=1)
+    assert upstream_calls() == before + 5, text
+    exchanges = read(shared).exchanges
+    assert len(exchanges) == 2 and all(e.recorded_at > first_recorded for e in exchanges)
+    assert len(read(chat_dir).exchanges) == 1
+    assert_no_key(cassettes)

@@ -39,7 +39,7 @@ from ..engine.wire import Request
 from . import matching, redaction
 
 __all__ = ["FORMAT", "REQUEST_HEADERS", "RESPONSE_HEADERS", "Recorder", "StreamRecording", "RealtimeRecording",
-           "Exchange", "Contents", "read", "clear", "describe_request", "describe_response"]
+           "Exchange", "Contents", "read", "clear", "has_exchanges", "describe_request", "describe_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -503,15 +503,57 @@ def read(directory: Path | str) -> Contents:
     return contents
 
 
-def clear(directory: Path | str) -> int:
+def has_exchanges(directory: Path | str) -> bool:
+    """Whether `directory` holds a recorded exchange's file (by name; not read)."""
+    directory = Path(directory)
+    return directory.is_dir() and any(_NAME.match(name) and name.endswith(".json") for name in os.listdir(directory))
+
+
+def _recorded_at(path: Path) -> float | None:
+    """When an exchange file says it was recorded (seconds since the epoch), or None if it cannot say."""
+    try:
+        text = from_json(path.read_bytes()).get("recorded_at", "")
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
+def clear(directory: Path | str, before: float | None = None) -> int:
     """Remove a recording's files (exchanges, side files, leftovers; nothing else) before recording it
-    anew; how many were removed. A directory that is not there is nothing to clear."""
+    anew; how many were removed. A directory that is not there is nothing to clear.
+
+    `before` (seconds since the epoch): remove only what was recorded before then (an exchange by its
+    `recorded_at`, its side files with it, a leftover by its mtime), so that several processes recording into
+    one directory in one run (pytest-xdist workers) never remove each other's new exchanges."""
     directory = Path(directory)
     if not directory.is_dir():
         return 0
+    names = os.listdir(directory)
+    doomed = set()
+    for name in names:
+        found = _NAME.match(name)
+        if found and found["ext"] == ".json":
+            when = _recorded_at(directory / name) if before is not None else None
+            if before is None or when is None or when < before:
+                doomed.add(name[: -len(".json")])
+    old = lambda path: before is None or _mtime(path) < before  # noqa: E731
     removed = 0
-    for name in os.listdir(directory):
-        if _NAME.match(name) or (name.startswith(PARTIAL_PREFIX) and name.endswith(_PARTIAL_SUFFIX)):
-            (directory / name).unlink(missing_ok=True)
-            removed += 1
+    for name in names:
+        path, found = directory / name, _NAME.match(name)
+        if found:
+            stem = name[: len(name) - len(found["ext"])]
+            exchange = found["ext"] == ".json" or f"{stem}.json" in names  # an exchange or a side file of one
+            if not (stem in doomed if exchange else old(path)):  # an orphan side file: a leftover
+                continue
+        elif not (name.startswith(PARTIAL_PREFIX) and name.endswith(_PARTIAL_SUFFIX)) or not old(path):
+            continue  # not the recording's, or another process's write in progress
+        path.unlink(missing_ok=True)
+        removed += 1
     return removed
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
