@@ -67,6 +67,7 @@ def exec_(
     replay: replaying.ReplayDir = None,
     replay_speed: replaying.ReplaySpeed = 1.0,
     on_miss: replaying.OnMissOption = replaying.OnMiss.error,
+    replay_ids: replaying.ReplayIdsOption = None,
     record: options.Record = None,
     upstream: options.Upstream = None,
 ) -> None:
@@ -77,7 +78,7 @@ def exec_(
     With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
     record = options.check_record(record, upstream, replay, on_miss.value)
-    replayed = replaying.load(replay, replay_speed, on_miss)
+    replayed = replaying.load(replay, replay_speed, on_miss, replay_ids)
     keep_key = keep_key or record is not None or on_miss.value == "record"  # the upstream needs the real key
     try:
         runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed, record=record,

@@ -1,4 +1,5 @@
-"""The replay options `run` and `exec` share (`--replay DIR`, `--replay-speed X`, `--on-miss`), declared once."""
+"""The replay options `run` and `exec` share (`--replay DIR`, `--replay-speed X`, `--on-miss`, `--replay-ids`),
+declared once."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ class OnMiss(str, Enum):
     record = "record"
 
 
+class ReplayIds(str, Enum):
+    """How a replay answers the ids its recording's answers minted (`proxy_addon.replaying.IDS`)."""
+
+    fresh = "fresh"
+    recorded = "recorded"
+
+
 ReplayDir = Annotated[Optional[Path], typer.Option(
     "--replay", metavar="DIR", file_okay=False,
     help="Answer from the recording in DIR before the profile.")]
@@ -33,13 +41,21 @@ OnMissOption = Annotated[OnMiss, typer.Option(
          "leave this machine) and added to the recording.")]
 
 
-def load(directory: Path | None, speed: float, on_miss: OnMiss):
+ReplayIdsOption = Annotated[Optional[ReplayIds], typer.Option(
+    "--replay-ids", metavar="fresh|recorded", case_sensitive=False, show_default="fresh; recorded with --on-miss record",
+    help="'fresh': each id the recording's answers minted is answered as a new one, and mapped back when a request "
+         "brings it; 'recorded': as recorded.")]
+
+
+def load(directory: Path | None, speed: float, on_miss: OnMiss, ids: ReplayIds | None = None):
     """The `Replay` the options ask for (None without --replay); a DIR with no recording is a usage error (exit 2)."""
     if directory is None:
+        if ids is not None:
+            fail("--replay-ids goes with --replay DIR", exit_codes.USAGE)
         return None
     from proxy_addon.replaying import Replay, ReplayError
 
     try:
-        return Replay.load(directory, on_miss=on_miss.value, speed=speed)
+        return Replay.load(directory, on_miss=on_miss.value, speed=speed, ids=ids.value if ids is not None else None)
     except ReplayError as e:
         fail(f"--replay: {e}", exit_codes.USAGE)

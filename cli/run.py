@@ -62,6 +62,7 @@ def run(
     replay: replaying.ReplayDir = None,
     replay_speed: replaying.ReplaySpeed = 1.0,
     on_miss: replaying.OnMissOption = replaying.OnMiss.error,
+    replay_ids: replaying.ReplayIdsOption = None,
     record: options.Record = None,
     upstream: options.Upstream = None,
 ) -> None:
@@ -74,7 +75,7 @@ def run(
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
     record = options.check_record(record, upstream, replay, on_miss.value)
-    replayed = replaying.load(replay, replay_speed, on_miss)
+    replayed = replaying.load(replay, replay_speed, on_miss, replay_ids)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,

@@ -49,7 +49,7 @@ _MARK_KNOBS = ("latency", "require_api_key", "stream")
 #: The marker's record and replay arguments: `record=True` / `record="cassettes/test_x"` (recorded or replayed as
 #: `--openai-fake-record` says) or `replay="cassettes/test_x"` (replayed only), relative to the test's folder; what
 #: a miss gets, the pace (`proxy_addon.replaying.Replay`) and where recording forwards.
-_MARK_REPLAY = ("replay", "record", "on_miss", "replay_speed", "upstream")
+_MARK_REPLAY = ("replay", "record", "on_miss", "replay_speed", "replay_ids", "upstream")
 IN_PROCESS_INI = "openai_fake_in_process"
 #: `--openai-fake-record`: "none" replays every `record=` test (a missing recording fails it; nothing is ever
 #: forwarded), "new" records the tests that have no recording yet (and, with `on_miss="record"`, the misses of
@@ -81,14 +81,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "openai_fake(profile=None, *, base_url=False, in_process=None, latency=..., require_api_key=..., stream=..., "
-        "record=None, replay=None, on_miss='error', replay_speed=1.0, upstream=None): "
+        "record=None, replay=None, on_miss='error', replay_speed=1.0, replay_ids=None, upstream=None): "
         "the profile the openai_fake fixture starts from (a shipped name, a file, a module or a Profile), "
         "or knobs for a fresh Profile; base_url=True also sets OPENAI_BASE_URL to the fake's plain-HTTP face; "
         "in_process=True answers this process's OpenAI clients in process, without the proxy; "
         "record=True (cassettes/<module>/<test>) or record='cassettes/test_x' records that recording or replays it "
         f"as {RECORD_OPTION}=none|new|all says; replay='cassettes/test_x' replays it only (both relative to the "
         "test's folder); on_miss='error' (its 404), 'profile' or 'record' (with record=, when recording is on); "
-        "replay_speed=1.0; upstream='https://...' where recording forwards",
+        "replay_speed=1.0; replay_ids='fresh' (new ids, mapped back) or 'recorded'; upstream='https://...' where "
+        "recording forwards",
     )
     config.addinivalue_line("markers", "openai_mock: openai-responses' OpenAI API mocker object (openai_fake.compat)")
     if hasattr(config, "workerinput"):  # an xdist worker: the controller's start
@@ -288,21 +289,21 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
     if record_dir is False:
         record_dir = None
     if replay_dir is None and record_dir is None:
-        extra = [name for name in ("on_miss", "replay_speed", "upstream") if name in kwargs]
+        extra = [name for name in ("on_miss", "replay_speed", "replay_ids", "upstream") if name in kwargs]
         if extra:
             raise TypeError(f"@pytest.mark.openai_fake: {' and '.join(extra)} go with record=... or replay=...")
         return None, None
     if replay_dir is not None and record_dir is not None:
         raise TypeError("@pytest.mark.openai_fake: give record=... (recorded or replayed as "
                         f"{RECORD_OPTION} says) or replay=... (replayed only), not both")
-    on_miss, speed = kwargs.get("on_miss", "error"), kwargs.get("replay_speed", 1.0)
+    on_miss, speed, ids = kwargs.get("on_miss", "error"), kwargs.get("replay_speed", 1.0), kwargs.get("replay_ids")
     if replay_dir is not None:
         if on_miss == "record" or "upstream" in kwargs:
             raise TypeError("@pytest.mark.openai_fake: replay=... only replays; on_miss='record' and upstream= go "
                             f"with record=..., which {RECORD_OPTION} governs")
         from .replaying import Replay
 
-        return Replay.load(_cassette_path(request, replay_dir, "replay"), on_miss=on_miss, speed=speed), None
+        return Replay.load(_cassette_path(request, replay_dir, "replay"), on_miss=on_miss, speed=speed, ids=ids), None
     from .cassettes import store
     from .recording import DEFAULT_UPSTREAM, RecordMode
     from .replaying import ON_MISS, Replay, ReplayError
@@ -325,7 +326,8 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
                     f"{RECORD_OPTION}=new (forwarding this test's calls, with your key, to {upstream})", pytrace=False)
     if on_miss == "record" and mode == "none":
         on_miss = "error"  # recording is off: nothing is forwarded, a miss is the recording's 404
-    replay = Replay.load(directory, on_miss=on_miss, speed=speed)
+        ids = ids or "recorded"  # as when it is on: the same answers either way
+    replay = Replay.load(directory, on_miss=on_miss, speed=speed, ids=ids)
     return replay, RecordMode(directory, upstream, all_calls=False) if on_miss == "record" else None
 
 

@@ -264,3 +264,30 @@ def silent_wav(seconds: float, rate: int = 8000) -> bytes:
         out.writeframes(b"\0\0" * round(seconds * rate))
     return buffer.getvalue()
 
+
+
+#: What an id looks like (`cassettes.ids`): a prefix, a separator, 8 or more letters and digits.
+_ID_SHAPE = __import__("re").compile(r"[a-z][a-z0-9]*[-_][A-Za-z0-9][A-Za-z0-9_-]{7,}")
+
+
+def same_but_ids(recorded, replayed, ids: dict | None = None, path: str = "") -> dict:
+    """Assert two JSON values equal field by field, but for ids: an id-shaped string of `recorded` may stand for
+    another of the same prefix and length in `replayed`, the same one wherever it comes up, and no two for one
+    (a replay's fresh ids). Returns the mapping (pass it on to compare several answers of one session)."""
+    ids = {} if ids is None else ids
+    if isinstance(recorded, dict) and isinstance(replayed, dict):
+        assert recorded.keys() == replayed.keys(), (path, sorted(recorded.keys() ^ replayed.keys()))
+        for key in recorded:
+            same_but_ids(recorded[key], replayed[key], ids, f"{path}.{key}")
+    elif isinstance(recorded, list) and isinstance(replayed, list):
+        assert len(recorded) == len(replayed), path
+        for i, (a, b) in enumerate(zip(recorded, replayed)):
+            same_but_ids(a, b, ids, f"{path}.{i}")
+    elif isinstance(recorded, str) and isinstance(replayed, str) and _ID_SHAPE.fullmatch(recorded) and recorded != replayed:
+        cut = min(i for i in (recorded.find("-"), recorded.find("_")) if i >= 0) + 1
+        assert replayed[:cut] == recorded[:cut] and len(replayed) == len(recorded), (path, recorded, replayed)
+        assert ids.setdefault(recorded, replayed) == replayed, (path, recorded, replayed, ids[recorded])
+        assert list(ids.values()).count(replayed) == 1, (path, "two recorded ids answered as one", replayed)
+    else:
+        assert recorded == replayed and type(recorded) is type(replayed), (path, recorded, replayed)
+    return ids

@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from proxy_addon import Profile
-from proxy_addon.cassettes import (DEFAULT_IGNORE, FORMAT, MISS_CODE, Cassette, Matching, Miss, Recorded, Recorder,
+from proxy_addon.cassettes import (DEFAULT_IGNORE, FORMAT, MISS_CODE, Cassette, Exchange, Matching, Miss, Recorded, Recorder,
                                    clear, has_exchanges, paced, read, to_profile)
 from proxy_addon.engine import Engine, Request
 from proxy_addon.engine.streams import StreamReply, schedule
@@ -571,3 +572,42 @@ def test_an_azure_exchange_is_recorded_under_its_route(tmp_path):
                       b'{"messages": []}', query={"api-version": "2024-10-21"}, host="res.openai.azure.com")
     written = recorder.record(request, 200, {"content-type": "application/json"}, b'{"id": "x"}')
     assert Path(written).name.startswith("chat.completions.create-")
+
+
+# -- fresh ids ------------------------------------------------------------------------------------------
+
+
+def test_minted_ids_are_the_answers_ids_not_the_ones_a_client_chose(tmp_path):
+    from proxy_addon.cassettes.ids import minted_ids
+
+    exchanges = [
+        Exchange(tmp_path / "a.json", {"request": {"method": "POST", "path": "/v1/batches", "json": {
+            "custom_id": "task_abcdefghij", "input_file_id": "file-uploadedBefore1"}},
+            "response": {"status": 200, "json": {"id": "batch_0123456789abcdef", "input_file_id": "file-uploadedBefore1",
+                                                  "custom_id": "task_abcdefghij", "file_ids": ["file-Zz9Yy8Xx7Ww6"],
+                                                  "model": "gpt-4o-2024-08-06", "note": "resp_notAnIdKey12"}}}),
+        Exchange(tmp_path / "b.json", {"request": {"method": "GET", "path": "/v1/batches/batch_0123456789abcdef"},
+                                       "response": {"status": 200, "chunks": [{"at": 0, "data": 'event: x\ndata: {"response": '
+                                                                               '{"id": "resp_aaaaaaaaaaaa"}, "item_id": "msg_bbbbbbbbbbbb"}\n\n'}]}}),
+    ]
+    assert minted_ids(exchanges) == {"batch_0123456789abcdef", "file-Zz9Yy8Xx7Ww6", "resp_aaaaaaaaaaaa", "msg_bbbbbbbbbbbb"}
+
+
+def test_an_id_map_answers_fresh_ids_of_the_same_shape_and_maps_them_back():
+    from proxy_addon.cassettes.ids import IdMap
+
+    ids = IdMap(frozenset({"chatcmpl-AbC123xyz789", "resp_67ab0c12ffee", "call_aB3dEf6hI9"}))
+    out = ids.outgoing(b'{"id":"chatcmpl-AbC123xyz789","x":"/v1/responses/resp_67ab0c12ffee","call":"call_aB3dEf6hI9",'
+                       b'"other":"file-notMinted12345"}')
+    answered = orjson.loads(out)
+    fresh = answered["id"]
+    assert fresh.startswith("chatcmpl-") and len(fresh) == len("chatcmpl-AbC123xyz789") and fresh != "chatcmpl-AbC123xyz789"
+    resp = answered["x"].rsplit("/", 1)[1]
+    assert re.fullmatch(r"resp_[0-9a-f]{12}", resp) and resp != "resp_67ab0c12ffee"  # hex stays hex
+    assert answered["other"] == "file-notMinted12345"
+    assert ids.outgoing(b"chatcmpl-AbC123xyz789") == fresh.encode()  # the same fresh id every time
+    assert ids.incoming(out) == (b'{"id":"chatcmpl-AbC123xyz789","x":"/v1/responses/resp_67ab0c12ffee","call":'
+                                 b'"call_aB3dEf6hI9","other":"file-notMinted12345"}')
+    ids.forget()
+    assert ids.incoming(fresh.encode()) == fresh.encode()  # after a reset, the old fresh ids stand for nothing
+    assert ids.outgoing(b"chatcmpl-AbC123xyz789") != fresh.encode()

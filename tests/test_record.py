@@ -28,7 +28,7 @@ from proxy_addon.journal import journal_path, read_entries
 from proxy_addon.recording import Capture, RecordMode, Upstream, UpstreamError
 from proxy_addon.runner import Runner
 
-from conftest import openai_fake_cmd, read_until, run_cli, wait_for
+from conftest import openai_fake_cmd, read_until, run_cli, same_but_ids, wait_for
 
 #: The key the client sends: forwarded to the upstream, never written.
 KEY = "sk-proj-RecordModeTestKey0123456789abcdefXYZ"
@@ -380,8 +380,8 @@ def test_on_miss_record_replays_what_was_recorded_and_records_only_the_misses(up
     # Replayed with the upstream out of the way: both answers from the recording, nothing forwarded.
     with Runner(Profile(), port=0, confdir=tmp_path / "conf3", warm=False, replay=recording) as runner:
         client = client_for(runner, face, monkeypatch)
-        assert client.chat.completions.create(model="gpt-4o-mini", messages=messages).to_dict() == first.to_dict()
-        assert client.models.list().to_dict() == models.to_dict()
+        same_but_ids(first.to_dict(), client.chat.completions.create(model="gpt-4o-mini", messages=messages).to_dict())
+        same_but_ids(models.to_dict(), client.models.list().to_dict())
     assert len(upstream.journal.entries()) == upstream_calls + 1
 
 

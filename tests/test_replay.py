@@ -16,7 +16,7 @@ import openai
 import pytest
 import requests
 
-from conftest import API_KEY, openai_fake_cmd, read_until, run_cli
+from conftest import API_KEY, openai_fake_cmd, read_until, run_cli, same_but_ids
 from proxy_addon import Profile
 from proxy_addon.cassettes import Cassette, Recorder
 from proxy_addon.engine import Request
@@ -121,7 +121,8 @@ def last_call(fake):
 def test_a_whole_chat_is_replayed_field_by_field_and_journaled_as_a_replay(fake, sdk, recording, replay_from):
     replay_from(recording.directory, speed=0)
     reply = sdk.chat.completions.create(**CHAT)
-    assert reply.model_dump() == recording.answers["chat"]
+    ids = same_but_ids(recording.answers["chat"], reply.model_dump())
+    assert ids[recording.answers["chat"]["id"]] == reply.id  # a fresh id, as the API would give
     assert reply.choices[0].message.content == "Say hi: turn 1 of the upstream"
     entry = last_call(fake)
     assert (entry.status, entry.rule, entry.path) == (200, REPLAY_RULE, "/v1/chat/completions")
@@ -167,10 +168,28 @@ def test_a_responses_chain_is_replayed_with_its_previous_response_id(sdk, record
     replay_from(recording.directory, speed=0)
     first = sdk.responses.create(model="gpt-4o", input="Name a colour")
     second = sdk.responses.create(model="gpt-4o", input="And another", previous_response_id=first.id)
-    assert [first.model_dump(), second.model_dump()] == recording.answers["chain"]
+    ids = same_but_ids(recording.answers["chain"], [first.model_dump(), second.model_dump()])
+    recorded_first = recording.answers["chain"][0]["id"]
+    assert first.id != recorded_first and ids[recorded_first] == first.id  # fresh, and mapped back for the chain
     assert second.previous_response_id == first.id
     with pytest.raises(openai.NotFoundError):  # another previous_response_id is another request
         sdk.responses.create(model="gpt-4o", input="And another", previous_response_id="resp_other")
+
+
+def test_ids_as_recorded_replay_the_recording_byte_for_byte(sdk, recording, replay_from):
+    replay_from(recording.directory, speed=0, ids="recorded")
+    first = sdk.responses.create(model="gpt-4o", input="Name a colour")
+    second = sdk.responses.create(model="gpt-4o", input="And another", previous_response_id=first.id)
+    assert [first.model_dump(), second.model_dump()] == recording.answers["chain"]
+
+
+def test_a_reset_gives_fresh_ids_anew(fake, sdk, recording, replay_from):
+    replay = replay_from(recording.directory, speed=0)
+    before = sdk.chat.completions.create(**CHAT).id
+    fake.engine.reset()
+    after = sdk.chat.completions.create(**CHAT).id
+    assert before != after and before[:9] == after[:9] == recording.answers["chat"]["id"][:9]
+    assert replay.describe().endswith("a miss is a 404)")
 
 
 def test_a_session_is_replayed_in_order_then_the_last_answer_held_and_reset_rewinds_it(fake, sdk, recording, replay_from):
@@ -208,7 +227,7 @@ def test_on_miss_profile_answers_a_miss_from_the_profile_and_a_hit_from_the_reco
     missed = sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}])
     assert missed.choices[0].message.content == "from the profile"
     assert last_call(fake).rule == "chat.completions"  # the profile's rule answered it
-    assert sdk.chat.completions.create(**CHAT).model_dump() == recording.answers["chat"]
+    same_but_ids(recording.answers["chat"], sdk.chat.completions.create(**CHAT).model_dump())
     assert last_call(fake).rule == REPLAY_RULE
 
 
@@ -317,6 +336,7 @@ def test_record_to_profile_writes_a_profile_that_answers_what_was_recorded(tmp_p
      "error: --replay: no recording at {tmp}: it holds no recorded exchange"),
     (["record", "to-profile", "{tmp}/nowhere"], "error: no recording at {tmp}/nowhere: no such directory"),
     (["run", "--port", "0", "--on-miss", "record"], "error: --on-miss record is what a --replay miss gets: give --replay DIR too"),
+    (["run", "--port", "0", "--replay-ids", "recorded"], "error: --replay-ids goes with --replay DIR"),
     (["run", "--port", "0", "--replay", "{tmp}", "--upstream", "http://127.0.0.1:9"],
      "error: --upstream is where --record (or --on-miss record) forwards: give --record DIR too"),
 ])
@@ -348,7 +368,7 @@ def test_run_replay_says_what_it_replays_and_answers_from_it(tmp_path, recording
         printed = read_until(proc, "OPENAI_BASE_URL=")
         base_url = printed.split("OPENAI_BASE_URL=")[-1].strip().strip("'")
         with openai.OpenAI(api_key=API_KEY, base_url=base_url, max_retries=0) as sdk:
-            assert sdk.chat.completions.create(**CHAT).model_dump() == recording.answers["chat"]
+            same_but_ids(recording.answers["chat"], sdk.chat.completions.create(**CHAT).model_dump())
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)

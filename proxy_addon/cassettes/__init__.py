@@ -15,6 +15,7 @@ redacted), answered again from it, or turned into a profile module (issue 18; do
 - `redaction`: what is taken out before anything is written;
 - `matching`: semantic matching of requests, and the differences a miss names;
 - `replay`: `Cassette`, `Recorded`, `Miss`, stream pacing;
+- `ids`: the ids a recording's answers minted, answered as fresh ones on replay and mapped back;
 - `to_profile`: the profile module made from a recording.
 """
 
