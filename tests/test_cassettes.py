@@ -79,6 +79,17 @@ def test_an_exchange_is_one_readable_file_named_after_its_endpoint_and_read_back
     assert not found.is_stream and found.chunks == []
 
 
+def test_the_headers_the_sdks_read_are_kept_and_replayed(tmp_path):
+    read_by_the_sdks = {"x-request-id": "req_1", "retry-after-ms": "20", "x-should-retry": "true",
+                        "x-ratelimit-remaining-requests": "9", "openai-poll-after-ms": "250"}  # create_and_poll's wait
+    run = Request("GET", "/v1/threads/thread_1/runs/run_1", {}, b"")
+    Recorder(tmp_path).record(run, 200, {**JSON, **read_by_the_sdks, "openai-processing-ms": "12", "server": "x"},
+                              b'{"id": "run_1", "status": "in_progress"}')
+    found = Cassette.load(tmp_path).answer(run)
+    assert found.headers == {**JSON, **read_by_the_sdks}
+    assert found.reply().headers["openai-poll-after-ms"] == "250"
+
+
 @pytest.mark.parametrize("method, path, query, name", [
     ("GET", "/v1/models", {}, "models.list"),
     ("GET", "/v1/threads/thread_abc/runs/run_1", {}, "beta.threads.runs.retrieve"),

@@ -47,9 +47,10 @@ logger = logging.getLogger(__name__)
 FORMAT = 1
 #: Request headers kept: the ones that change how the API reads the request.
 REQUEST_HEADERS = ("content-type", "openai-beta", "accept")
-#: Response headers kept: what the SDKs read (ids, retry hints, rate limits) and what says how to read the body.
+#: Response headers kept: what the SDKs read (ids, retry hints, rate limits, the poll helpers' interval,
+#: `openai-poll-after-ms`) and what says how to read the body.
 RESPONSE_HEADERS = ("content-type", "content-disposition", "openai-model", "openai-version", "x-request-id",
-                    "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-*")
+                    "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-*", "openai-poll-after-ms")
 
 PARTIAL_PREFIX = ".partial-"
 _PARTIAL_SUFFIX = ".tmp"
