@@ -116,8 +116,11 @@ def assistants(client: openai.OpenAI) -> dict:
     polls = poll(lambda: client.beta.threads.runs.retrieve(run.id, thread_id=thread.id),
                  lambda r: r.status == "completed")
     messages = client.beta.threads.messages.list(thread.id)
-    return {"answers": [thread.model_dump(), message.model_dump(), run.model_dump(), messages.model_dump()],
-            "polls": polls, "again": lambda: client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)}
+    clock = time.monotonic()  # the SDK's own poller, which waits what `openai-poll-after-ms` says (1 s without it)
+    polled = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id="asst_RecordKinds0001")
+    return {"answers": [thread.model_dump(), message.model_dump(), run.model_dump(), messages.model_dump(),
+                        polled.model_dump()], "polls": polls, "polled_in": time.monotonic() - clock,
+            "again": lambda: client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)}
 
 
 BATCH_LINES = [{"custom_id": f"line-{i}", "method": "POST", "url": "/v1/chat/completions",
@@ -211,9 +214,10 @@ def upstream_profile() -> Profile:
 
 
 @contextlib.contextmanager
-def client_for(runner: Runner, face: str):
+def client_for(runner: Runner, face: str, cert_file: Path | None = None):
     """An SDK client reaching api.openai.com through `runner`'s proxy, or its base-URL face, with the key and
-    the organization and project headers; the environment as `openai-fake exec` sets it, while in use."""
+    the organization and project headers; the environment as `openai-fake exec` sets it, while in use.
+    `cert_file`: SSL_CERT_FILE while the base-URL face is used (what its forwarding trusts: this process's)."""
     with pytest.MonkeyPatch.context() as env:
         for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
                      "https_proxy", "OPENAI_BASE_URL", "SSL_CERT_FILE"):
@@ -221,6 +225,8 @@ def client_for(runner: Runner, face: str):
         options = dict(api_key=KEY, organization=ORGANIZATION, project=PROJECT, max_retries=0)
         if face == "base-url":
             options["base_url"] = runner.base_url
+            if cert_file is not None:
+                env.setenv("SSL_CERT_FILE", str(cert_file))
         else:
             for name, value in runner.env(inherited=os.environ, trust_dir=True).items():
                 env.setenv(name, value)
@@ -307,11 +313,16 @@ def test_a_resource_polled_to_its_end_is_replayed_poll_by_poll_then_the_last_hel
         held = got["again"]().model_dump()  # one poll more than was recorded
     want = recording.got[kind]
     assert len(want["polls"]) >= 2 and len({json.dumps(p, sort_keys=True) for p in want["polls"]}) >= 2
+    if kind == "assistants":  # the same create twice: its answers in turn; the poll waits as recorded (0 ms)
+        assert want["answers"][-1]["status"] == "completed" and want["answers"][-1]["id"] != want["answers"][2]["id"]
+        assert want["polled_in"] < 0.5 and got["polled_in"] < 0.5, (want["polled_in"], got["polled_in"])
     assert_same_up_to_ids([want["answers"], want["polls"], want.get("output")],
                                   [got["answers"], got["polls"], got.get("output")])
     assert_same_up_to_ids(want["polls"][-1], held)
-    retrieves = exchanges(recording, {"assistants": "beta.threads.runs.retrieve", "batches": "batches.retrieve",
-                                      "fine_tuning": "fine_tuning.jobs.retrieve"}[kind])
+    retrieves = [e for e in exchanges(recording, {"assistants": "beta.threads.runs.retrieve",
+                                                  "batches": "batches.retrieve",
+                                                  "fine_tuning": "fine_tuning.jobs.retrieve"}[kind])
+                 if e.request["path"].endswith(want["polls"][0]["id"])]
     assert len(retrieves) == len(want["polls"])  # each identical poll recorded, as -01, -02, ...
     assert len({e.name.rsplit("-", 1)[0] for e in retrieves}) == 1
 
@@ -344,10 +355,14 @@ def test_a_stream_is_replayed_event_by_event_at_its_recorded_pace(recording, rep
     want_events, want_at = recording.got["streams"][which]
     got_events, got_at = got[which]
     assert_same_up_to_ids(want_events, got_events)
-    assert want_at[-1] - want_at[0] >= 3 * PACE  # a pace to keep
-    # Each event's time since the first, as the client saw it when recording, within the tolerance.
-    for i, (a, b) in enumerate(zip(want_at, got_at)):
-        assert abs((b - got_at[0]) - (a - want_at[0])) <= TOLERANCE, (which, i, want_at, got_at)
+    assert want_at[-1] - want_at[0] >= 3 * PACE  # the client saw the upstream's pace through the recording fake
+    route = {"chat": "chat.completions.create", "responses": "responses.create"}[which]
+    stream, = (e for e in exchanges(recording, route) if "chunks" in e.response)
+    recorded_at = [c["at"] for c in stream.response["chunks"] if c["data"].strip() != "data: [DONE]"]
+    assert len(recorded_at) == len(got_at)
+    # Each event's time since the first, as recorded (when the recording fake had it), within the tolerance.
+    for i, (a, b) in enumerate(zip(recorded_at, got_at)):
+        assert abs((b - got_at[0]) - (a - recorded_at[0])) <= TOLERANCE, (which, i, recorded_at, got_at)
 
 
 def test_basics_are_replayed(recording, replayed):
@@ -363,3 +378,132 @@ def test_nothing_written_holds_the_key_or_the_account(recording):
         data = path.read_bytes()
         for secret in (KEY, KEY[8:], ORGANIZATION, PROJECT):
             assert secret.encode() not in data, (path, secret)
+
+
+# -- a recording as a profile ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def as_profile(recording, tmp_path_factory):
+    """A fresh fake (no replay) whose profile is `openai-fake record to-profile` of the recording."""
+    module = tmp_path_factory.mktemp("profile") / "recorded.py"
+    done = run_cli("record", "to-profile", str(recording.directory), "-o", str(module))
+    assert done.returncode == 0, done.stderr
+    with Runner(load(str(module)), port=0, confdir=tmp_path_factory.mktemp("profiled"), warm=False) as runner:
+        yield runner, module
+
+
+def test_record_to_profile_answers_the_session_it_recorded_in_its_order(recording, as_profile):
+    """The generated profile answers each route's recorded answers in the order they were recorded, whatever the
+    request (it does not match requests as a replay does): the same session in the same order gets them all."""
+    runner, module = as_profile
+    with client_for(runner, recording.face) as client:
+        got = {name: kind(client) for name, kind in KINDS.items()}
+    calls = [e for e in runner.journal.entries() if e.kind == "call"]
+    assert len(calls) == len(read(recording.directory).exchanges) and {e.status for e in calls} == {200}
+    for name, want in recording.got.items():
+        if name == "streams":  # the events; their pace is the replay's test's
+            want, got[name] = ({which: events for which, (events, _) in answers.items()}
+                               for answers in (want, got[name]))
+        assert_same_up_to_ids({k: v for k, v in want.items() if k not in ("again", "polled_in")},
+                              {k: v for k, v in got[name].items() if k not in ("again", "polled_in")}, name)
+    source = module.read_text()
+    assert "# Left out:" not in source and "RECORDING / 'audio.speech.create-" in source
+    for secret in (KEY, KEY[8:], ORGANIZATION, PROJECT):
+        assert secret not in source
+
+
+# -- an upstream over HTTPS -----------------------------------------------------------------------------------
+
+
+def certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA of its own and a certificate it signed for 127.0.0.1: (CA file, certificate, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def made(subject: str, key, issuer: str, signer, *extensions) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1)))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = made("test upstream CA", ca_key, "test upstream CA", ca_key,
+              (x509.BasicConstraints(ca=True, path_length=None), True),
+              (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                             key_encipherment=False, data_encipherment=False, key_agreement=False,
+                             encipher_only=False, decipher_only=False), True),
+              (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False))
+    leaf = made("127.0.0.1", key, "test upstream CA", ca_key,
+                (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False),
+                (x509.BasicConstraints(ca=False, path_length=None), True),
+                (x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False),
+                (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False))
+    paths = directory / "ca.pem", directory / "upstream.pem", directory / "upstream-key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@contextlib.contextmanager
+def over_tls(upstream: Runner, cert: Path, key: Path):
+    """`upstream`'s base-URL app (its engine and journal) served over HTTPS by uvicorn on a port of its own,
+    in a thread; its origin, `https://127.0.0.1:PORT`."""
+    import socket
+
+    import uvicorn
+
+    from proxy_addon.asgi_face import BaseUrlApp
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = BaseUrlApp(upstream.engine, upstream.journal, upstream.control)
+    server = uvicorn.Server(uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
+                                           lifespan="off", ws="none"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: server.started, 10)
+        yield f"https://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+HTTPS_KINDS = ("basics", "uploads", "streams")
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_an_https_upstream_is_recorded_and_replayed(face, tmp_path, monkeypatch):
+    ca, cert, key = certificates(tmp_path)
+    directory = tmp_path / "recording"
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # what record mode trusts upstream (`recording.upstream_trust`)
+    with Runner(upstream_profile(), port=0, confdir=tmp_path / "upstream", warm=False) as upstream, \
+            over_tls(upstream, cert, key) as origin, \
+            Runner(Profile(), port=0, confdir=tmp_path / "recorder", warm=False, record=directory,
+                   upstream=origin) as recorder, client_for(recorder, face, cert_file=ca) as client:
+        want = {name: KINDS[name](client) for name in HTTPS_KINDS}
+        settled(recorder)
+        calls = [e for e in recorder.journal.entries() if e.kind == "call"]
+        assert {(e.status, e.upstream) for e in calls} == {(200, origin)}
+        assert all(e.recorded for e in calls) and len(read(directory).exchanges) == len(calls)
+        assert len([e for e in upstream.journal.entries() if e.kind == "call"]) == len(calls)  # over TLS
+    with Runner(Profile(), port=0, confdir=tmp_path / "replayer", warm=False, replay=directory) as replaying, \
+            client_for(replaying, face) as client:
+        got = {name: KINDS[name](client) for name in HTTPS_KINDS}
+    assert_same_up_to_ids([want["basics"], want["uploads"]], [got["basics"], got["uploads"]])
+    assert_same_up_to_ids([events for events, _ in want["streams"].values()],
+                          [events for events, _ in got["streams"].values()])
+    for path in directory.iterdir():
+        assert KEY[8:].encode() not in path.read_bytes(), path
