@@ -85,8 +85,16 @@ def describe_request(request: Request, header_names: Iterable[str] = REQUEST_HEA
 
     `form` lists the parts of a multipart body in order: `{"name", "value"}` for a field,
     `{"name", "filename", "content_type", "sha256", "size"}` for a file; `raw` is `{"sha256", "size"}`
-    of the whole body (and `"file"`, its side file, once written).
+    of the whole body (and `"file"`, its side file, once written). The organization and project ids the
+    request's headers name are `MARKER` wherever else it repeats them (`redaction.account_ids`), on recording
+    and on replay alike, so that it still matches.
     """
+    ids = redaction.account_ids(request.headers)
+    record, raw = _describe_request(request, header_names)
+    return redaction.without(record, ids), redaction.without(raw, ids)
+
+
+def _describe_request(request: Request, header_names: Iterable[str]) -> tuple[dict, bytes | None]:
     headers = {k.lower(): v for k, v in request.headers.items()}
     record: dict[str, Any] = {
         "method": request.method.upper(),
@@ -267,6 +275,9 @@ class Recorder:
         orders repeats of one request on replay."""
         endpoint, described, raw_request, base, digest = self._names(request)
         response, raw_response = describe_response(status, headers, body, chunks, latency, self.response_headers)
+        # The account's ids the client sent, out of the answer too (a fine-tuning job's `organization_id`).
+        ids = redaction.account_ids(request.headers)
+        response, raw_response = redaction.without(response, ids), redaction.without(raw_response, ids)
         top = {"format": FORMAT, "recorded_at": _iso(time.time() if started is None else started), "route": endpoint,
                "request": described, "response": response}
         sides = {}
