@@ -27,7 +27,7 @@ import pytest
 
 from conftest import run_cli, silent_wav, wait_for
 from proxy_addon import Profile
-from proxy_addon.cassettes import read
+from proxy_addon.cassettes import read, redaction
 from proxy_addon.profile import load
 from proxy_addon.replaying import REPLAY_RULE, Replay
 from proxy_addon.runner import Runner
@@ -203,11 +203,21 @@ KINDS = {"basics": basics, "uploads": uploads, "assistants": assistants, "batche
 # -- the recording, one per face ------------------------------------------------------------------------------
 
 
+def as_recorded(answer: Any) -> Any:
+    """What a recording keeps of an answer: the organization and project ids the client sent, as `<redacted>`."""
+    return redaction.without(answer, (ORGANIZATION, PROJECT))
+
+
 def upstream_profile() -> Profile:
     """The stand-in for the real API: the default answers, streams at PACE, speech words the fake hears back."""
     profile = Profile()
-    profile.chat.completions(choices=[{"message": {"content": "one two three four"}}],
-                             stream={"ttft": PACE, "chunk_delay": PACE})
+
+    def chat(request, state):  # the whole answer repeats the account's ids, as a fine-tuning job does
+        if request.json.get("stream"):
+            return "one two three four"
+        return f"Hi, {request.headers.get('openai-organization')} in {request.headers.get('openai-project')}"
+
+    profile.chat.completions(handler=chat, stream={"ttft": PACE, "chunk_delay": PACE})
     profile.responses(output_text="red green blue yellow", stream={"ttft": PACE, "chunk_delay": PACE})
     profile.beta.threads.runs(poll_after_ms=0)
     return profile
@@ -365,10 +375,13 @@ def test_a_stream_is_replayed_event_by_event_at_its_recorded_pace(recording, rep
         assert abs((b - got_at[0]) - (a - recorded_at[0])) <= TOLERANCE, (which, i, recorded_at, got_at)
 
 
-def test_basics_are_replayed(recording, replayed):
+def test_whole_answers_are_replayed_with_the_accounts_ids_redacted(recording, replayed):
     with replayed("basics") as (got, _):
         pass
-    assert_same_up_to_ids(recording.got["basics"]["answers"], got["answers"])
+    want = recording.got["basics"]["answers"]
+    assert want[0]["choices"][0]["message"]["content"] == f"Hi, {ORGANIZATION} in {PROJECT}"  # what the API said
+    assert got["answers"][0]["choices"][0]["message"]["content"] == "Hi, <redacted> in <redacted>"  # what the disk kept
+    assert_same_up_to_ids(as_recorded(want), got["answers"])
 
 
 def test_nothing_written_holds_the_key_or_the_account(recording):
@@ -405,7 +418,7 @@ def test_record_to_profile_answers_the_session_it_recorded_in_its_order(recordin
         if name == "streams":  # the events; their pace is the replay's test's
             want, got[name] = ({which: events for which, (events, _) in answers.items()}
                                for answers in (want, got[name]))
-        assert_same_up_to_ids({k: v for k, v in want.items() if k not in ("again", "polled_in")},
+        assert_same_up_to_ids(as_recorded({k: v for k, v in want.items() if k not in ("again", "polled_in")}),
                               {k: v for k, v in got[name].items() if k not in ("again", "polled_in")}, name)
     source = module.read_text()
     assert "# Left out:" not in source and "RECORDING / 'audio.speech.create-" in source
@@ -502,8 +515,9 @@ def test_an_https_upstream_is_recorded_and_replayed(face, tmp_path, monkeypatch)
     with Runner(Profile(), port=0, confdir=tmp_path / "replayer", warm=False, replay=directory) as replaying, \
             client_for(replaying, face) as client:
         got = {name: KINDS[name](client) for name in HTTPS_KINDS}
-    assert_same_up_to_ids([want["basics"], want["uploads"]], [got["basics"], got["uploads"]])
+    assert_same_up_to_ids(as_recorded([want["basics"], want["uploads"]]), [got["basics"], got["uploads"]])
     assert_same_up_to_ids([events for events, _ in want["streams"].values()],
                           [events for events, _ in got["streams"].values()])
     for path in directory.iterdir():
-        assert KEY[8:].encode() not in path.read_bytes(), path
+        for secret in (KEY, KEY[8:], ORGANIZATION, PROJECT):
+            assert secret.encode() not in path.read_bytes(), (path, secret)
