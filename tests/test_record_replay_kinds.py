@@ -5,6 +5,10 @@ mode forwards one session to an upstream openai-fake and records it; the upstrea
 replaying the recording answers the same session. Every answer is compared with the recorded one field by
 field (`model_dump()`), up to a consistent renaming of ids (`assert_same_up_to_ids`), so the tests hold
 whether a replay gives the recorded ids or fresh ones mapped back consistently.
+
+Also: `record to-profile` of each recording, loaded in a fresh fake, answering the same session; an upstream
+reached over HTTPS (the upstream's app served by uvicorn with a certificate from a CA of the test's own); and
+every written byte searched for the key and the organization and project the client sent.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def fine_tuning(client: openai.OpenAI) -> dict:
     data = "".join(json.dumps(example) + "\n" for example in TRAINING).encode()
     uploaded = client.files.create(file=("train.jsonl", data, "application/jsonl"), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(training_file=uploaded.id, model="gpt-4o-mini-2024-07-18")
-    polls = poll(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in ("succeeded", "failed"))
+    polls = poll(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status == "succeeded")
     events = client.fine_tuning.jobs.list_events(job.id, limit=50)
     return {"answers": [uploaded.model_dump(), job.model_dump(), events.model_dump()], "polls": polls,
             "again": lambda: client.fine_tuning.jobs.retrieve(job.id)}
@@ -294,7 +298,7 @@ def replayed(recording, replaying):
     @contextlib.contextmanager
     def again(name: str):
         with client_for(replaying, recording.face) as client:
-            yield KINDS[name](client), client
+            yield KINDS[name](client)
         settled(replaying)
         calls = [e for e in replaying.journal.entries() if e.kind == "call"]
         assert calls and {e.rule for e in calls} == {REPLAY_RULE} and {e.status for e in calls} == {200}, \
@@ -304,7 +308,7 @@ def replayed(recording, replaying):
 
 
 def test_an_upload_and_its_binary_content_are_replayed(recording, replayed):
-    with replayed("uploads") as (got, _):
+    with replayed("uploads") as got:
         pass
     want = recording.got["uploads"]
     assert_same_up_to_ids(want["answers"], got["answers"])
@@ -319,15 +323,18 @@ def test_an_upload_and_its_binary_content_are_replayed(recording, replayed):
 
 @pytest.mark.parametrize("kind", ["assistants", "batches", "fine_tuning"])
 def test_a_resource_polled_to_its_end_is_replayed_poll_by_poll_then_the_last_held(recording, replayed, kind):
-    with replayed(kind) as (got, _):
+    with replayed(kind) as got:
         held = got["again"]().model_dump()  # one poll more than was recorded
     want = recording.got[kind]
     assert len(want["polls"]) >= 2 and len({json.dumps(p, sort_keys=True) for p in want["polls"]}) >= 2
     if kind == "assistants":  # the same create twice: its answers in turn; the poll waits as recorded (0 ms)
         assert want["answers"][-1]["status"] == "completed" and want["answers"][-1]["id"] != want["answers"][2]["id"]
         assert want["polled_in"] < 0.5 and got["polled_in"] < 0.5, (want["polled_in"], got["polled_in"])
+    assert want["polls"][-1]["status"] in ("completed", "succeeded")
+    if kind == "batches":  # its output file, a recorded binary body, answers every line
+        assert sorted(line["custom_id"] for line in want["output"]) == [line["custom_id"] for line in BATCH_LINES]
     assert_same_up_to_ids([want["answers"], want["polls"], want.get("output")],
-                                  [got["answers"], got["polls"], got.get("output")])
+                          [got["answers"], got["polls"], got.get("output")])
     assert_same_up_to_ids(want["polls"][-1], held)
     retrieves = [e for e in exchanges(recording, {"assistants": "beta.threads.runs.retrieve",
                                                   "batches": "batches.retrieve",
@@ -338,7 +345,7 @@ def test_a_resource_polled_to_its_end_is_replayed_poll_by_poll_then_the_last_hel
 
 
 def test_images_generated_and_edited_are_replayed(recording, replayed):
-    with replayed("images") as (got, _):
+    with replayed("images") as got:
         pass
     want = recording.got["images"]
     assert_same_up_to_ids(want["answers"], got["answers"])
@@ -349,7 +356,7 @@ def test_images_generated_and_edited_are_replayed(recording, replayed):
 
 
 def test_speech_is_replayed_byte_identical_and_a_wav_transcribed(recording, replayed):
-    with replayed("audio") as (got, _):
+    with replayed("audio") as got:
         pass
     want = recording.got["audio"]
     assert got["speech"] == want["speech"] and want["speech"][:4] == b"RIFF"
@@ -360,7 +367,7 @@ def test_speech_is_replayed_byte_identical_and_a_wav_transcribed(recording, repl
 
 @pytest.mark.parametrize("which", ["chat", "responses"])
 def test_a_stream_is_replayed_event_by_event_at_its_recorded_pace(recording, replayed, which):
-    with replayed("streams") as (got, _):
+    with replayed("streams") as got:
         pass
     want_events, want_at = recording.got["streams"][which]
     got_events, got_at = got[which]
@@ -376,7 +383,7 @@ def test_a_stream_is_replayed_event_by_event_at_its_recorded_pace(recording, rep
 
 
 def test_whole_answers_are_replayed_with_the_accounts_ids_redacted(recording, replayed):
-    with replayed("basics") as (got, _):
+    with replayed("basics") as got:
         pass
     want = recording.got["basics"]["answers"]
     assert want[0]["choices"][0]["message"]["content"] == f"Hi, {ORGANIZATION} in {PROJECT}"  # what the API said
