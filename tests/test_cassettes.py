@@ -177,6 +177,9 @@ def test_the_accounts_ids_the_client_sent_are_taken_out_of_the_request_and_the_a
     recorder.record(Request("POST", "/v1/files", {**headers, **form_headers}, form), 200, JSON, b"{}")
     recorder.record(chat({**CHAT, "stream": True}, headers={"openai-project": PROJECT}), 200,
                     {"content-type": "text/event-stream"}, chunks=[(0.01, f'data: {{"p": "{PROJECT}"}}\n\n'.encode())])
+    session = recorder.realtime(Request("GET", "/v1/realtime", headers, b"", {"model": "gpt-realtime"}))
+    session.server({"type": "session.created", "session": {"organization": ORG}})
+    session.finish()
     for path in tmp_path.iterdir():
         assert ORG.encode() not in path.read_bytes() and PROJECT.encode() not in path.read_bytes(), path
     cassette = Cassette.load(tmp_path)

@@ -390,8 +390,9 @@ class RealtimeRecording:
         if self.path is None:
             rec = self._recorder
             endpoint, described, _, base, digest = rec._names(self._request)
+            events = redaction.without(self._events, redaction.account_ids(self._request.headers))
             top = {"format": FORMAT, "recorded_at": _iso(self._started), "route": endpoint, "request": described,
-                   "events": self._events}
+                   "events": events}
             self.path = rec._write(base, digest, top, {})
         return self.path
 
