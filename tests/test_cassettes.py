@@ -81,6 +81,17 @@ def test_an_exchange_is_one_readable_file_named_after_its_endpoint_and_read_back
     assert not found.is_stream and found.chunks == []
 
 
+def test_the_headers_the_sdks_read_are_kept_and_replayed(tmp_path):
+    read_by_the_sdks = {"x-request-id": "req_1", "retry-after-ms": "20", "x-should-retry": "true",
+                        "x-ratelimit-remaining-requests": "9", "openai-poll-after-ms": "250"}  # create_and_poll's wait
+    run = Request("GET", "/v1/threads/thread_1/runs/run_1", {}, b"")
+    Recorder(tmp_path).record(run, 200, {**JSON, **read_by_the_sdks, "openai-processing-ms": "12", "server": "x"},
+                              b'{"id": "run_1", "status": "in_progress"}')
+    found = Cassette.load(tmp_path).answer(run)
+    assert found.headers == {**JSON, **read_by_the_sdks}
+    assert found.reply().headers["openai-poll-after-ms"] == "250"
+
+
 @pytest.mark.parametrize("method, path, query, name", [
     ("GET", "/v1/models", {}, "models.list"),
     ("GET", "/v1/threads/thread_abc/runs/run_1", {}, "beta.threads.runs.retrieve"),
@@ -164,6 +175,38 @@ def test_no_key_reaches_any_written_file(tmp_path):
     assert masked["request"]["headers"]["openai-organization"] == "<redacted>"
     assert masked["request"]["query"]["api_key"] == "sk-...e5uQ" and masked["request"]["query"]["limit"] == "2"
     assert masked["response"]["headers"]["set-cookie"] == "<redacted>"
+
+
+def test_the_accounts_ids_the_client_sent_are_taken_out_of_the_request_and_the_answer_too(tmp_path):
+    """The API repeats the caller's organization in some answers (a fine-tuning job's `organization_id`): the
+    ids the client's headers name reach the disk nowhere, in a body, a stream or a side file, and the request
+    that repeats one still matches."""
+    headers = {"authorization": f"Bearer {KEY}", "openai-organization": ORG, "openai-project": PROJECT, **JSON}
+    job = Request("POST", "/v1/fine_tuning/jobs", headers,
+                  json.dumps({"model": "gpt-4o-mini", "training_file": "file-1", "suffix": PROJECT}).encode())
+    recorder = Recorder(tmp_path)
+    recorder.record(job, 200, JSON,
+                    json.dumps({"id": "ftjob-1", "organization_id": ORG, "note": f"{PROJECT} and {ORG}"}).encode())
+    recorder.record(Request("GET", "/v1/files/file-1/content", headers, b""), 200,
+                    {"content-type": "application/octet-stream"}, f"\x00{ORG}\xff".encode("latin-1"))
+    form_headers, form = multipart({"purpose": ORG}, f"{PROJECT}\n".encode())
+    recorder.record(Request("POST", "/v1/files", {**headers, **form_headers}, form), 200, JSON, b"{}")
+    recorder.record(chat({**CHAT, "stream": True}, headers={"openai-project": PROJECT}), 200,
+                    {"content-type": "text/event-stream"}, chunks=[(0.01, f'data: {{"p": "{PROJECT}"}}\n\n'.encode())])
+    session = recorder.realtime(Request("GET", "/v1/realtime", headers, b"", {"model": "gpt-realtime"}))
+    session.server({"type": "session.created", "session": {"organization": ORG}})
+    session.finish()
+    for path in tmp_path.iterdir():
+        assert ORG.encode() not in path.read_bytes() and PROJECT.encode() not in path.read_bytes(), path
+    cassette = Cassette.load(tmp_path)
+    answered = cassette.answer(job)
+    assert answered.exchange.request["json"]["suffix"] == "<redacted>"
+    assert answered.reply().payload == {"id": "ftjob-1", "organization_id": "<redacted>", "note": "<redacted> and <redacted>"}
+    assert isinstance(cassette.answer(Request("POST", "/v1/files", {**headers, **form_headers}, form)), Recorded)
+    assert cassette.answer(Request("GET", "/v1/files/file-1/content", {}, b"")).body() == b"\x00<redacted>\xff"
+    assert Recorder(tmp_path / "short").record(  # a short value is no id: words are left alone
+        Request("GET", "/v1/models", {"openai-project": "default"}, b""), 200, JSON, b'{"owned_by": "default"}'
+    ).read_text().count('"default"') == 1
 
 
 def test_a_request_with_a_key_in_its_body_still_matches_its_recording(tmp_path):

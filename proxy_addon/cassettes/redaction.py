@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 from ..journal import redact, redact_target
 
-__all__ = ["MARKER", "SECRET_HEADERS", "ACCOUNT_HEADERS", "headers", "query", "is_secret_param", "text", "data", "blob"]
+__all__ = ["MARKER", "SECRET_HEADERS", "ACCOUNT_HEADERS", "headers", "query", "is_secret_param", "text", "data", "blob",
+           "account_ids", "without"]
 
 #: What replaces a value that identifies an account but is not a key (organization, project, cookies).
 MARKER = "<redacted>"
@@ -26,6 +27,10 @@ MARKER = "<redacted>"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key"})
 #: Headers that name an account or carry a session: replaced by `MARKER`.
 ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "cookie", "set-cookie"})
+#: Of those, the ones whose value is an id an answer's body can repeat (a fine-tuning job's `organization_id`).
+ACCOUNT_ID_HEADERS = ("openai-organization", "openai-project")
+#: The shortest header value taken for an account id (real ones are `org-` and 24 characters): never a word.
+_SHORTEST_ID = 8
 
 #: A key inside any text: OpenAI's secret keys (`sk-...`, `sk-proj-...`, `sk-svcacct-...`, `sk-admin-...`),
 #: the old session keys (`sess-...`) and Realtime's ephemeral client secrets (`ek_...`). Long enough that
@@ -83,3 +88,30 @@ def is_secret_param(name: str) -> bool:
 def query(values: Mapping[str, str]) -> dict[str, str]:
     """A query's parameters with key-carrying values masked and keys in any other value masked."""
     return {text(name): (redact(value) or MARKER) if is_secret_param(name) else text(value) for name, value in values.items()}
+
+
+def account_ids(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The organization and project ids a request's headers name (`OpenAI-Organization`, `OpenAI-Project`),
+    longest first: its body, and the answer, that repeat one have it replaced by `without`."""
+    found = {value.strip() for name, value in headers.items()
+             if name.lower() in ACCOUNT_ID_HEADERS and len(value.strip()) >= _SHORTEST_ID}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def without(value: Any, ids: tuple[str, ...]) -> Any:
+    """A JSON value (strings at any depth, object keys too), a string or bytes with each of `ids` replaced by `MARKER`."""
+    if not ids:
+        return value
+    if isinstance(value, bytes):
+        for found in ids:
+            value = value.replace(found.encode(), MARKER.encode())
+        return value
+    if isinstance(value, str):
+        for found in ids:
+            value = value.replace(found, MARKER)
+        return value
+    if isinstance(value, dict):
+        return {without(k, ids): without(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without(v, ids) for v in value]
+    return value

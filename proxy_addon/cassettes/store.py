@@ -47,9 +47,10 @@ logger = logging.getLogger(__name__)
 FORMAT = 1
 #: Request headers kept: the ones that change how the API reads the request.
 REQUEST_HEADERS = ("content-type", "openai-beta", "accept")
-#: Response headers kept: what the SDKs read (ids, retry hints, rate limits) and what says how to read the body.
+#: Response headers kept: what the SDKs read (ids, retry hints, rate limits, the poll helpers' interval,
+#: `openai-poll-after-ms`) and what says how to read the body.
 RESPONSE_HEADERS = ("content-type", "content-disposition", "openai-model", "openai-version", "x-request-id",
-                    "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-*")
+                    "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-*", "openai-poll-after-ms")
 
 PARTIAL_PREFIX = ".partial-"
 _PARTIAL_SUFFIX = ".tmp"
@@ -84,8 +85,16 @@ def describe_request(request: Request, header_names: Iterable[str] = REQUEST_HEA
 
     `form` lists the parts of a multipart body in order: `{"name", "value"}` for a field,
     `{"name", "filename", "content_type", "sha256", "size"}` for a file; `raw` is `{"sha256", "size"}`
-    of the whole body (and `"file"`, its side file, once written).
+    of the whole body (and `"file"`, its side file, once written). The organization and project ids the
+    request's headers name are `MARKER` wherever else it repeats them (`redaction.account_ids`), on recording
+    and on replay alike, so that it still matches.
     """
+    ids = redaction.account_ids(request.headers)
+    record, raw = _describe_request(request, header_names)
+    return redaction.without(record, ids), redaction.without(raw, ids)
+
+
+def _describe_request(request: Request, header_names: Iterable[str]) -> tuple[dict, bytes | None]:
     headers = {k.lower(): v for k, v in request.headers.items()}
     record: dict[str, Any] = {
         "method": request.method.upper(),
@@ -266,6 +275,9 @@ class Recorder:
         orders repeats of one request on replay."""
         endpoint, described, raw_request, base, digest = self._names(request)
         response, raw_response = describe_response(status, headers, body, chunks, latency, self.response_headers)
+        # The account's ids the client sent, out of the answer too (a fine-tuning job's `organization_id`).
+        ids = redaction.account_ids(request.headers)
+        response, raw_response = redaction.without(response, ids), redaction.without(raw_response, ids)
         top = {"format": FORMAT, "recorded_at": _iso(time.time() if started is None else started), "route": endpoint,
                "request": described, "response": response}
         sides = {}
@@ -378,8 +390,9 @@ class RealtimeRecording:
         if self.path is None:
             rec = self._recorder
             endpoint, described, _, base, digest = rec._names(self._request)
+            events = redaction.without(self._events, redaction.account_ids(self._request.headers))
             top = {"format": FORMAT, "recorded_at": _iso(self._started), "route": endpoint, "request": described,
-                   "events": self._events}
+                   "events": events}
             self.path = rec._write(base, digest, top, {})
         return self.path
 
