@@ -11,7 +11,7 @@ the fresh ids: the next session gets new ones, as it would from the API.
 What counts as a minted id: a string under a key `id` or `…_id` (or in a list under `…_ids`) in a recorded
 answer (whole, or an event of a stream) that looks like one (`prefix-` or `prefix_` and at least 8 more
 letters and digits), unless a request sent it before any answer did (an id the client chose: `custom_id`
-values, metadata). Bodies that are not JSON or text (uploads, audio, images) are left as they are.
+values, metadata) or it names the account (an organization, a project, a user: the same in every session). Bodies that are not JSON or text (uploads, audio, images) are left as they are.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ __all__ = ["IdMap", "minted_ids"]
 _SHAPE = re.compile(r"[a-z][a-z0-9]*[-_][A-Za-z0-9][A-Za-z0-9_-]{7,}")
 #: Where ids are looked for in text: runs of the characters an id is made of.
 _TOKEN = re.compile(rb"[A-Za-z0-9][A-Za-z0-9_-]{7,}")
-#: Keys whose values the client chooses, whatever they look like.
-_CLIENT_KEYS = frozenset({"custom_id", "user", "safety_identifier", "prompt_cache_key"})
+#: Keys whose values the client chooses, or that name the account (the same in every session), whatever they look like.
+_KEPT_KEYS = frozenset({"custom_id", "user", "safety_identifier", "prompt_cache_key", "organization_id", "project_id",
+                        "org_id", "user_id", "owner_id"})
+#: The account's ids by their prefix: an organization, a project, a user.
+_ACCOUNT = ("org-", "org_", "proj_", "user-", "user_")
 _HEX = frozenset(string.hexdigits.lower())
 _ALNUM = string.ascii_letters + string.digits
 
@@ -44,8 +47,8 @@ def _ids_in(value: Any, key: str = "") -> Iterable[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _ids_in(v, key)
-    elif isinstance(value, str) and key not in _CLIENT_KEYS and (key == "id" or key.endswith(("_id", "_ids"))) \
-            and _SHAPE.fullmatch(value):
+    elif isinstance(value, str) and key not in _KEPT_KEYS and (key == "id" or key.endswith(("_id", "_ids"))) \
+            and _SHAPE.fullmatch(value) and not value.startswith(_ACCOUNT):
         yield value
 
 
