@@ -27,7 +27,7 @@ from .engine.streams import CONTENT, CUT, ERROR, StreamReply
 from .faces import PROXY, answer, answered, entry_fields, headers_of, stream_ended, stream_started
 from .journal import Journal
 
-__all__ = ["serve"]
+__all__ = ["serve", "refuse"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
                             request=Request("GET", PATH, headers, to_json(summary), route=ROUTE), face=face)
 
     if reply.status != 200:
-        await _refuse(scope, send, reply)
+        await refuse(scope, send, reply)
         journal.record(answered(reply, started, fields(None)))
         return
     session = Session(engine, model, engine.state.call_count(ROUTE))
@@ -160,7 +160,7 @@ async def _send_all(outbox: asyncio.Queue, send, progress: _Progress, session: S
         progress.busy = False
 
 
-async def _refuse(scope: dict, send, reply) -> None:
+async def refuse(scope: dict, send, reply) -> None:
     """Refuse the handshake with the engine's HTTP error (the API's status and body), where the server can
     send one (ASGI's `websocket.http.response` extension); else a bare 403, as closing before accepting gives."""
     if "websocket.http.response" not in (scope.get("extensions") or {}):

@@ -39,6 +39,7 @@ ANSWER = "Recorded words arrive slowly"
 def upstream_profile() -> Profile:
     profile = Profile(stream={"ttft": TTFT, "chunk_delay": CHUNK_DELAY})
     profile.chat.completions(choices=[{"message": {"content": ANSWER}}])
+    profile.realtime(output_text=REALTIME_ANSWER)
     return profile
 
 
@@ -313,19 +314,82 @@ def test_a_capture_is_bounded_and_writes_nothing_past_its_bound(tmp_path):
     assert encoded.finish() is None and "gzip" in encoded.skipped
 
 
-def test_a_realtime_session_through_the_proxy_is_forwarded_and_not_recorded(recorder, upstream, monkeypatch, tmp_path):
+REALTIME_ANSWER = "Realtime words recorded as events"
+TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
+
+
+def realtime_session(client: openai.OpenAI) -> tuple[list[dict], list[float]]:
+    """session.update, conversation.item.create, response.create, read to response.done: every server event the
+    client got, and when (seconds since the socket opened)."""
     import warnings
 
-    client = client_for(recorder, "proxy", monkeypatch)
+    got, arrivals = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # openai's sync realtime connect on websockets 16
         with client.realtime.connect(model="gpt-realtime") as conn:
-            created = json.loads(conn.recv_bytes())
-    assert created["type"] == "session.created"
+            opened = time.monotonic()
+
+            def read(count: int = 1, until: str | None = None) -> None:
+                while count > 0 or (until and got[-1]["type"] != until):
+                    got.append(json.loads(conn.recv_bytes()))
+                    arrivals.append(time.monotonic() - opened)
+                    count -= 1
+
+            read()  # session.created
+            conn.session.update(session=TEXT_ONLY)
+            read()
+            conn.conversation.item.create(item={"type": "message", "role": "user",
+                                                "content": [{"type": "input_text", "text": "Hi"}]})
+            read(2)
+            conn.response.create()
+            read(until="response.done")
+    return got, arrivals
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder, upstream, face, monkeypatch,
+                                                                       tmp_path):
+    client = client_for(recorder, face, monkeypatch)
+    got, _ = realtime_session(client)
+    assert [e["type"] for e in got[:4]] == ["session.created", "session.updated", "conversation.item.added",
+                                            "conversation.item.done"]
+    deltas = [e["delta"] for e in got if e["type"] == "response.output_text.delta"]
+    assert "".join(deltas) == REALTIME_ANSWER and got[-1]["type"] == "response.done"  # the upstream's answer
     settled(recorder)
-    assert wait_for(lambda: any(e.rule == "realtime" for e in upstream.journal.entries()), 5)  # the upstream ran it
+    assert any(e.rule == "realtime" and e.kind == "call" for e in upstream.journal.entries())  # the upstream ran it
+    assert upstream.journal.entries()[-1].key == f"sk-...{KEY[-4:]}"  # with the client's key
+
+    recording = tmp_path / "cassette"
+    (session,) = Cassette.load(recording).exchanges
+    assert session.route == "realtime.connect" and session.response is None
+    assert (session.request["method"], session.request["path"], session.request["query"]) == (
+        "GET", "/v1/realtime", {"model": "gpt-realtime"})
+    log = session.events
+    assert [e["event"]["type"] for e in log if e["direction"] == "client"] == [
+        "session.update", "conversation.item.create", "response.create"]
+    assert [e["event"] for e in log if e["direction"] == "server"] == got  # every server event, as the client got it
+    assert log[0]["direction"] == "server" and log[0]["event"]["type"] == "session.created"
+    at = [e["at"] for e in log]
+    assert at == sorted(at)
+    paced = [e["at"] for e in log if e["event"]["type"] == "response.output_text.delta"]
+    for before, after in zip(paced, paced[1:]):
+        assert abs(after - before - CHUNK_DELAY) < 0.05, paced  # the upstream's pace, as it passed
+    assert_no_key(recording)
+
     entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
-    assert entry.status == 101 and entry.recorded is None and "WebSocket" in entry.note
+    assert (entry.status, entry.face, entry.path) == (101, face, "/v1/realtime?model=gpt-realtime")
+    assert entry.recorded == session.name and entry.note is None and entry.outcome == "completed"
+    assert entry.upstream == upstream.base_url_origin and entry.chunks == len(got)
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_realtime_session_over_the_bound_is_forwarded_but_not_recorded(recorder, face, monkeypatch, tmp_path):
+    recorder.record.max_capture = 500  # session.created alone is more
+    got, _ = realtime_session(client_for(recorder, face, monkeypatch))
+    assert got[-1]["type"] == "response.done"  # forwarded whole all the same
+    settled(recorder)
+    entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
+    assert entry.recorded is None and "passed 500 bytes" in entry.note
     assert not list((tmp_path / "cassette").glob("*.json"))
 
 
