@@ -7,7 +7,8 @@ The engine asks `replay.answer(request)` first (`Engine.handle`), so every face 
 face, the in-process transport) replays alike. A hit is the recorded answer: a whole body after the recorded
 latency, or a stream at its recorded pace, both divided by `speed`. A miss is the 404 naming the nearest
 recorded request (`on_miss="error"`, the default: a test must never pass on an answer nobody recorded), or the
-profile's answer (`on_miss="profile"`). Replayed calls are journaled with the rule `replay` (the profile's
+profile's answer (`on_miss="profile"`). A recorded Realtime session answers its handshake with a
+`SessionReply`, and the socket replays its event log (`realtime_replay`). Replayed calls are journaled with the rule `replay` (the profile's
 answers to misses, with the route's own rule). `Engine.reset` (`POST /_fake/reset`) rewinds it.
 """
 
@@ -18,9 +19,10 @@ import math
 import secrets
 from pathlib import Path
 
-from .cassettes import MISS_CODE, Cassette, Matching, Miss, store
+from .cassettes import Cassette, Matching, Miss, store
 from .engine.errors import OpenAIError
 from .engine.wire import Reply, Request
+from .realtime_replay import SessionReply
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +104,9 @@ class Replay:
             if self.on_miss == "profile":
                 return None
             reply = found.error().reply()
-        elif found.events is not None:  # a Realtime session's event log: not an HTTP answer
-            reply = OpenAIError(404, f"openai-fake: {found.name} in {self.directory} is a Realtime session; "
-                                     "replaying Realtime sessions is not supported yet", type="invalid_request_error",
-                                code=MISS_CODE, headers={"x-should-retry": "false"}).reply()
+        elif found.events is not None:  # a Realtime session's event log: the socket replays it (`realtime_replay`)
+            reply = SessionReply.of(found.events, request.query.get("model"), self.speed,
+                                    f"{found.name} in {self.directory}")
         else:
             reply = found.stream_reply(self.speed) if found.is_stream else found.reply()
             reply.delay = 0.0 if self.speed == 0 or math.isinf(self.speed) else found.latency / self.speed

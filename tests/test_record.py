@@ -29,6 +29,7 @@ from proxy_addon.recording import Capture, RecordMode, Upstream, UpstreamError
 from proxy_addon.runner import Runner
 
 from conftest import openai_fake_cmd, read_until, run_cli, wait_for
+from realtime_talk import CLIENT_EVENTS, text_session
 
 #: The key the client sends: forwarded to the upstream, never written.
 KEY = "sk-proj-RecordModeTestKey0123456789abcdefXYZ"
@@ -315,42 +316,19 @@ def test_a_capture_is_bounded_and_writes_nothing_past_its_bound(tmp_path):
 
 
 REALTIME_ANSWER = "Realtime words recorded as events"
-TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
 
 
-def realtime_session(client: openai.OpenAI) -> tuple[list[dict], list[float]]:
-    """session.update, conversation.item.create, response.create, read to response.done: every server event the
-    client got, and when (seconds since the socket opened)."""
-    import warnings
-
-    got, arrivals = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # openai's sync realtime connect on websockets 16
-        with client.realtime.connect(model="gpt-realtime") as conn:
-            opened = time.monotonic()
-
-            def read(count: int = 1, until: str | None = None) -> None:
-                while count > 0 or (until and got[-1]["type"] != until):
-                    got.append(json.loads(conn.recv_bytes()))
-                    arrivals.append(time.monotonic() - opened)
-                    count -= 1
-
-            read()  # session.created
-            conn.session.update(session=TEXT_ONLY)
-            read()
-            conn.conversation.item.create(item={"type": "message", "role": "user",
-                                                "content": [{"type": "input_text", "text": "Hi"}]})
-            read(2)
-            conn.response.create()
-            read(until="response.done")
-    return got, arrivals
+def realtime_session(client: openai.OpenAI) -> list[dict]:
+    """Every server event of `realtime_talk.text_session`, as the client got it."""
+    with text_session(client) as talk:
+        return talk.events
 
 
 @pytest.mark.parametrize("face", ["proxy", "base-url"])
 def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder, upstream, face, monkeypatch,
                                                                        tmp_path):
     client = client_for(recorder, face, monkeypatch)
-    got, _ = realtime_session(client)
+    got = realtime_session(client)
     assert [e["type"] for e in got[:4]] == ["session.created", "session.updated", "conversation.item.added",
                                             "conversation.item.done"]
     deltas = [e["delta"] for e in got if e["type"] == "response.output_text.delta"]
@@ -365,8 +343,7 @@ def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder,
     assert (session.request["method"], session.request["path"], session.request["query"]) == (
         "GET", "/v1/realtime", {"model": "gpt-realtime"})
     log = session.events
-    assert [e["event"]["type"] for e in log if e["direction"] == "client"] == [
-        "session.update", "conversation.item.create", "response.create"]
+    assert [e["event"]["type"] for e in log if e["direction"] == "client"] == CLIENT_EVENTS
     assert [e["event"] for e in log if e["direction"] == "server"] == got  # every server event, as the client got it
     assert log[0]["direction"] == "server" and log[0]["event"]["type"] == "session.created"
     at = [e["at"] for e in log]
@@ -385,7 +362,7 @@ def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder,
 @pytest.mark.parametrize("face", ["proxy", "base-url"])
 def test_a_realtime_session_over_the_bound_is_forwarded_but_not_recorded(recorder, face, monkeypatch, tmp_path):
     recorder.record.max_capture = 500  # session.created alone is more
-    got, _ = realtime_session(client_for(recorder, face, monkeypatch))
+    got = realtime_session(client_for(recorder, face, monkeypatch))
     assert got[-1]["type"] == "response.done"  # forwarded whole all the same
     settled(recorder)
     entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]

@@ -63,7 +63,7 @@ from .resources import responses
 from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
-__all__ = ["Session", "Step", "CANCEL", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
+__all__ = ["Session", "Step", "CANCEL", "error_event", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
 
 RULE = "realtime"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "stream": object}
@@ -134,7 +134,7 @@ def connect(call) -> Reply:
 HANDLES = {ROUTE: connect}
 
 
-def _error(error: OpenAIError, event_id: str, client_event_id: str | None) -> dict:
+def error_event(error: OpenAIError, event_id: str, client_event_id: str | None) -> dict:
     """The API's `error` server event for `error` (`event_id` of the client event at fault, if it had one)."""
     return {"type": "error", "event_id": event_id,
             "error": {"type": error.type, "code": error.code, "message": error.message, "param": error.param,
@@ -192,7 +192,7 @@ class Session:
 
     def refused(self, error: OpenAIError, client_event_id: str | None = None) -> list[Step]:
         """The `error` event for `error`; the session goes on."""
-        return self._frames(_error(error, self._event("error")["event_id"], client_event_id))
+        return self._frames(error_event(error, self._event("error")["event_id"], client_event_id))
 
     # -- events in ------------------------------------------------------------------------------
 
