@@ -23,7 +23,9 @@ What a request meets is what it meets on the proxy's port, through the same func
 
 In record mode (`run --record`, `recording.py`) an API call is not answered by the engine: it is sent to the
 upstream with httpx2, the answer's bytes are copied to the client as they come, and the exchange is recorded
-once they have. The control API, the size limit and the `Host` check are as ever.
+once they have. A websocket to `/v1/realtime` is opened on the upstream with `websockets`, its messages copied
+both ways and recorded as the session's event log once it closes. The control API, the size limit and the
+`Host` check are as ever.
 
 Its connections have the fake's deadlines (`run --header-timeout`, `--idle-timeout`: `relay.HeaderDeadline`
 and uvicorn's keep-alive timeout), and a client from a public address is disconnected at once, as

@@ -11,13 +11,20 @@ The faces forward in their own way, through what this module gives them:
 - the base-URL face's own port (`asgi_face.py`) sends the request with httpx2 (`RecordMode.send`) and
   copies the answer's bytes to its client, feeding a `Capture` the same way.
 
+A Realtime session (the WebSocket upgrade to `/v1/realtime`) is forwarded too, and recorded as its event
+log (`cassettes.store.RealtimeRecording`): mitmproxy relays it and its websocket hooks feed each message to
+the `Capture` of the 101 (`Capture.message`); the base-URL face's own port opens it on the upstream with
+`websockets` (`RecordMode.connect`) and copies the messages both ways, feeding them the same way. The log is
+written when the session closes. A handshake the upstream refuses is recorded as the HTTP exchange it is.
+
 What is sent where is documented in docs/security.md ("What never leaves the machine"). In short: the
 client's request as it came (its `Authorization` included: the real API needs the real key) with
 `Accept-Encoding: identity` (the recording keeps decoded bodies) and without the proxy's own headers, to
 the upstream alone; `server_connect` refuses every other connection to an OpenAI host, as in every mode.
 
-Memory is bounded: a response being recorded is held until it ends, up to `max_capture` bytes (64 MiB);
-past that the exchange is still forwarded but no longer recorded, and its journal entry says so. An
+Memory is bounded: a response being recorded (a session's messages, counted together) is held until it
+ends, up to `max_capture` bytes (64 MiB); past that the exchange is still forwarded but no longer recorded,
+and its journal entry says so. An
 exchange is written as soon as its answer has passed through (from a worker thread: the writes fsync), then
 journaled; a client may hold its answer a moment before the file is in place (a content-length body is
 whole once its last byte is sent, a streaming SDK stops at `[DONE]`), so wait for the journal entry (or

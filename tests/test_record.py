@@ -324,10 +324,13 @@ def realtime_session(client: openai.OpenAI) -> list[dict]:
         return talk.events
 
 
-@pytest.mark.parametrize("face", ["proxy", "base-url"])
+@pytest.mark.parametrize("face", ["proxy", "base-url", "base-url-on-the-proxy-port"])
 def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder, upstream, face, monkeypatch,
                                                                        tmp_path):
-    client = client_for(recorder, face, monkeypatch)
+    client = client_for(recorder, "proxy" if face == "proxy" else "base-url", monkeypatch)
+    if face == "base-url-on-the-proxy-port":  # ws://127.0.0.1:PROXY/v1/realtime: forwarded by mitmproxy
+        client = openai.OpenAI(api_key=KEY, base_url=f"{recorder.proxy_url}/v1", max_retries=0)
+        face = "base-url"
     got = realtime_session(client)
     assert [e["type"] for e in got[:4]] == ["session.created", "session.updated", "conversation.item.added",
                                             "conversation.item.done"]
@@ -368,6 +371,40 @@ def test_a_realtime_session_over_the_bound_is_forwarded_but_not_recorded(recorde
     entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
     assert entry.recorded is None and "passed 500 bytes" in entry.note
     assert not list((tmp_path / "cassette").glob("*.json"))
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_refused_realtime_handshake_is_passed_on_and_recorded_as_its_http_answer(tmp_path, face, monkeypatch):
+    import warnings
+
+    import websockets
+
+    profile = Profile()
+    profile.realtime(failures=1, failure_status=429, retry_after=0)
+    recording = tmp_path / "cassette"
+
+    def connect(client: openai.OpenAI):
+        with warnings.catch_warnings(), pytest.raises(websockets.InvalidStatus) as caught:
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with client.realtime.connect(model="gpt-realtime"):
+                pass
+        return caught.value.response
+
+    with Runner(profile, port=0, confdir=tmp_path / "up", warm=False) as upstream, \
+            Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, record=recording,
+                   upstream=upstream.base_url_origin) as runner:
+        refused = connect(client_for(runner, face, monkeypatch))
+        assert refused.status_code == 429
+        assert json.loads(refused.body)["error"]["code"] == "rate_limit_exceeded"  # the upstream's own answer
+        settled(runner)
+        entry = [e for e in runner.journal.entries() if e.kind == "call"][-1]
+    (exchange,) = Cassette.load(recording).exchanges
+    assert exchange.route == "realtime.connect" and exchange.events is None
+    assert exchange.response["status"] == 429 and exchange.response["json"]["error"]["code"] == "rate_limit_exceeded"
+    assert (entry.status, entry.recorded) == (429, exchange.name)
+    assert_no_key(recording)
+    with Runner(Profile(), port=0, confdir=tmp_path / "replay", warm=False, replay=recording) as replayer:
+        assert connect(client_for(replayer, face, monkeypatch)).status_code == 429  # and replayed as it was
 
 
 def test_upstream_without_record_is_refused():
