@@ -340,9 +340,7 @@ class OpenAIFake:
         session = flow.metadata.pop(_SESSION, None)
         if session is not None:
             code = flow.websocket.close_code if flow.websocket is not None else None
-            clean = code in (None, 1000, 1001, 1005)  # closed as a session ends (1005: no code given)
-            self.journal.record(session.ended(await session.finish(), outcome="completed" if clean else "aborted",
-                                              error=None if clean else f"closed with code {code}"))
+            self.journal.record(session.closed(await session.finish(), code))
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_STREAMED):

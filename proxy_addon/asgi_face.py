@@ -260,7 +260,6 @@ class BaseUrlApp:
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
 
-
     async def _forward_socket(self, scope, receive, send, headers: dict[str, str], host: str, port: int | None) -> None:
         """Record mode: open the session on the upstream (`RecordMode.connect`), copy its messages both ways as
         they come, each recorded (`Capture.message`); write the event log once either side has closed. A handshake
@@ -302,13 +301,17 @@ class BaseUrlApp:
             except asyncio.CancelledError:  # the server gave up waiting
                 self.journal.record(forwarded.ended(None, outcome="stopped"))
                 raise
-        self.journal.record(forwarded.ended(await forwarded.finish(), outcome=how,
-                                            error=None if how == "completed" else f"closed with code {code}"))
+        recorded = await forwarded.finish()
+        if how == "closed":
+            self.journal.record(forwarded.closed(recorded, code))
+        else:  # the fake is stopping (its own streams end "stopped" too), or copying failed
+            self.journal.record(forwarded.ended(recorded, outcome=how, error="the session failed" if how == "aborted" else None))
 
 
 async def _copy_socket(receive, send, upstream, capture, ending: asyncio.Event) -> tuple[str, int | None]:
     """Copy a session's messages both ways until one side closes (then close the other with its code), each
-    recorded as it passes. How it ended ("completed", "aborted"; "stopped": the fake is stopping) and the code."""
+    recorded as it passes. How it ended ("closed", with the code one side closed it with; "stopped": the fake is
+    stopping; "aborted": copying failed)."""
     import websockets
 
     async def from_client() -> int:
@@ -339,22 +342,28 @@ async def _copy_socket(receive, send, upstream, capture, ending: asyncio.Event) 
         for task in (client, server, stop):
             task.cancel()
         await asyncio.gather(client, server, stop, return_exceptions=True)
-    clean = (1000, 1001, 1005)
     if client.done() and not client.cancelled() and client.exception() is None:  # the client closed
         code = client.result()
-        await upstream.close(code if code in clean else 1000)
-        return ("completed" if code in clean else "aborted"), code
+        with contextlib.suppress(Exception):  # the upstream may be gone already
+            await upstream.close(_sendable(code))
+        return "closed", code
     if server.done() and not server.cancelled() and server.exception() is None:  # the upstream closed
         code = server.result()
         with contextlib.suppress(Exception):  # the client may be gone already
-            await send({"type": "websocket.close", "code": code if code not in (1005, 1006) else 1000})
-        return ("completed" if code in clean else "aborted"), code
+            await send({"type": "websocket.close", "code": _sendable(code)})
+        return "closed", code
     failure = next((t.exception() for t in (client, server) if t.done() and not t.cancelled() and t.exception()), None)
     if failure is not None:
         logger.warning("openai-fake: the forwarded realtime session failed: %s: %s", type(failure).__name__, failure)
     with contextlib.suppress(Exception):
         await send({"type": "websocket.close", "code": 1001 if stop.done() else 1011})
     return ("stopped" if stop.done() and failure is None else "aborted"), None
+
+
+def _sendable(code: int) -> int:
+    """A close code one side gave, as the other side can be sent it: 1005 (none given) is a normal close, and
+    1006 and 1015 (no close frame; a TLS failure) are never sent: the server failed (1011)."""
+    return 1000 if code == 1005 else 1011 if code in (1006, 1015) or not 1000 <= code < 5000 else code
 
 
 async def _body(receive, limit: int) -> tuple[bytes | None, int]:

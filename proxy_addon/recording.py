@@ -66,6 +66,8 @@ DEFAULT_UPSTREAM = "https://api.openai.com"
 MAX_CAPTURE = 64 * 1024 * 1024
 #: Request headers never forwarded: the proxy's own (its credentials, mitmproxy's keep-alive hint).
 PROXY_HEADERS = ("proxy-authorization", "proxy-connection")
+#: The close codes of a session that ended as sessions end (1005: closed without a code).
+CLEAN_CLOSES = frozenset({1000, 1001, 1005})
 #: The largest WebSocket message taken from the upstream (as the fake's own sockets take: `relay.WEBSOCKETS`).
 WEBSOCKET_MAX_SIZE = 64 * 1024 * 1024
 #: Headers an HTTP client makes for itself (hop by hop, RFC 9110 7.6.1, and the framing): not copied from one
@@ -356,6 +358,13 @@ class Forwarded:
             upstream=self.mode.upstream.url, recorded=recorded.name if recorded is not None else None, note=note,
             **self._fields(status, headers),
         )
+
+    def closed(self, recorded: Path | None, code: int | None) -> Entry:
+        """A session's record once one side has closed it with `code` (None: no code seen): "completed" when it
+        closed as sessions end (`CLEAN_CLOSES`), else "aborted" with the code (see `ended`)."""
+        if code is None or code in CLEAN_CLOSES:
+            return self.ended(recorded)
+        return self.ended(recorded, outcome="aborted", error=f"the session was closed with code {code}")
 
     async def finish(self) -> Path | None:
         """Write the exchange, off the event loop; its file or None."""

@@ -29,7 +29,7 @@ from proxy_addon.recording import Capture, RecordMode, Upstream, UpstreamError
 from proxy_addon.runner import Runner
 
 from conftest import openai_fake_cmd, read_until, run_cli, wait_for
-from realtime_talk import CLIENT_EVENTS, text_session
+from realtime_talk import CLIENT_EVENTS, TEXT_ONLY, text_session
 
 #: The key the client sends: forwarded to the upstream, never written.
 KEY = "sk-proj-RecordModeTestKey0123456789abcdefXYZ"
@@ -405,6 +405,36 @@ def test_a_refused_realtime_handshake_is_passed_on_and_recorded_as_its_http_answ
     assert_no_key(recording)
     with Runner(Profile(), port=0, confdir=tmp_path / "replay", warm=False, replay=recording) as replayer:
         assert connect(client_for(replayer, face, monkeypatch)).status_code == 429  # and replayed as it was
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_realtime_session_the_upstream_cuts_is_passed_on_and_recorded_up_to_the_cut(tmp_path, face, monkeypatch):
+    import warnings
+
+    import websockets
+
+    profile = Profile()
+    profile.realtime(output_text="one two three four", stream={"cut_after": 2})
+    recording = tmp_path / "cassette"
+    with Runner(profile, port=0, confdir=tmp_path / "up", warm=False) as upstream, \
+            Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, record=recording,
+                   upstream=upstream.base_url_origin) as runner:
+        client = client_for(runner, face, monkeypatch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with client.realtime.connect(model="gpt-realtime") as conn:
+                conn.session.update(session=TEXT_ONLY)
+                conn.response.create()
+                with pytest.raises(websockets.ConnectionClosedError) as cut:
+                    while True:
+                        conn.recv_bytes()
+        assert cut.value.rcvd is not None and cut.value.rcvd.code == 1011  # the upstream's code, passed on
+        settled(runner)
+        entry = [e for e in runner.journal.entries() if e.kind == "call"][-1]
+    (session,) = Cassette.load(recording).exchanges
+    deltas = [e["event"]["delta"] for e in session.events if e["event"]["type"] == "response.output_text.delta"]
+    assert deltas == ["one", " two"] and session.events[-1]["event"]["type"] == "response.output_text.delta"
+    assert (entry.recorded, entry.outcome) == (session.name, "aborted") and "1011" in entry.error
 
 
 def test_upstream_without_record_is_refused():
