@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 from .codec import from_json, to_json
 from .engine.errors import OpenAIError
-from .engine.realtime import Step, error_event
+from .engine.realtime import Step, error_event, handshake
 from .engine.streams import CONTENT, FRAME, Event
-from .engine.wire import Reply
+from .engine.wire import Reply, Request
 
 __all__ = ["ReplayedSession", "SessionReply"]
 
@@ -123,7 +123,12 @@ class SessionReply(Reply):
     session: ReplayedSession | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, events: list[dict], model: str | None, speed: float, where: str) -> "SessionReply":
-        payload = {"model": model}
+    def of(cls, events: list[dict], request: Request, speed: float, where: str) -> Reply:
+        """The answer to `request`, the handshake that matched a recorded session: the `SessionReply`, or the
+        engine's 400 for a request that is not a WebSocket upgrade (`realtime.handshake`)."""
+        try:
+            payload = handshake(request).payload
+        except OpenAIError as e:
+            return e.reply()
         return cls(200, to_json(payload), {"content-type": "application/json"}, payload=payload,
                    session=ReplayedSession(events, speed, where))

@@ -105,8 +105,7 @@ class Replay:
                 return None
             reply = found.error().reply()
         elif found.events is not None:  # a Realtime session's event log: the socket replays it (`realtime_replay`)
-            reply = SessionReply.of(found.events, request.query.get("model"), self.speed,
-                                    f"{found.name} in {self.directory}")
+            reply = SessionReply.of(found.events, request, self.speed, f"{found.name} in {self.directory}")
         else:
             reply = found.stream_reply(self.speed) if found.is_stream else found.reply()
             reply.delay = 0.0 if self.speed == 0 or math.isinf(self.speed) else found.latency / self.speed

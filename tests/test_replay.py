@@ -320,6 +320,39 @@ def test_a_realtime_handshake_nobody_recorded_is_the_miss(sdk, realtime_recordin
     assert error["code"] == "recording_miss" and "realtime.connect-" in error["message"]  # the nearest: the session
 
 
+def test_a_plain_get_of_a_recorded_sessions_handshake_is_told_to_upgrade(fake, realtime_recording, replay_from):
+    replay_from(realtime_recording.directory)
+    with requests.Session() as plain:
+        plain.trust_env = False
+        got = plain.get(f"{fake.base_url}/realtime", params={"model": "gpt-realtime"}, timeout=10,
+                        headers={"authorization": f"Bearer {API_KEY}"})
+    assert got.status_code == 400 and got.json()["error"]["code"] == "websocket_upgrade_required"
+
+
+@pytest.mark.parametrize("speed, waits", [(1, [0.5, 0.25]), (2, [0.25, 0.125]), (0, [0.0, 0.0])])
+def test_a_replayed_session_answers_each_client_event_with_what_followed_it(speed, waits):
+    from proxy_addon.realtime_replay import ReplayedSession
+
+    def server(at, kind, **fields):
+        return {"at": at, "direction": "server", "event": {"type": kind, **fields}}
+
+    log = [server(0.01, "session.created"),
+           {"at": 1.0, "direction": "client", "event": {"type": "response.create"}},
+           server(1.5, "response.created"), server(1.75, "response.output_text.delta", delta="Hi"),
+           {"at": 3.0, "direction": "client", "event": {"type": "session.update"}}]
+    session = ReplayedSession(log, speed, "x.json in cassettes")
+    assert [json.loads(step.data)["type"] for step in session.opened()] == ["session.created"]
+    steps = session.receive('{"type": "response.create", "event_id": "evt_1"}')
+    assert [step.wait for step in steps] == waits  # from the client's event, then from the one before
+    assert [step.kind for step in steps] == ["frame", "content"]
+    assert session.receive('{"type": "session.update"}') == []  # recorded: nothing followed it
+    (past,) = session.receive('{"type": "response.create", "event_id": "evt_9"}')
+    error = json.loads(past.data)
+    assert error["type"] == "error" and error["error"]["event_id"] == "evt_9"
+    assert error["error"]["code"] == "recording_miss" and "x.json in cassettes" in error["error"]["message"]
+    assert [e.text for e in session.said if e.content] == ["Hi"]  # the journal's summary
+
+
 def last_realtime_call(fake):
     """The journal's record of the last realtime connection, once it has closed."""
     deadline = time.monotonic() + 5

@@ -63,7 +63,7 @@ from .resources import responses
 from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
-__all__ = ["Session", "Step", "CANCEL", "error_event", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
+__all__ = ["Session", "Step", "CANCEL", "error_event", "handshake", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
 
 RULE = "realtime"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "stream": object}
@@ -121,7 +121,12 @@ class Step(NamedTuple):
 def connect(call) -> Reply:
     """GET /v1/realtime: the WebSocket handshake's answer (the model it opens a session for), or the
     API's 400 for a plain request or one without a `model`."""
-    request = call.request
+    return handshake(call.request)
+
+
+def handshake(request: Request) -> Reply:
+    """The answer to a WebSocket handshake (`connect`, and a replayed session's: `realtime_replay`). Raises the
+    API's 400 as an `OpenAIError`."""
     if request.headers.get("upgrade", "").lower() != "websocket":
         raise OpenAIError(400, "The Realtime API is served over WebSocket: connect with an `Upgrade: websocket` "
                                "request (client.realtime.connect(model=...)).", code="websocket_upgrade_required")
