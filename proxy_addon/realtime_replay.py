@@ -94,8 +94,8 @@ class ReplayedSession:
     def _steps(self, since: float, entries: list[dict]) -> list[Step]:
         """The entries as steps, each after its recorded gap (from `since`, then from the one before)."""
         steps = []
-        for (wait, data), entry in zip(self._paced([(float(e.get("at") or 0.0) - since, b"") for e in entries],
-                                                   self.speed), entries):
+        waits = [wait for wait, _ in self._paced([(float(e.get("at") or 0.0) - since, b"") for e in entries], self.speed)]
+        for wait, entry in zip(waits, entries):
             event = entry.get("event")
             data = to_json(event) if not isinstance(event, str) else event.encode()
             kind = event.get("type") if isinstance(event, dict) else None

@@ -8,8 +8,9 @@ face, the in-process transport) replays alike. A hit is the recorded answer: a w
 latency, or a stream at its recorded pace, both divided by `speed`. A miss is the 404 naming the nearest
 recorded request (`on_miss="error"`, the default: a test must never pass on an answer nobody recorded), or the
 profile's answer (`on_miss="profile"`). A recorded Realtime session answers its handshake with a
-`SessionReply`, and the socket replays its event log (`realtime_replay`). Replayed calls are journaled with the rule `replay` (the profile's
-answers to misses, with the route's own rule). `Engine.reset` (`POST /_fake/reset`) rewinds it.
+`SessionReply`, and the socket replays its event log (`realtime_replay`). Replayed calls are journaled with the
+rule `replay` (the profile's answers to misses, with the route's own rule). `Engine.reset` (`POST /_fake/reset`)
+rewinds it.
 """
 
 from __future__ import annotations
