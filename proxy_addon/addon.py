@@ -34,7 +34,9 @@ the frames both ways; the handler asks the engine about the handshake and journa
 In record mode (`run --record DIR`, `recording.py`), and only then, the OpenAI calls are not
 answered here: the flow is pointed at the configured upstream and mitmproxy forwards it, its
 response streaming back through a callable that records it (`Capture`), and `server_connect`
-allows that one upstream. A host a profile answers (`profile.host`) is still answered here.
+allows that one upstream. A Realtime session is forwarded the same way and recorded message by
+message (`websocket_message`), its event log written when it closes (`websocket_end`). A host a
+profile answers (`profile.host`) is still answered here.
 """
 
 from __future__ import annotations
@@ -325,10 +327,25 @@ class OpenAIFake:
         req.headers[TOKEN_HEADER] = token
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
-        """Keep only the last message of a realtime connection: mitmproxy keeps every one on the flow until it
-        ends, and a voice session's audio would pile up in memory."""
-        if (flow.metadata.get(_SOCKET) or flow.metadata.get(_WAS_FORWARDED)) and flow.websocket is not None:
+        """Record mode: record a forwarded session's message. Then keep only the last message of a realtime
+        connection: mitmproxy keeps every one on the flow until it ends, and a voice session's audio would pile
+        up in memory."""
+        if flow.websocket is None:
+            return
+        session = flow.metadata.get(_SESSION)
+        if session is not None and flow.websocket.messages:
+            message = flow.websocket.messages[-1]
+            session.capture.message(message.content, from_client=message.from_client)
+        if flow.metadata.get(_SOCKET) or flow.metadata.get(_WAS_FORWARDED):
             del flow.websocket.messages[:-1]
+
+    async def websocket_end(self, flow: http.HTTPFlow) -> None:
+        """Record mode: a forwarded session has closed; write its event log (off the event loop), then journal
+        the call."""
+        session = flow.metadata.pop(_SESSION, None)
+        if session is not None:
+            code = flow.websocket.close_code if flow.websocket is not None else None
+            self.journal.record(session.closed(await session.finish(), code))
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(_STREAMED):
@@ -348,6 +365,9 @@ class OpenAIFake:
         forwarded = flow.metadata.pop(_FORWARDED, None)
         if forwarded is not None:
             flow.metadata[_WAS_FORWARDED] = True
+            if forwarded.capture is not None and forwarded.capture.is_session and flow.websocket is not None:
+                flow.metadata[_SESSION] = forwarded  # its messages come now: recorded as they pass, until it ends
+                return
             self.journal.record(forwarded.ended(await forwarded.finish()))
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -376,6 +396,7 @@ _REASONS = {status: reason.encode() for status, reason in status_codes.RESPONSES
 _STREAMED = "openai-fake-streamed"
 _SOCKET = "openai-fake-socket"
 _FORWARDED, _WAS_FORWARDED = "openai-fake-forwarded", "openai-fake-was-forwarded"
+_SESSION = "openai-fake-forwarded-session"  # a forwarded Realtime session, recorded until `websocket_end`
 
 
 def _is_realtime_upgrade(req: http.Request) -> bool:

@@ -23,7 +23,9 @@ What a request meets is what it meets on the proxy's port, through the same func
 
 In record mode (`run --record`, `recording.py`) an API call is not answered by the engine: it is sent to the
 upstream with httpx2, the answer's bytes are copied to the client as they come, and the exchange is recorded
-once they have. The control API, the size limit and the `Host` check are as ever.
+once they have. A websocket to `/v1/realtime` is opened on the upstream with `websockets`, its messages copied
+both ways and recorded as the session's event log once it closes. The control API, the size limit and the
+`Host` check are as ever.
 
 Its connections have the fake's deadlines (`run --header-timeout`, `--idle-timeout`: `relay.HeaderDeadline`
 and uvicorn's keep-alive timeout), and a client from a public address is disconnected at once, as
@@ -33,6 +35,7 @@ mitmproxy's `block_global` does on the proxy's port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -41,7 +44,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from . import access, realtime_socket
 from .control import PREFIX as CONTROL_PREFIX, Control
 from .deadlines import HEADER_TIMEOUT, IDLE_TIMEOUT
-from .engine import Engine, OpenAIError
+from .engine import Engine, OpenAIError, Reply
 from .engine.realtime import PATH as REALTIME_PATH
 from .engine.streams import StreamReply
 from .faces import BASE_URL, MAX_REQUEST_SIZE, MISDIRECTED, answer, answered, declared_length, entry_fields, \
@@ -249,13 +252,122 @@ class BaseUrlApp:
     # -- websockets ------------------------------------------------------------------------------------
 
     async def _websocket(self, scope, receive, send) -> None:
-        host, port = access.authority(headers_of(scope["headers"]).get("host"))
+        headers = headers_of(scope["headers"])
+        host, port = access.authority(headers.get("host"))
         if self._is_own(host, port, scope) and scope["path"] == REALTIME_PATH:
+            if self.record is not None:
+                await self._forward_socket(scope, receive, send, headers, host, port)
+                return
             await realtime_socket.serve(scope, receive, send, engine=self.engine, journal=self.journal, face=BASE_URL)
             return
         message = await receive()  # websocket.connect: closing before accepting answers the handshake with 403
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+
+    async def _forward_socket(self, scope, receive, send, headers: dict[str, str], host: str, port: int | None) -> None:
+        """Record mode: open the session on the upstream (`RecordMode.connect`), copy its messages both ways as
+        they come, each recorded (`Capture.message`); write the event log once either side has closed. A handshake
+        the upstream refuses is passed on (its status and body) and recorded as the HTTP exchange it is."""
+        import websockets
+
+        if (await receive())["type"] != "websocket.connect":
+            return
+        query = scope.get("query_string") or b""
+        target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        forwarded = self.record.forwarded(method="GET", target=target, headers=headers, body=b"", host=host,
+                                          scheme="http", port=port, face=BASE_URL, started=time.time())
+        try:
+            upstream = await self.record.connect(target, headers)
+        except websockets.InvalidStatus as e:  # refused: 401, 429, ... as the upstream said it
+            response = e.response
+            capture = forwarded.begin(response.status_code, dict(response.headers.raw_items()))
+            capture.feed(response.body or b"")
+            self.journal.record(forwarded.ended(await forwarded.finish()))
+            passed = {k: v for k, v in capture.headers.items() if k not in HOP_BY_HOP}
+            await realtime_socket.refuse(scope, send, Reply(response.status_code, response.body or b"", passed))
+            return
+        except Exception as e:  # unreachable, a TLS failure, a bad answer: never a crash
+            if not isinstance(e, (OSError, websockets.WebSocketException, asyncio.TimeoutError)):
+                logger.exception("openai-fake: forwarding the realtime session failed")
+            why = f"openai-fake --record: the upstream {self.record.upstream.url} failed: {type(e).__name__}: {e}"
+            self.journal.record(forwarded.ended(None, error=why))
+            await realtime_socket.refuse(scope, send, OpenAIError(502, why, type="server_error").reply())
+            return
+        async with upstream:
+            handshake = upstream.response
+            capture = forwarded.begin(101, dict(handshake.headers.raw_items()))
+            self.journal.record(forwarded.stream_entry())
+            passed = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in handshake.headers.raw_items()
+                      if k.lower() not in HOP_BY_HOP and not k.lower().startswith("sec-websocket-")]
+            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol, "headers": passed})
+            try:
+                how, code = await _copy_socket(receive, send, upstream, capture, self._ending)
+            except asyncio.CancelledError:  # the server gave up waiting
+                self.journal.record(forwarded.ended(None, outcome="stopped"))
+                raise
+        recorded = await forwarded.finish()
+        if how == "closed":
+            self.journal.record(forwarded.closed(recorded, code))
+        else:  # the fake is stopping (its own streams end "stopped" too), or copying failed
+            self.journal.record(forwarded.ended(recorded, outcome=how, error="the session failed" if how == "aborted" else None))
+
+
+async def _copy_socket(receive, send, upstream, capture, ending: asyncio.Event) -> tuple[str, int | None]:
+    """Copy a session's messages both ways until one side closes (then close the other with its code), each
+    recorded as it passes. How it ended ("closed", with the code one side closed it with; "stopped": the fake is
+    stopping; "aborted": copying failed)."""
+    import websockets
+
+    async def from_client() -> int:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return message.get("code", 1005)
+            data = message.get("text")
+            data = data if data is not None else message.get("bytes") or b""
+            capture.message(data, from_client=True)
+            await upstream.send(data)
+
+    async def from_upstream() -> int:
+        try:
+            async for data in upstream:
+                capture.message(data, from_client=False)
+                await send({"type": "websocket.send", "text": data} if isinstance(data, str) else
+                           {"type": "websocket.send", "bytes": data})
+        except websockets.ConnectionClosed:
+            pass
+        return upstream.close_code or 1005
+
+    client, server, stop = (asyncio.ensure_future(from_client()), asyncio.ensure_future(from_upstream()),
+                            asyncio.ensure_future(ending.wait()))
+    try:
+        await asyncio.wait({client, server, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (client, server, stop):
+            task.cancel()
+        await asyncio.gather(client, server, stop, return_exceptions=True)
+    if client.done() and not client.cancelled() and client.exception() is None:  # the client closed
+        code = client.result()
+        with contextlib.suppress(Exception):  # the upstream may be gone already
+            await upstream.close(_sendable(code))
+        return "closed", code
+    if server.done() and not server.cancelled() and server.exception() is None:  # the upstream closed
+        code = server.result()
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await send({"type": "websocket.close", "code": _sendable(code)})
+        return "closed", code
+    failure = next((t.exception() for t in (client, server) if t.done() and not t.cancelled() and t.exception()), None)
+    if failure is not None:
+        logger.warning("openai-fake: the forwarded realtime session failed: %s: %s", type(failure).__name__, failure)
+    with contextlib.suppress(Exception):
+        await send({"type": "websocket.close", "code": 1001 if stop.done() else 1011})
+    return ("stopped" if stop.done() and failure is None else "aborted"), None
+
+
+def _sendable(code: int) -> int:
+    """A close code one side gave, as the other side can be sent it: 1005 (none given) is a normal close, and
+    1006 and 1015 (no close frame; a TLS failure) are never sent: the server failed (1011)."""
+    return 1000 if code == 1005 else 1011 if code in (1006, 1015) or not 1000 <= code < 5000 else code
 
 
 async def _body(receive, limit: int) -> tuple[bytes | None, int]:

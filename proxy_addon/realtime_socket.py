@@ -7,7 +7,8 @@ The stream relay calls it for the upgrades the mitmproxy addon points at it (the
 other ASGI face can call it for a `websocket` scope. It asks the engine about the handshake
 (`GET /v1/realtime`: the key, the profile's failures and latency, the `model` query parameter), refuses
 it with the API's HTTP error when the engine says so, and otherwise accepts, sends `session.created` and
-runs an `engine.realtime.Session`: each client event's answer is sent at the profile's pace, in order,
+runs an `engine.realtime.Session` (or, when a replay matched the handshake, the recorded session:
+`realtime_replay.ReplayedSession`): each client event's answer is sent at the profile's pace, in order,
 while the client may go on sending. The connection is one journal entry: a "stream" record when it
 opens (so `tail` shows it live) and the call when it closes, with what the model said.
 """
@@ -26,8 +27,9 @@ from .engine.realtime import CANCEL, PATH, ROUTE, Session, Step
 from .engine.streams import CONTENT, CUT, ERROR, StreamReply
 from .faces import PROXY, answer, answered, entry_fields, headers_of, stream_ended, stream_started
 from .journal import Journal
+from .realtime_replay import ReplayedSession, SessionReply
 
-__all__ = ["serve"]
+__all__ = ["serve", "refuse"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +57,17 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
         await asyncio.sleep(reply.delay - (time.time() - started))
     model = (reply.payload or {}).get("model") if reply.status == 200 else None
 
-    def fields(session: Session | None) -> dict:
+    def fields(session: Session | ReplayedSession | None) -> dict:
         summary = {"model": model, "input": session.items if session is not None else []}
         return entry_fields(method="GET", host=host, target=target, headers=headers, reply=reply, body=to_json(summary),
                             request=Request("GET", PATH, headers, to_json(summary), route=ROUTE), face=face)
 
     if reply.status != 200:
-        await _refuse(scope, send, reply)
+        await refuse(scope, send, reply)
         journal.record(answered(reply, started, fields(None)))
         return
-    session = Session(engine, model, engine.state.call_count(ROUTE))
+    # A recording's session (`Replay.answer` matched the handshake: `realtime_replay`), else the engine's.
+    session = reply.session if isinstance(reply, SessionReply) else Session(engine, model, engine.state.call_count(ROUTE))
     await send({"type": "websocket.accept",
                 "headers": [(b"x-request-id", reply.headers["x-request-id"].encode()),
                             (b"openai-version", b"2020-10-01")]})
@@ -74,7 +77,7 @@ async def serve(scope: dict, receive, send, *, engine: Engine, journal: Journal,
     journal.record(stream_ended(record, started, fields(session), how, progress.chunks))
 
 
-async def _converse(session: Session, receive, send) -> tuple[str, "_Progress"]:
+async def _converse(session: Session | ReplayedSession, receive, send) -> tuple[str, "_Progress"]:
     """Run an accepted connection until it ends: `session.created`, then each client event's answer, sent in
     turn by a sender task while the client goes on sending. How it ended ("completed", "error": the pace
     failed a response, "cut": by the pace, "aborted": the client left mid-answer), and what was sent."""
@@ -127,7 +130,7 @@ class _Progress:
         self.wake = asyncio.Event()
 
 
-async def _send_all(outbox: asyncio.Queue, send, progress: _Progress, session: Session) -> None:
+async def _send_all(outbox: asyncio.Queue, send, progress: _Progress, session: Session | ReplayedSession) -> None:
     """Send each batch of steps in turn, each step `wait` seconds after the one before (against the clock, so
     waits do not add up drift), skipping those of a cancelled response; tell the session when a response's
     steps are all sent. Return at a cut, after closing the connection."""
@@ -160,7 +163,7 @@ async def _send_all(outbox: asyncio.Queue, send, progress: _Progress, session: S
         progress.busy = False
 
 
-async def _refuse(scope: dict, send, reply) -> None:
+async def refuse(scope: dict, send, reply) -> None:
     """Refuse the handshake with the engine's HTTP error (the API's status and body), where the server can
     send one (ASGI's `websocket.http.response` extension); else a bare 403, as closing before accepting gives."""
     if "websocket.http.response" not in (scope.get("extensions") or {}):

@@ -11,13 +11,20 @@ The faces forward in their own way, through what this module gives them:
 - the base-URL face's own port (`asgi_face.py`) sends the request with httpx2 (`RecordMode.send`) and
   copies the answer's bytes to its client, feeding a `Capture` the same way.
 
+A Realtime session (the WebSocket upgrade to `/v1/realtime`) is forwarded too, and recorded as its event
+log (`cassettes.store.RealtimeRecording`): mitmproxy relays it and its websocket hooks feed each message to
+the `Capture` of the 101 (`Capture.message`); the base-URL face's own port opens it on the upstream with
+`websockets` (`RecordMode.connect`) and copies the messages both ways, feeding them the same way. The log is
+written when the session closes. A handshake the upstream refuses is recorded as the HTTP exchange it is.
+
 What is sent where is documented in docs/security.md ("What never leaves the machine"). In short: the
 client's request as it came (its `Authorization` included: the real API needs the real key) with
 `Accept-Encoding: identity` (the recording keeps decoded bodies) and without the proxy's own headers, to
 the upstream alone; `server_connect` refuses every other connection to an OpenAI host, as in every mode.
 
-Memory is bounded: a response being recorded is held until it ends, up to `max_capture` bytes (64 MiB);
-past that the exchange is still forwarded but no longer recorded, and its journal entry says so. An
+Memory is bounded: a response being recorded (a session's messages, counted together) is held until it
+ends, up to `max_capture` bytes (64 MiB); past that the exchange is still forwarded but no longer recorded,
+and its journal entry says so. An
 exchange is written as soon as its answer has passed through (from a worker thread: the writes fsync), then
 journaled; a client may hold its answer a moment before the file is in place (a content-length body is
 whole once its last byte is sent, a streaming SDK stops at `[DONE]`), so wait for the journal entry (or
@@ -59,6 +66,10 @@ DEFAULT_UPSTREAM = "https://api.openai.com"
 MAX_CAPTURE = 64 * 1024 * 1024
 #: Request headers never forwarded: the proxy's own (its credentials, mitmproxy's keep-alive hint).
 PROXY_HEADERS = ("proxy-authorization", "proxy-connection")
+#: The close codes of a session that ended as sessions end (1005: closed without a code).
+CLEAN_CLOSES = frozenset({1000, 1001, 1005})
+#: The largest WebSocket message taken from the upstream (as the fake's own sockets take: `relay.WEBSOCKETS`).
+WEBSOCKET_MAX_SIZE = 64 * 1024 * 1024
 #: Headers an HTTP client makes for itself (hop by hop, RFC 9110 7.6.1, and the framing): not copied from one
 #: connection to the other where a second client carries the request (the base-URL face's own port).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host",
@@ -118,29 +129,50 @@ class Capture:
     """One forwarded response as it arrives, recorded once it has ended; at most `limit` bytes of it held.
 
     A server-sent-event stream is kept event by event with its timing (the library's `StreamRecording`, whose
-    clock starts here, when the headers came); any other body whole. Past `limit`, or for a body the upstream
-    encoded (`content-encoding`, though asked for none), nothing more is kept and `skipped` says why."""
+    clock starts here, when the headers came); any other body whole. A WebSocket upgrade (101, a Realtime
+    session) is kept as its event log, message by message (`message`; the library's `RealtimeRecording`, its
+    clock starting at the handshake), and is journaled like a stream. Past `limit` bytes (a session's messages
+    counted together), or for a body the upstream encoded (`content-encoding`, though asked for none), nothing
+    more is kept and `skipped` says why."""
 
     def __init__(self, recorder: Recorder, request: Request, status: int, headers: Mapping[str, str], *,
                  latency: float, started: float, limit: int = MAX_CAPTURE) -> None:
         self.status = status
         self.headers = {k.lower(): v for k, v in headers.items()}
-        self.is_stream = self.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "text/event-stream"
+        #: A WebSocket session (the upgrade's 101): its messages are recorded, not a body.
+        self.is_session = status == 101
+        self.is_stream = self.is_session or \
+            self.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "text/event-stream"
         self.limit = limit
         self.size = 0
-        #: The events a stream has sent so far.
+        #: The events a stream has sent so far (a session's: the server's messages).
         self.events = 0
         #: Why this exchange is not recorded, once it is not.
         self.skipped: str | None = None
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             self.skipped = f"not recorded: the upstream encoded its answer ({encoding}) though asked for none"
-        if status == 101:
-            self.skipped = "not recorded: a WebSocket (Realtime) session is forwarded, not recorded"
         self._recorder, self._request, self._latency, self._started = recorder, request, latency, started
         self._stream = recorder.stream(request, status, self.headers, latency=latency, started=started) \
-            if self.is_stream and self.skipped is None else None
+            if self.is_stream and not self.is_session and self.skipped is None else None
+        self._session = recorder.realtime(request, started=started) if self.is_session else None
         self._body = bytearray()
+
+    def message(self, data: bytes | str, *, from_client: bool) -> None:
+        """One message of a session (a text frame's JSON event), as it passed: from the client or the server."""
+        if not from_client:
+            self.events += 1
+        if self._session is None:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            self.skipped = f"not recorded: the session's messages passed {self.limit} bytes (record mode's bound)"
+            self._session = None  # let it go
+            return
+        if from_client:
+            self._session.client(data)
+        else:
+            self._session.server(data)
 
     def feed(self, data: bytes) -> bytes:
         """Bytes of the body as they arrived; returned unchanged (mitmproxy's `flow.response.stream` callable)."""
@@ -170,6 +202,8 @@ class Capture:
         if self.skipped is not None:
             return None
         try:
+            if self._session is not None:
+                return self._session.finish()
             if self._stream is not None:
                 return self._stream.finish()
             return self._recorder.record(self._request, self.status, self.headers, bytes(self._body),
@@ -233,6 +267,25 @@ class RecordMode:
         request = self._client.build_request(method, self.upstream.url + target,
                                              headers=self.forward_headers(headers), content=body)
         return await self._client.send(request, stream=True)
+
+    def connect(self, target: str, headers: Mapping[str, str]):
+        """A WebSocket connection to the upstream for `target` (a Realtime session: the path with its query), with
+        `websockets` (`async with mode.connect(...) as upstream`): the client's headers as `forward_headers`
+        gives them, less the handshake's own (`Sec-WebSocket-*`, made anew for this connection), its
+        subprotocols offered as it offered them. Raises `websockets`' errors (`InvalidStatus`: the upstream
+        refused the handshake) and OSError."""
+        from websockets.asyncio.client import connect
+
+        upstream = self.upstream
+        sent = {name: value for name, value in self.forward_headers(headers).items()
+                if not name.lower().startswith("sec-websocket-")}
+        offered = [p.strip() for p in (headers.get("sec-websocket-protocol") or "").split(",") if p.strip()]
+        scheme = "wss" if upstream.scheme == "https" else "ws"
+        return connect(f"{scheme}://{upstream.authority}{upstream.target(target)}", additional_headers=sent,
+                       subprotocols=offered or None, user_agent_header=None,  # the client's own User-Agent goes
+                       # as httpx2's client: the system's trust, no proxy from the environment
+                       ssl=ssl.create_default_context() if scheme == "wss" else None, proxy=None,
+                       open_timeout=30.0, max_size=WEBSOCKET_MAX_SIZE)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -308,6 +361,13 @@ class Forwarded:
             upstream=self.mode.upstream.url, recorded=recorded.name if recorded is not None else None, note=note,
             **self._fields(status, headers),
         )
+
+    def closed(self, recorded: Path | None, code: int | None) -> Entry:
+        """A session's record once one side has closed it with `code` (None: no code seen): "completed" when it
+        closed as sessions end (`CLEAN_CLOSES`), else "aborted" with the code (see `ended`)."""
+        if code is None or code in CLEAN_CLOSES:
+            return self.ended(recorded)
+        return self.ended(recorded, outcome="aborted", error=f"the session was closed with code {code}")
 
     async def finish(self) -> Path | None:
         """Write the exchange, off the event loop; its file or None."""

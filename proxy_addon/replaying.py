@@ -10,7 +10,9 @@ recorded request (`on_miss="error"`, the default: a test must never pass on an a
 profile's answer (`on_miss="profile"`), or the real API's, forwarded and added to the recording
 (`on_miss="record"`: the reply says `forward`, which a face in record mode honours; `Runner(replay=...)` sets
 that up). Replayed calls are journaled with the rule `replay` (the profile's answers to misses, with the
-route's own rule; forwarded ones, as record mode journals them). `Engine.reset` (`POST /_fake/reset`) rewinds it.
+route's own rule; forwarded ones, as record mode journals them). A recorded Realtime session answers its
+handshake with a `SessionReply`, and the socket replays its event log (`realtime_replay`). `Engine.reset`
+(`POST /_fake/reset`) rewinds it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import math
 import secrets
 from pathlib import Path
 
-from .cassettes import MISS_CODE, Cassette, Matching, Miss, store
+from .cassettes import Cassette, Matching, Miss, store
 from .cassettes.ids import IdMap, minted_ids
 from .engine.errors import OpenAIError
 from .engine.streams import StreamReply
 from .engine.wire import Reply, Request
+from .realtime_replay import SessionReply
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +131,8 @@ class Replay:
                 return None
             reply = found.error().reply()
             reply.forward = self.on_miss == "record"
-        elif found.events is not None:  # a Realtime session's event log: not an HTTP answer
-            reply = OpenAIError(404, f"openai-fake: {found.name} in {self.directory} is a Realtime session; "
-                                     "replaying Realtime sessions is not supported yet", type="invalid_request_error",
-                                code=MISS_CODE, headers={"x-should-retry": "false"}).reply()
+        elif found.events is not None:  # a Realtime session's event log: the socket replays it (`realtime_replay`)
+            reply = SessionReply.of(found.events, request, self.speed, f"{found.name} in {self.directory}")
         else:
             reply = found.stream_reply(self.speed) if found.is_stream else found.reply()
             if id_map is not None:

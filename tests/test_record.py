@@ -29,6 +29,7 @@ from proxy_addon.recording import Capture, RecordMode, Upstream, UpstreamError
 from proxy_addon.runner import Runner
 
 from conftest import openai_fake_cmd, read_until, run_cli, same_but_ids, wait_for
+from realtime_talk import CLIENT_EVENTS, TEXT_ONLY, text_session
 
 #: The key the client sends: forwarded to the upstream, never written.
 KEY = "sk-proj-RecordModeTestKey0123456789abcdefXYZ"
@@ -39,6 +40,7 @@ ANSWER = "Recorded words arrive slowly"
 def upstream_profile() -> Profile:
     profile = Profile(stream={"ttft": TTFT, "chunk_delay": CHUNK_DELAY})
     profile.chat.completions(choices=[{"message": {"content": ANSWER}}])
+    profile.realtime(output_text=REALTIME_ANSWER)
     return profile
 
 
@@ -313,20 +315,126 @@ def test_a_capture_is_bounded_and_writes_nothing_past_its_bound(tmp_path):
     assert encoded.finish() is None and "gzip" in encoded.skipped
 
 
-def test_a_realtime_session_through_the_proxy_is_forwarded_and_not_recorded(recorder, upstream, monkeypatch, tmp_path):
+REALTIME_ANSWER = "Realtime words recorded as events"
+
+
+def realtime_session(client: openai.OpenAI) -> list[dict]:
+    """Every server event of `realtime_talk.text_session`, as the client got it."""
+    with text_session(client) as talk:
+        return talk.events
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url", "base-url-on-the-proxy-port"])
+def test_a_realtime_session_is_forwarded_and_recorded_as_its_event_log(recorder, upstream, face, monkeypatch,
+                                                                       tmp_path):
+    client = client_for(recorder, "proxy" if face == "proxy" else "base-url", monkeypatch)
+    if face == "base-url-on-the-proxy-port":  # ws://127.0.0.1:PROXY/v1/realtime: forwarded by mitmproxy
+        client = openai.OpenAI(api_key=KEY, base_url=f"{recorder.proxy_url}/v1", max_retries=0)
+        face = "base-url"
+    got = realtime_session(client)
+    assert [e["type"] for e in got[:4]] == ["session.created", "session.updated", "conversation.item.added",
+                                            "conversation.item.done"]
+    deltas = [e["delta"] for e in got if e["type"] == "response.output_text.delta"]
+    assert "".join(deltas) == REALTIME_ANSWER and got[-1]["type"] == "response.done"  # the upstream's answer
+    settled(recorder)
+    assert any(e.rule == "realtime" and e.kind == "call" for e in upstream.journal.entries())  # the upstream ran it
+    assert upstream.journal.entries()[-1].key == f"sk-...{KEY[-4:]}"  # with the client's key
+
+    recording = tmp_path / "cassette"
+    (session,) = Cassette.load(recording).exchanges
+    assert session.route == "realtime.connect" and session.response is None
+    assert (session.request["method"], session.request["path"], session.request["query"]) == (
+        "GET", "/v1/realtime", {"model": "gpt-realtime"})
+    log = session.events
+    assert [e["event"]["type"] for e in log if e["direction"] == "client"] == CLIENT_EVENTS
+    assert [e["event"] for e in log if e["direction"] == "server"] == got  # every server event, as the client got it
+    assert log[0]["direction"] == "server" and log[0]["event"]["type"] == "session.created"
+    at = [e["at"] for e in log]
+    assert at == sorted(at)
+    paced = [e["at"] for e in log if e["event"]["type"] == "response.output_text.delta"]
+    for before, after in zip(paced, paced[1:]):
+        assert abs(after - before - CHUNK_DELAY) < 0.05, paced  # the upstream's pace, as it passed
+    assert_no_key(recording)
+
+    entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
+    assert (entry.status, entry.face, entry.path) == (101, face, "/v1/realtime?model=gpt-realtime")
+    assert entry.recorded == session.name and entry.note is None and entry.outcome == "completed"
+    assert entry.upstream == upstream.base_url_origin and entry.chunks == len(got)
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_realtime_session_over_the_bound_is_forwarded_but_not_recorded(recorder, face, monkeypatch, tmp_path):
+    recorder.record.max_capture = 500  # session.created alone is more
+    got = realtime_session(client_for(recorder, face, monkeypatch))
+    assert got[-1]["type"] == "response.done"  # forwarded whole all the same
+    settled(recorder)
+    entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
+    assert entry.recorded is None and "passed 500 bytes" in entry.note
+    assert not list((tmp_path / "cassette").glob("*.json"))
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_refused_realtime_handshake_is_passed_on_and_recorded_as_its_http_answer(tmp_path, face, monkeypatch):
     import warnings
 
-    client = client_for(recorder, "proxy", monkeypatch)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # openai's sync realtime connect on websockets 16
-        with client.realtime.connect(model="gpt-realtime") as conn:
-            created = json.loads(conn.recv_bytes())
-    assert created["type"] == "session.created"
-    settled(recorder)
-    assert wait_for(lambda: any(e.rule == "realtime" for e in upstream.journal.entries()), 5)  # the upstream ran it
-    entry = [e for e in recorder.journal.entries() if e.kind == "call"][-1]
-    assert entry.status == 101 and entry.recorded is None and "WebSocket" in entry.note
-    assert not list((tmp_path / "cassette").glob("*.json"))
+    import websockets
+
+    profile = Profile()
+    profile.realtime(failures=1, failure_status=429, retry_after=0)
+    recording = tmp_path / "cassette"
+
+    def connect(client: openai.OpenAI):
+        with warnings.catch_warnings(), pytest.raises(websockets.InvalidStatus) as caught:
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with client.realtime.connect(model="gpt-realtime"):
+                pass
+        return caught.value.response
+
+    with Runner(profile, port=0, confdir=tmp_path / "up", warm=False) as upstream, \
+            Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, record=recording,
+                   upstream=upstream.base_url_origin) as runner:
+        refused = connect(client_for(runner, face, monkeypatch))
+        assert refused.status_code == 429
+        assert json.loads(refused.body)["error"]["code"] == "rate_limit_exceeded"  # the upstream's own answer
+        settled(runner)
+        entry = [e for e in runner.journal.entries() if e.kind == "call"][-1]
+    (exchange,) = Cassette.load(recording).exchanges
+    assert exchange.route == "realtime.connect" and exchange.events is None
+    assert exchange.response["status"] == 429 and exchange.response["json"]["error"]["code"] == "rate_limit_exceeded"
+    assert (entry.status, entry.recorded) == (429, exchange.name)
+    assert_no_key(recording)
+    with Runner(Profile(), port=0, confdir=tmp_path / "replay", warm=False, replay=recording) as replayer:
+        assert connect(client_for(replayer, face, monkeypatch)).status_code == 429  # and replayed as it was
+
+
+@pytest.mark.parametrize("face", ["proxy", "base-url"])
+def test_a_realtime_session_the_upstream_cuts_is_passed_on_and_recorded_up_to_the_cut(tmp_path, face, monkeypatch):
+    import warnings
+
+    import websockets
+
+    profile = Profile()
+    profile.realtime(output_text="one two three four", stream={"cut_after": 2})
+    recording = tmp_path / "cassette"
+    with Runner(profile, port=0, confdir=tmp_path / "up", warm=False) as upstream, \
+            Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, record=recording,
+                   upstream=upstream.base_url_origin) as runner:
+        client = client_for(runner, face, monkeypatch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with client.realtime.connect(model="gpt-realtime") as conn:
+                conn.session.update(session=TEXT_ONLY)
+                conn.response.create()
+                with pytest.raises(websockets.ConnectionClosedError) as cut:
+                    while True:
+                        conn.recv_bytes()
+        assert cut.value.rcvd is not None and cut.value.rcvd.code == 1011  # the upstream's code, passed on
+        settled(runner)
+        entry = [e for e in runner.journal.entries() if e.kind == "call"][-1]
+    (session,) = Cassette.load(recording).exchanges
+    deltas = [e["event"]["delta"] for e in session.events if e["event"]["type"] == "response.output_text.delta"]
+    assert deltas == ["one", " two"] and session.events[-1]["event"]["type"] == "response.output_text.delta"
+    assert (entry.recorded, entry.outcome) == (session.name, "aborted") and "1011" in entry.error
 
 
 def test_upstream_without_record_is_refused():

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from conftest import API_KEY, openai_fake_cmd, read_until, run_cli, same_but_ids
+from realtime_talk import text_session
 from proxy_addon import Profile
 from proxy_addon.cassettes import Cassette, Recorder
 from proxy_addon.engine import Request
@@ -243,6 +244,149 @@ def test_a_replay_that_cannot_start_says_why(tmp_path, recording):
         Replay.load(tmp_path / "a-file", on_miss="record")
     with pytest.raises(ReplayError, match="speed must be a number >= 0"):
         Replay.load(recording.directory, speed=-1)
+
+
+# -- Realtime sessions ---------------------------------------------------------------------------------------
+
+REALTIME_ANSWER = "A recorded voice, replayed"
+
+
+@dataclass
+class RealtimeRecording:
+    directory: Path
+    #: Every server event the client got while it was recorded.
+    events: list[dict]
+    #: The session's event log, as written.
+    log: list[dict]
+
+
+@pytest.fixture(scope="module", params=["recorded-through-the-proxy", "recorded-on-the-base-url"])
+def realtime_recording(request, tmp_path_factory) -> RealtimeRecording:
+    """A Realtime session recorded by a fake in record mode (through its proxy, then on its base-URL face) from an
+    upstream fake whose deltas come GAP seconds apart; both stopped before any replay."""
+    directory = tmp_path_factory.mktemp("realtime")
+    profile = Profile(stream={"ttft": GAP, "chunk_delay": GAP})
+    profile.realtime(output_text=REALTIME_ANSWER)
+    with Runner(profile, port=0, confdir=tmp_path_factory.mktemp("rt-upstream"), warm=False) as upstream, \
+            Runner(Profile(), port=0, confdir=tmp_path_factory.mktemp("rt-recorder"), warm=False, record=directory,
+                   upstream=upstream.base_url_origin) as recorder, pytest.MonkeyPatch.context() as env:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
+                     "https_proxy", "OPENAI_BASE_URL", "SSL_CERT_FILE"):
+            env.delenv(name, raising=False)
+        if request.param == "recorded-through-the-proxy":
+            for name, value in recorder.env(inherited=os.environ, trust_dir=True).items():
+                env.setenv(name, value)
+            sdk = openai.OpenAI(api_key=API_KEY, max_retries=0)
+        else:
+            sdk = openai.OpenAI(api_key=API_KEY, base_url=recorder.base_url, max_retries=0)
+        with sdk, text_session(sdk) as talk:
+            events = talk.events
+        deadline = time.monotonic() + 10
+        while recorder.streams_active and time.monotonic() < deadline:  # the log is written once it has closed
+            time.sleep(0.01)
+    (session,) = Cassette.load(directory).exchanges
+    assert [e["event"] for e in session.events if e["direction"] == "server"] == events
+    return RealtimeRecording(directory, events, session.events)
+
+
+@pytest.mark.parametrize("speed", [1, 3])
+def test_a_realtime_session_is_replayed_from_its_event_log_at_its_recorded_pace(fake, sdk, realtime_recording,
+                                                                              replay_from, speed):
+    replay_from(realtime_recording.directory, speed=speed)
+    with text_session(sdk) as talk:
+        # The same server events in the same order, ids and texts as recorded.
+        assert [e["type"] for e in talk.events] == [e["type"] for e in realtime_recording.events]
+        assert talk.events == realtime_recording.events
+        assert "".join(d for d, _ in talk.deltas()) == REALTIME_ANSWER
+        # Past the log: the API's error event, and the socket stays open.
+        talk.conn.response.create()
+        (error,) = talk.read()
+        assert error["type"] == "error" and error["error"]["code"] == "recording_miss"
+        assert "nothing more was recorded" in error["error"]["message"] and "has 3 client events" in error["error"]["message"]
+        talk.conn.session.update(session={"type": "realtime", "instructions": "still here?"})
+        assert talk.read()[0]["type"] == "error"
+
+    # The pace: each delta after the client's response.create as recorded, divided by the speed.
+    log = realtime_recording.log
+    asked = next(e["at"] for e in log if e["direction"] == "client" and e["event"]["type"] == "response.create")
+    recorded = [e["at"] - asked for e in log if e["event"]["type"] == "response.output_text.delta"]
+    assert recorded[0] >= GAP - TOLERANCE and recorded[-1] - recorded[0] >= 2 * GAP  # a pace worth keeping
+    sent = talk.sent["response.create"]
+    replayed = [at - sent for _, at in talk.deltas()[:len(recorded)]]
+    for got, want in zip(replayed, recorded):
+        assert abs(got - want / speed) <= TOLERANCE, (speed, replayed, recorded)
+
+    entry = last_realtime_call(fake)
+    assert (entry.rule, entry.path, entry.outcome) == (REPLAY_RULE, "/v1/realtime?model=gpt-realtime", "completed")
+    assert entry.answer and entry.answer.startswith("A recorded voice")
+
+
+def test_a_realtime_session_at_speed_0_is_replayed_at_once(sdk, realtime_recording, replay_from):
+    replay_from(realtime_recording.directory, speed=0)
+    with text_session(sdk) as talk:
+        assert talk.events == realtime_recording.events
+    deltas = [at for _, at in talk.deltas()]
+    assert deltas[-1] - talk.sent["response.create"] < GAP  # no recorded gap kept
+
+
+def test_a_realtime_handshake_nobody_recorded_is_the_miss(sdk, realtime_recording, replay_from):
+    import warnings
+
+    import websockets
+
+    replay_from(realtime_recording.directory)
+    with warnings.catch_warnings(), pytest.raises(websockets.InvalidStatus) as caught:
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with sdk.realtime.connect(model="gpt-realtime-mini"):
+            pass
+    refused = caught.value.response
+    assert refused.status_code == 404
+    error = json.loads(refused.body)["error"]
+    assert error["code"] == "recording_miss" and "realtime.connect-" in error["message"]  # the nearest: the session
+
+
+def test_a_plain_get_of_a_recorded_sessions_handshake_is_told_to_upgrade(fake, realtime_recording, replay_from):
+    replay_from(realtime_recording.directory)
+    with requests.Session() as plain:
+        plain.trust_env = False
+        got = plain.get(f"{fake.base_url}/realtime", params={"model": "gpt-realtime"}, timeout=10,
+                        headers={"authorization": f"Bearer {API_KEY}"})
+    assert got.status_code == 400 and got.json()["error"]["code"] == "websocket_upgrade_required"
+
+
+@pytest.mark.parametrize("speed, waits", [(1, [0.5, 0.25]), (2, [0.25, 0.125]), (0, [0.0, 0.0])])
+def test_a_replayed_session_answers_each_client_event_with_what_followed_it(speed, waits):
+    from proxy_addon.realtime_replay import ReplayedSession
+
+    def server(at, kind, **fields):
+        return {"at": at, "direction": "server", "event": {"type": kind, **fields}}
+
+    log = [server(0.01, "session.created"),
+           {"at": 1.0, "direction": "client", "event": {"type": "response.create"}},
+           server(1.5, "response.created"), server(1.75, "response.output_text.delta", delta="Hi"),
+           {"at": 3.0, "direction": "client", "event": {"type": "session.update"}}]
+    session = ReplayedSession(log, speed, "x.json in cassettes")
+    assert [json.loads(step.data)["type"] for step in session.opened()] == ["session.created"]
+    steps = session.receive('{"type": "response.create", "event_id": "evt_1"}')
+    assert [step.wait for step in steps] == waits  # from the client's event, then from the one before
+    assert [step.kind for step in steps] == ["frame", "content"]
+    assert session.receive('{"type": "session.update"}') == []  # recorded: nothing followed it
+    (past,) = session.receive('{"type": "response.create", "event_id": "evt_9"}')
+    error = json.loads(past.data)
+    assert error["type"] == "error" and error["error"]["event_id"] == "evt_9"
+    assert error["error"]["code"] == "recording_miss" and "x.json in cassettes" in error["error"]["message"]
+    assert [e.text for e in session.said if e.content] == ["Hi"]  # the journal's summary
+
+
+def last_realtime_call(fake):
+    """The journal's record of the last realtime connection, once it has closed."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        calls = [e for e in fake.journal.entries() if e.path.startswith("/v1/realtime") and e.kind == "call"]
+        if calls:
+            return calls[-1]
+        time.sleep(0.01)
+    raise AssertionError("no realtime call journaled")
 
 
 # -- the pytest marker -------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from .resources import responses
 from .streams import FRAME, Event, StreamReply, schedule
 from .wire import Reply, Request
 
-__all__ = ["Session", "Step", "CANCEL", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
+__all__ = ["Session", "Step", "CANCEL", "error_event", "handshake", "RULE", "KNOBS", "DOCS", "HANDLES", "ROUTE", "PATH"]
 
 RULE = "realtime"
 KNOBS = {"output_text": str, "output": list[dict], "tool_calls": list[dict], "stream": object}
@@ -121,7 +121,12 @@ class Step(NamedTuple):
 def connect(call) -> Reply:
     """GET /v1/realtime: the WebSocket handshake's answer (the model it opens a session for), or the
     API's 400 for a plain request or one without a `model`."""
-    request = call.request
+    return handshake(call.request)
+
+
+def handshake(request: Request) -> Reply:
+    """The answer to a WebSocket handshake (`connect`, and a replayed session's: `realtime_replay`). Raises the
+    API's 400 as an `OpenAIError`."""
     if request.headers.get("upgrade", "").lower() != "websocket":
         raise OpenAIError(400, "The Realtime API is served over WebSocket: connect with an `Upgrade: websocket` "
                                "request (client.realtime.connect(model=...)).", code="websocket_upgrade_required")
@@ -134,7 +139,7 @@ def connect(call) -> Reply:
 HANDLES = {ROUTE: connect}
 
 
-def _error(error: OpenAIError, event_id: str, client_event_id: str | None) -> dict:
+def error_event(error: OpenAIError, event_id: str, client_event_id: str | None) -> dict:
     """The API's `error` server event for `error` (`event_id` of the client event at fault, if it had one)."""
     return {"type": "error", "event_id": event_id,
             "error": {"type": error.type, "code": error.code, "message": error.message, "param": error.param,
@@ -192,7 +197,7 @@ class Session:
 
     def refused(self, error: OpenAIError, client_event_id: str | None = None) -> list[Step]:
         """The `error` event for `error`; the session goes on."""
-        return self._frames(_error(error, self._event("error")["event_id"], client_event_id))
+        return self._frames(error_event(error, self._event("error")["event_id"], client_event_id))
 
     # -- events in ------------------------------------------------------------------------------
 
