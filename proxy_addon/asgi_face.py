@@ -255,8 +255,9 @@ class BaseUrlApp:
         headers = headers_of(scope["headers"])
         host, port = access.authority(headers.get("host"))
         if self._is_own(host, port, scope) and scope["path"] == REALTIME_PATH:
-            if self.record is not None:
-                await self._forward_socket(scope, receive, send, headers, host, port)
+            record = self.record
+            if record is not None and record.all_calls:  # (a replay's realtime miss is its 404, not recorded)
+                await self._forward_socket(record, scope, receive, send, headers, host, port)
                 return
             await realtime_socket.serve(scope, receive, send, engine=self.engine, journal=self.journal, face=BASE_URL)
             return
@@ -264,7 +265,8 @@ class BaseUrlApp:
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
 
-    async def _forward_socket(self, scope, receive, send, headers: dict[str, str], host: str, port: int | None) -> None:
+    async def _forward_socket(self, record: RecordMode, scope, receive, send, headers: dict[str, str], host: str,
+                              port: int | None) -> None:
         """Record mode: open the session on the upstream (`RecordMode.connect`), copy its messages both ways as
         they come, each recorded (`Capture.message`); write the event log once either side has closed. A handshake
         the upstream refuses is passed on (its status and body) and recorded as the HTTP exchange it is."""
@@ -274,10 +276,10 @@ class BaseUrlApp:
             return
         query = scope.get("query_string") or b""
         target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
-        forwarded = self.record.forwarded(method="GET", target=target, headers=headers, body=b"", host=host,
-                                          scheme="http", port=port, face=BASE_URL, started=time.time())
+        forwarded = record.forwarded(method="GET", target=target, headers=headers, body=b"", host=host,
+                                     scheme="http", port=port, face=BASE_URL, started=time.time())
         try:
-            upstream = await self.record.connect(target, headers)
+            upstream = await record.connect(target, headers)
         except websockets.InvalidStatus as e:  # refused: 401, 429, ... as the upstream said it
             response = e.response
             capture = forwarded.begin(response.status_code, dict(response.headers.raw_items()))
@@ -289,7 +291,7 @@ class BaseUrlApp:
         except Exception as e:  # unreachable, a TLS failure, a bad answer: never a crash
             if not isinstance(e, (OSError, websockets.WebSocketException, asyncio.TimeoutError)):
                 logger.exception("openai-fake: forwarding the realtime session failed")
-            why = f"openai-fake --record: the upstream {self.record.upstream.url} failed: {type(e).__name__}: {e}"
+            why = f"openai-fake --record: the upstream {record.upstream.url} failed: {type(e).__name__}: {e}"
             self.journal.record(forwarded.ended(None, error=why))
             await realtime_socket.refuse(scope, send, OpenAIError(502, why, type="server_error").reply())
             return
