@@ -581,12 +581,21 @@ def test_a_recording_becomes_a_profile_that_answers_the_same(tmp_path):
         request.headers = {**auth, **request.headers}
         return engine.handle(request)
 
-    replies = [send(chat()) for _ in range(5)]  # the route's answers in order: 1, 2, the 429, the stream, the stream again
-    assert [json.loads(r.body)["id"] for r in replies[:2]] == ["chatcmpl-1", "chatcmpl-2"]
-    assert json.loads(replies[0].body) == answer_of(1)
-    assert replies[2].status == 429 and json.loads(replies[2].body)["error"]["code"] == "rate_limit_exceeded"
-    assert replies[2].headers["retry-after"] == "1"
-    for stream in replies[3:]:
+    # Each request gets what was recorded for it, in order, then the last again: 1 then the 429 for the first,
+    # 2 for gpt-4.1, the stream for the stream (asked for out of the recorded order).
+    replies = [send(chat({**CHAT, "stream": True})), send(chat()), send(chat({**CHAT, "model": "gpt-4.1"})),
+               send(chat()), send(chat()), send(chat({**CHAT, "stream": True}))]
+    assert [json.loads(r.body)["id"] for r in replies[1:3]] == ["chatcmpl-1", "chatcmpl-2"]
+    assert json.loads(replies[1].body) == answer_of(1)
+    for refused in replies[3:5]:
+        assert refused.status == 429 and json.loads(refused.body)["error"]["code"] == "rate_limit_exceeded"
+        assert refused.headers["retry-after"] == "1"
+    # A request nothing recorded: the route's answers of its kind, in recorded order.
+    unrecorded = {**CHAT, "messages": [{"role": "user", "content": "Something else"}]}
+    assert json.loads(send(chat(unrecorded)).body)["id"] == "chatcmpl-1"
+    assert json.loads(send(chat(unrecorded)).body)["id"] == "chatcmpl-2"
+    assert isinstance(send(chat({**unrecorded, "stream": True})), StreamReply)
+    for stream in (replies[0], replies[5]):
         assert isinstance(stream, StreamReply) and [e.data for e in stream.events] == stream_events
         assert [wait for wait, _, _ in schedule(stream)] == pytest.approx([0.1, 0.05, 0.35])  # the recorded pace
     spoken = send(Request("POST", "/v1/audio/speech", JSON, speech))

@@ -470,8 +470,14 @@ def test_record_to_profile_writes_a_profile_that_answers_what_was_recorded(tmp_p
     (tmp_path / "printed.py").write_text(printed.stdout)
     for path in (module, tmp_path / "printed.py"):
         use_profile(load(str(path)))
+        # Each request gets the answers recorded for it, whatever the order: the session's turns first, then the chat.
+        assert [client.chat.completions.create(**SESSION).choices[0].message.content for _ in range(4)] == [
+            *recording.answers["session"], recording.answers["session"][-1]]
         assert client.chat.completions.create(**CHAT).model_dump() == recording.answers["chat"]
         assert client.embeddings.create(**EMBED).model_dump() == recording.answers["embedding"]
+        # A request nothing recorded gets the route's whole answers in recorded order (the first is the chat's).
+        other = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "New"}])
+        assert other.model_dump() == recording.answers["chat"]
 
 
 @pytest.mark.parametrize("argv, message", [

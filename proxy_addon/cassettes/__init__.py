@@ -24,9 +24,10 @@ from __future__ import annotations
 from .matching import DEFAULT_IGNORE, Difference, Matching
 from .replay import MISS_CODE, Cassette, Chunk, Miss, Recorded, paced, stream_reply
 from .store import FORMAT, Exchange, RealtimeRecording, Recorder, StreamRecording, clear, has_exchanges, read
-from .to_profile import recorded, to_profile
+from .to_profile import recorded, recorded_for, request_hash, to_profile
 
 __all__ = [
     "Cassette", "Chunk", "DEFAULT_IGNORE", "Difference", "Exchange", "FORMAT", "MISS_CODE", "Matching", "Miss",
-    "RealtimeRecording", "Recorded", "Recorder", "StreamRecording", "clear", "has_exchanges", "paced", "read", "recorded", "stream_reply", "to_profile",
+    "RealtimeRecording", "Recorded", "Recorder", "StreamRecording", "clear", "has_exchanges", "paced", "read",
+    "recorded", "recorded_for", "request_hash", "stream_reply", "to_profile",
 ]

@@ -1,9 +1,13 @@
 """A recording as a profile module a person can read and edit (`openai-fake record to-profile DIR`).
 
-One handler per route, answering that route's recorded answers in the order they were recorded, then
-the last one again; the answers are literals in the module (JSON and text bodies, stream chunks), or,
-for binary bodies, the recording's side files, read when answered. The handlers run first
-(`handler_first=True`): what was recorded is the answer, whatever the route would have done.
+One handler per route. Each recorded answer carries the short hash of the request it answered (`match`,
+the hash in its file name: `matching.document` of the request, as replay compares them); a call gets the
+answers recorded for a request like its own, in recorded order, then the last one again, and a request
+nothing recorded (or one a person edited the profile for) gets the route's answers of its kind (a stream for a
+stream) in recorded order. The
+answers are literals in the module (JSON and text bodies, stream chunks), or, for binary bodies, the
+recording's side files, read when answered. The handlers run first (`handler_first=True`): what was recorded
+is the answer, whatever the route would have done.
 """
 
 from __future__ import annotations
@@ -13,22 +17,48 @@ import pprint
 from pathlib import Path
 from typing import Any
 
-from ..engine.wire import Reply
+from ..engine.wire import Reply, Request
 from ..summaries import prompt_of, shorten
-from . import store
+from . import matching, store
 from .replay import stream_reply
 
-__all__ = ["to_profile", "recorded"]
+__all__ = ["to_profile", "recorded", "recorded_for", "request_hash"]
 
 _NO_JSON = object()
 
 
+def request_hash(request: Request, route: str) -> str:
+    """The short hash a recording names `request` by (its file names' `-xxxxxx-`): what replay compares."""
+    described, _ = store.describe_request(request)
+    return matching.short_hash(matching.document(described, None, route))
+
+
+def recorded_for(answers: list[dict], request: Request, state, route: str) -> Reply:
+    """The answer of `answers` (`recorded`'s keyword arguments, each with its `match`) for this call: the ones
+    recorded for a request like it, in order, then the last one again; else the route's of the same kind (a
+    stream for `"stream": true`), in recorded order."""
+    digest = request_hash(request, route)
+    same = [answer for answer in answers if answer.get("match") == digest]
+    if same:
+        n = state.count_call(f"recorded {route} {digest}")  # this request's own count (reset with the state)
+    else:  # the route's answers of the same kind (a stream for a stream), in order, counted apart
+        try:
+            streams = isinstance(request.json, dict) and request.json.get("stream") is True
+        except ValueError:
+            streams = False
+        same = [answer for answer in answers if ("chunks" in answer) == streams] or answers
+        n = state.count_call(f"recorded {route} unmatched {streams}")
+    return recorded(**same[min(n, len(same)) - 1])
+
+
 def recorded(status: int, *, headers: dict | None = None, json: Any = _NO_JSON, text: str | None = None,
-             file: Path | str | None = None, chunks: list[tuple[float, str]] | None = None) -> Reply:
+             file: Path | str | None = None, chunks: list[tuple[float, str]] | None = None,
+             match: str | None = None) -> Reply:
     """A recorded answer as a whole `Reply`, made afresh for each call (profiles made by `to_profile` use it).
 
     json / text / file: the body (a file is read now); chunks: a stream's `(seconds since the response
-    began, event text)`, replayed chunk by chunk at the recorded pace.
+    began, event text)`, replayed chunk by chunk at the recorded pace; match: the short hash of the request
+    it was recorded for (`recorded_for` picks by it).
     """
     headers = dict(headers or {})
     if chunks is not None:
@@ -51,7 +81,7 @@ def _answer_source(exchange: store.Exchange, column: int) -> str:
     """One recorded answer as the keyword arguments of `recorded`, in a `dict(...)`, one per line."""
     response = exchange.response
     inner = column + len("dict(")
-    args = [f"status={response['status']}"]
+    args = [f"match={exchange.name.rsplit('-', 2)[-2]!r}", f"status={response['status']}"]
     if response.get("headers"):
         args.append(_argument("headers", response["headers"], inner))
     if "chunks" in response:
@@ -105,14 +135,15 @@ def to_profile(directory: Path | str, at: Path | str | None = None, contents: "s
     out = [
         f'"""A profile made from the recording in {directory.name}/ (openai-fake record to-profile).',
         "",
-        "Each handler answers its route's recorded answers in the order they were recorded, then the last",
-        "one again. Edit the answers, or swap a handler for knobs: it is an ordinary profile.",
+        "Each handler answers a call with the answers recorded for a request like it (`match`), in the order",
+        "they were recorded, then the last one again; a request nothing recorded gets the route's answers in",
+        "recorded order. Edit the answers, or swap a handler for knobs: it is an ordinary profile.",
         '"""',
         "",
         "from pathlib import Path",
         "",
         "from openai_fake import Profile",
-        "from openai_fake.cassettes import recorded",
+        "from openai_fake.cassettes import recorded_for",
         "",
         "#: The recording, for the bodies kept as files.",
         f"RECORDING = {recording}",
@@ -134,9 +165,8 @@ def to_profile(directory: Path | str, at: Path | str | None = None, contents: "s
             "",
             "",
             f"def {function}(request, state):",
-            f'    """{route}: the recorded answers in order, then the last one again."""',
-            f"    n = state.call_count({route!r})",
-            f"    return recorded(**{constant}[min(n, len({constant})) - 1])",
+            f'    """{route}: the answers recorded for this request, in order, then the last one again."""',
+            f"    return recorded_for({constant}, request, state, {route!r})",
             "",
             "",
             f"profile.{route}(handler={function}, handler_first=True)",
