@@ -200,8 +200,27 @@ def basics(client: openai.OpenAI) -> dict:
     return {"answers": [chat.model_dump(), embedding.model_dump(), response.model_dump()]}
 
 
+WEATHER = {"type": "function", "name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}}
+
+
+def chains(client: openai.OpenAI) -> dict:
+    """Requests that bring back what an answer minted: a `previous_response_id` chain, a tool call's `call_id`."""
+    first = client.responses.create(model="gpt-4o-mini", input="Start a chain")  # asked once in the session
+    second = client.responses.create(model="gpt-4o-mini", input="And another", previous_response_id=first.id)
+    called = client.responses.create(model="gpt-4o-mini", input="Weather in Oslo?", tools=[WEATHER],
+                                     tool_choice="required")
+    call = next(item for item in called.output if item.type == "function_call")
+    answered = client.responses.create(model="gpt-4o-mini", previous_response_id=called.id, tools=[WEATHER],
+                                       input=[{"type": "function_call_output", "call_id": call.call_id,
+                                               "output": '{"celsius": 3}'}])
+    retrieved = client.responses.retrieve(second.id)
+    return {"answers": [r.model_dump() for r in (first, second, called, answered, retrieved)],
+            "ids": (first.id, second.previous_response_id, call.call_id)}
+
+
 KINDS = {"basics": basics, "uploads": uploads, "assistants": assistants, "batches": batches,
-         "fine_tuning": fine_tuning, "images": images, "audio": audio, "streams": streams}
+         "fine_tuning": fine_tuning, "images": images, "audio": audio, "streams": streams, "chains": chains}
 
 
 # -- the recording, one per face ------------------------------------------------------------------------------
@@ -222,7 +241,7 @@ def upstream_profile() -> Profile:
         return f"Hi, {request.headers.get('openai-organization')} in {request.headers.get('openai-project')}"
 
     profile.chat.completions(handler=chat, stream={"ttft": PACE, "chunk_delay": PACE})
-    profile.responses(output_text="red green blue yellow", stream={"ttft": PACE, "chunk_delay": PACE})
+    profile.responses(stream={"ttft": PACE, "chunk_delay": PACE})  # its own answers: a forced tool is called
     profile.beta.threads.runs(poll_after_ms=0)
     return profile
 
@@ -305,6 +324,15 @@ def replayed(recording, replaying):
             [(e.path, e.status, e.error) for e in calls if e.status != 200]
 
     return again
+
+
+def test_a_responses_chain_and_a_tool_round_trip_replay_with_fresh_ids_mapped_back(recording, replayed):
+    recorded = recording.got["chains"]
+    with replayed("chains") as got:
+        ids = assert_same_up_to_ids(recorded["answers"], got["answers"])
+    first, previous, call_id = got["ids"]
+    assert previous == first and first != recorded["ids"][0] and ids[recorded["ids"][0]] == first  # fresh, chained
+    assert call_id != recorded["ids"][2] and ids[recorded["ids"][2]] == call_id
 
 
 def test_an_upload_and_its_binary_content_are_replayed(recording, replayed):
