@@ -70,6 +70,7 @@ def exec_(
     replay_ids: replaying.ReplayIdsOption = None,
     record: options.Record = None,
     upstream: options.Upstream = None,
+    record_uploads: options.RecordUploads = None,
 ) -> None:
     """Start a fake of its own on a free port, run COMMAND pointed at it, and exit with COMMAND's exit code.
 
@@ -77,12 +78,12 @@ def exec_(
 
     With --record DIR, COMMAND's OpenAI calls go to --upstream (the real API by default) and are recorded into DIR; COMMAND keeps your OPENAI_API_KEY then (--keep-key is implied: the real API needs the real key), and the recording has it redacted.
     """
-    record = options.check_record(record, upstream, replay, on_miss.value)
+    record = options.check_record(record, upstream, replay, on_miss.value, record_uploads)
     replayed = replaying.load(replay, replay_speed, on_miss, replay_ids)
     keep_key = keep_key or record is not None or on_miss.value == "record"  # the upstream needs the real key
     try:
         runner = Runner(profile, port=0, confdir=options.confdir_or_default(confdir), replay=replayed, record=record,
-                        upstream=upstream)
+                        upstream=upstream, record_uploads=(record_uploads or options.Uploads.keep).value)
         runner.start()
     except ProfileError as e:
         fail(f"profile: {e}", exit_codes.USAGE)

@@ -65,6 +65,7 @@ def run(
     replay_ids: replaying.ReplayIdsOption = None,
     record: options.Record = None,
     upstream: options.Upstream = None,
+    record_uploads: options.RecordUploads = None,
 ) -> None:
     """Run the fake: an HTTPS proxy for the OpenAI hosts on one port, and a base-URL face on another.
 
@@ -74,13 +75,14 @@ def run(
     if state is not None and not state.expanduser().absolute().parent.is_dir():
         fail(f"--state {state}: the directory {state.expanduser().absolute().parent} does not exist; create it, "
              "or give a FILE in a directory that does", exit_codes.USAGE)
-    record = options.check_record(record, upstream, replay, on_miss.value)
+    record = options.check_record(record, upstream, replay, on_miss.value, record_uploads)
     replayed = replaying.load(replay, replay_speed, on_miss, replay_ids)
     with running.serving(confdir):
         _serve(profile, host, port, confdir, state, quiet,
                dict(allow_remote_control=allow_remote_control, max_request_size=max_request_size,
                     journal_bodies=journal_bodies, header_timeout=header_timeout, idle_timeout=idle_timeout,
-                     base_url_port=base_url_port, replay=replayed, record=record, upstream=upstream))
+                    base_url_port=base_url_port, replay=replayed, record=record, upstream=upstream,
+                    record_uploads=(record_uploads or options.Uploads.keep).value))
 
 
 def _serve(profile: str, host: str, port: int, confdir: Path, state: Path | None, quiet: bool, settings: dict) -> None:

@@ -49,7 +49,7 @@ _MARK_KNOBS = ("latency", "require_api_key", "stream")
 #: The marker's record and replay arguments: `record=True` / `record="cassettes/test_x"` (recorded or replayed as
 #: `--openai-fake-record` says) or `replay="cassettes/test_x"` (replayed only), relative to the test's folder; what
 #: a miss gets, the pace (`proxy_addon.replaying.Replay`) and where recording forwards.
-_MARK_REPLAY = ("replay", "record", "on_miss", "replay_speed", "replay_ids", "upstream")
+_MARK_REPLAY = ("replay", "record", "on_miss", "replay_speed", "replay_ids", "upstream", "record_uploads")
 IN_PROCESS_INI = "openai_fake_in_process"
 #: `--openai-fake-record`: "none" replays every `record=` test (a missing recording fails it; nothing is ever
 #: forwarded), "new" records the tests that have no recording yet (and, with `on_miss="record"`, the misses of
@@ -81,7 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "openai_fake(profile=None, *, base_url=False, in_process=None, latency=..., require_api_key=..., stream=..., "
-        "record=None, replay=None, on_miss='error', replay_speed=1.0, replay_ids=None, upstream=None): "
+        "record=None, replay=None, on_miss='error', replay_speed=1.0, replay_ids=None, upstream=None, "
+        "record_uploads='keep'): "
         "the profile the openai_fake fixture starts from (a shipped name, a file, a module or a Profile), "
         "or knobs for a fresh Profile; base_url=True also sets OPENAI_BASE_URL to the fake's plain-HTTP face; "
         "in_process=True answers this process's OpenAI clients in process, without the proxy; "
@@ -89,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         f"as {RECORD_OPTION}=none|new|all says; replay='cassettes/test_x' replays it only (both relative to the "
         "test's folder); on_miss='error' (its 404), 'profile' or 'record' (with record=, when recording is on); "
         "replay_speed=1.0; replay_ids='fresh' (new ids, mapped back) or 'recorded'; upstream='https://...' where "
-        "recording forwards",
+        "recording forwards; record_uploads='keep' or 'hash'",
     )
     config.addinivalue_line("markers", "openai_mock: openai-responses' OpenAI API mocker object (openai_fake.compat)")
     if hasattr(config, "workerinput"):  # an xdist worker: the controller's start
@@ -289,7 +290,7 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
     if record_dir is False:
         record_dir = None
     if replay_dir is None and record_dir is None:
-        extra = [name for name in ("on_miss", "replay_speed", "replay_ids", "upstream") if name in kwargs]
+        extra = [name for name in ("on_miss", "replay_speed", "replay_ids", "upstream", "record_uploads") if name in kwargs]
         if extra:
             raise TypeError(f"@pytest.mark.openai_fake: {' and '.join(extra)} go with record=... or replay=...")
         return None, None
@@ -298,14 +299,14 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
                         f"{RECORD_OPTION} says) or replay=... (replayed only), not both")
     on_miss, speed, ids = kwargs.get("on_miss", "error"), kwargs.get("replay_speed", 1.0), kwargs.get("replay_ids")
     if replay_dir is not None:
-        if on_miss == "record" or "upstream" in kwargs:
-            raise TypeError("@pytest.mark.openai_fake: replay=... only replays; on_miss='record' and upstream= go "
-                            f"with record=..., which {RECORD_OPTION} governs")
+        if on_miss == "record" or "upstream" in kwargs or "record_uploads" in kwargs:
+            raise TypeError("@pytest.mark.openai_fake: replay=... only replays; on_miss='record', upstream= and "
+                            f"record_uploads= go with record=..., which {RECORD_OPTION} governs")
         from .replaying import Replay
 
         return Replay.load(_cassette_path(request, replay_dir, "replay"), on_miss=on_miss, speed=speed, ids=ids), None
     from .cassettes import store
-    from .recording import DEFAULT_UPSTREAM, RecordMode
+    from .recording import DEFAULT_UPSTREAM, UPLOADS, RecordMode
     from .replaying import ON_MISS, Replay, ReplayError
 
     if on_miss not in ON_MISS:  # checked whatever the mode: a typo fails at once, not on the day it records
@@ -317,10 +318,14 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
         raise TypeError(f"{RECORD_INI} = {mode!r}: give one of {', '.join(RECORD_MODES)}")
     upstream = kwargs.get("upstream") or config.getoption("openai_fake_upstream") or config.getini(UPSTREAM_INI) \
         or DEFAULT_UPSTREAM
+    uploads = kwargs.get("record_uploads", "keep")
+    if uploads not in UPLOADS:
+        raise TypeError(f"@pytest.mark.openai_fake(record_uploads=...) takes {' or '.join(map(repr, UPLOADS))}, "
+                        f"not {uploads!r}")
     if mode == "all" or (mode == "new" and not store.has_exchanges(directory)):
         if mode == "all":
             store.clear(directory, before=config.stash[_RUN_STARTED])  # the earlier runs', not another worker's
-        return None, RecordMode(directory, upstream)
+        return None, RecordMode(directory, upstream, uploads=uploads)
     if not store.has_exchanges(directory):
         pytest.fail(f"@pytest.mark.openai_fake(record=...): nothing is recorded at {directory} yet; record it with "
                     f"{RECORD_OPTION}=new (forwarding this test's calls, with your key, to {upstream})", pytrace=False)
@@ -328,7 +333,7 @@ def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
         on_miss = "error"  # recording is off: nothing is forwarded, a miss is the recording's 404
         ids = ids or "recorded"  # as when it is on: the same answers either way
     replay = Replay.load(directory, on_miss=on_miss, speed=speed, ids=ids)
-    return replay, RecordMode(directory, upstream, all_calls=False) if on_miss == "record" else None
+    return replay, RecordMode(directory, upstream, all_calls=False, uploads=uploads) if on_miss == "record" else None
 
 
 def _cassette_path(request: pytest.FixtureRequest, directory, argument: str) -> Path:

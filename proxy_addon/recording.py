@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 #: Where record mode forwards by default: the real API.
 DEFAULT_UPSTREAM = "https://api.openai.com"
+#: What a recording keeps of an upload (a request body that is not text): its bytes, or only their hash.
+UPLOADS = ("keep", "hash")
 #: Bytes of one response held while it is recorded; past it, that exchange is forwarded but not recorded.
 MAX_CAPTURE = 64 * 1024 * 1024
 #: Request headers never forwarded: the proxy's own (its credentials, mitmproxy's keep-alive hint).
@@ -219,16 +221,20 @@ class RecordMode:
 
     `all_calls`: forward every OpenAI call (`run --record`); False: only the ones the engine's reply says to
     forward (`Reply.forward`: a replay's misses, `--replay DIR --on-miss record`).
+    `uploads`: "keep" an upload's bytes as its side file, or "hash": its sha256 and size alone (enough to match
+    it on replay; `--record-uploads`).
     `max_capture`: bytes of one response held while it is recorded (`Capture`)."""
 
     def __init__(self, directory: Path | str, upstream: str | Upstream = DEFAULT_UPSTREAM, *,
-                 all_calls: bool = True, max_capture: int = MAX_CAPTURE) -> None:
+                 all_calls: bool = True, uploads: str = "keep", max_capture: int = MAX_CAPTURE) -> None:
+        if uploads not in UPLOADS:
+            raise ValueError(f"uploads must be one of {', '.join(UPLOADS)}, not {uploads!r}")
         self.upstream = Upstream.parse(upstream) if isinstance(upstream, str) else upstream
         self.all_calls = all_calls
         self.directory = Path(directory)
         from .cassettes import Recorder
 
-        self.recorder = Recorder(self.directory)
+        self.recorder = Recorder(self.directory, keep_uploads=uploads == "keep")
         self.max_capture = max_capture
         #: Calls forwarded and not yet journaled as ended (`Runner.streams_active` counts them).
         self.active = 0

@@ -98,6 +98,7 @@ class Runner:
         replay: "Replay | Path | str | None" = None,
         record: Path | str | None = None,
         upstream: str | None = None,
+        record_uploads: str = "keep",
     ) -> None:
         """`warm`: import the SDK types the replies are checked against in a thread once listening, so that
         the first call of each resource does not pause the fake (a process of its own wants that; a test
@@ -115,6 +116,7 @@ class Runner:
 
         `record`: record mode (`recording.py`): forward every OpenAI call to `upstream` (default
         `recording.DEFAULT_UPSTREAM`, the real API) and write each exchange into the directory `record`.
+        `record_uploads`: "keep" an upload's bytes in the recording, or "hash" (its sha256 and size alone).
         Raises `recording.UpstreamError` for an `upstream` that is not an http(s) URL."""
         from .faces import MAX_REQUEST_SIZE
 
@@ -159,7 +161,8 @@ class Runner:
             from .recording import DEFAULT_UPSTREAM, RecordMode
 
             self.record = RecordMode(record if record is not None else replaying.directory,
-                                     upstream or DEFAULT_UPSTREAM, all_calls=record is not None)
+                                     upstream or DEFAULT_UPSTREAM, all_calls=record is not None,
+                                     uploads=record_uploads)
         elif upstream is not None:
             raise ValueError("upstream= is where record mode forwards: give record= (or a replay with "
                              "on_miss='record') too")

@@ -579,3 +579,28 @@ def test_the_marker_records_once_then_replays_and_all_records_anew_across_xdist_
     assert len(exchanges) == 2 and all(e.recorded_at > first_recorded for e in exchanges)
     assert len(read(chat_dir).exchanges) == 1
     assert_no_key(cassettes)
+
+
+@pytest.mark.parametrize("uploads", ["keep", "hash"])
+def test_an_uploads_bytes_are_kept_or_only_hashed_by_choice_and_replay_either_way(upstream, uploads, monkeypatch,
+                                                                                   tmp_path):
+    data = b"an upload recorded by choice\n" * 4
+    with Runner(Profile(), port=0, confdir=tmp_path / "conf", warm=False, record=tmp_path / "cassette",
+                upstream=upstream.base_url_origin, record_uploads=uploads) as runner:
+        client = client_for(runner, "base-url", monkeypatch)
+        made = client.files.create(file=("notes.txt", data, "text/plain"), purpose="assistants")
+        settled(runner)
+    [exchange] = Cassette.load(tmp_path / "cassette").exchanges
+    assert exchange.request["raw"]["size"] > len(data)  # the whole multipart body, hashed
+    assert ("file" in exchange.request["raw"]) is (uploads == "keep")
+    assert bool(list((tmp_path / "cassette").glob("*.request.bin"))) is (uploads == "keep")
+    with Runner(Profile(), port=0, confdir=tmp_path / "conf2", warm=False, replay=tmp_path / "cassette") as runner:
+        again = client_for(runner, "base-url", monkeypatch).files.create(file=("notes.txt", data, "text/plain"),
+                                                                         purpose="assistants")
+    same_but_ids(made.to_dict(), again.to_dict())
+
+
+def test_record_uploads_without_a_recording_is_a_usage_error(tmp_path):
+    done = run_cli("run", "--confdir", str(tmp_path), "--port", "0", "--record-uploads", "hash")
+    assert done.returncode == 2
+    assert done.stderr == "error: --record-uploads says what --record (or --on-miss record) keeps: give --record DIR too\n"
