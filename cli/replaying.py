@@ -35,14 +35,14 @@ ReplaySpeed = Annotated[float, typer.Option(
     "--replay-speed", metavar="X", min=0,
     help="Replay recorded latency and stream gaps X times faster (2: twice as fast; 0: at once).")]
 OnMissOption = Annotated[OnMiss, typer.Option(
-    "--on-miss", metavar="error|profile|record", case_sensitive=False,
+    "--on-miss", metavar="MODE", case_sensitive=False,
     help="A request nothing recorded answers: 'error', the API's 404 naming the nearest recorded request; "
          "'profile', the profile's answer; 'record', forwarded to --upstream (the real API: traffic and keys "
          "leave this machine) and added to the recording.")]
 
 
 ReplayIdsOption = Annotated[Optional[ReplayIds], typer.Option(
-    "--replay-ids", metavar="fresh|recorded", case_sensitive=False, show_default="fresh; recorded with --on-miss record",
+    "--replay-ids", metavar="IDS", case_sensitive=False, show_default="fresh; recorded with --on-miss record",
     help="'fresh': each id the recording's answers minted is answered as a new one, and mapped back when a request "
          "brings it; 'recorded': as recorded.")]
 
