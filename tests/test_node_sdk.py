@@ -50,3 +50,30 @@ def test_openai_node_structured_outputs_parse_with_zod(node_sdk, tmp_path):
                      "node", str(NODE_DIR / "structured_check.mjs"), timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "all checks passed" in result.stdout
+
+
+def test_openai_node_sdk_is_recorded_then_replayed_with_the_upstream_gone(node_sdk, tmp_path):
+    """`exec --record` through the proxy (the Node preload), then `exec --replay`: the same answers, fresh ids."""
+    import json
+
+    from proxy_addon import Profile
+    from proxy_addon.runner import Runner
+
+    script, recording = str(NODE_DIR / "record_replay.mjs"), tmp_path / "recording"
+    key = {"OPENAI_API_KEY": "sk-proj-NodeRecordReplayKey0123456789abcd"}
+    with Runner(Profile(), port=0, confdir=tmp_path / "upstream", warm=False) as upstream:
+        recorded = run_cli("exec", "--confdir", str(tmp_path / "conf"), "--record", str(recording), "--upstream",
+                           upstream.base_url_origin, "--", "node", script, env=key, timeout=120)
+        assert recorded.returncode == 0, f"stdout:\n{recorded.stdout}\nstderr:\n{recorded.stderr}"
+        assert sum(e.kind == "call" for e in upstream.journal.entries()) == 4
+    replayed = run_cli("exec", "--confdir", str(tmp_path / "conf"), "--replay", str(recording), "--replay-speed", "0",
+                       "--", "node", script, timeout=120)
+    assert replayed.returncode == 0, f"stdout:\n{replayed.stdout}\nstderr:\n{replayed.stderr}"
+    before, after = json.loads(recorded.stdout), json.loads(replayed.stdout)
+    assert before["chained"] and after["chained"]
+    assert {k: after[k] for k in ("chat", "streamed", "chain")} == {k: before[k] for k in ("chat", "streamed", "chain")}
+    assert before["chat"] and before["streamed"] == before["chat"]
+    assert after["firstId"] != before["firstId"] and after["chatId"] != before["chatId"]  # fresh ids
+    assert len(list(recording.glob("*.json"))) == 4
+    for path in recording.iterdir():
+        assert key["OPENAI_API_KEY"][8:].encode() not in path.read_bytes()
