@@ -160,7 +160,7 @@ def openai_fake(openai_fake_session: "Runner", request: pytest.FixtureRequest,
 
     try:
         profile, base_url, in_process = _marked_profile(request)
-        replay, record = _marked_recording(request, in_process)
+        replay, record = _marked_recording(request)
     except (TypeError, ValueError, ProfileError, ReplayError) as e:
         bad = str(e) if str(e).startswith("@pytest.mark") else f"@pytest.mark.openai_fake: {e}"
     else:
@@ -274,7 +274,7 @@ def _marked_profile(request: pytest.FixtureRequest) -> tuple["Profile", bool, bo
                         f"{type(spec).__name__}") from e
 
 
-def _marked_recording(request: pytest.FixtureRequest, in_process: bool):
+def _marked_recording(request: pytest.FixtureRequest):
     """The `Replay` and the `RecordMode` the test's marker asks for (each may be None):
 
     - `replay="cassettes/test_x"`: that recording replayed;
