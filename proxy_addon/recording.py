@@ -70,8 +70,6 @@ MAX_CAPTURE = 64 * 1024 * 1024
 PROXY_HEADERS = ("proxy-authorization", "proxy-connection")
 #: The close codes of a session that ended as sessions end (1005: closed without a code).
 CLEAN_CLOSES = frozenset({1000, 1001, 1005})
-#: The largest WebSocket message taken from the upstream (as the fake's own sockets take: `relay.WEBSOCKETS`).
-WEBSOCKET_MAX_SIZE = 64 * 1024 * 1024
 #: Headers an HTTP client makes for itself (hop by hop, RFC 9110 7.6.1, and the framing): not copied from one
 #: connection to the other where a second client carries the request (the base-URL face's own port).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host",
@@ -282,6 +280,8 @@ class RecordMode:
         refused the handshake) and OSError."""
         from websockets.asyncio.client import connect
 
+        from .relay import WEBSOCKETS  # the largest message: as the fake's own sockets take
+
         upstream = self.upstream
         sent = {name: value for name, value in self.forward_headers(headers).items()
                 if not name.lower().startswith("sec-websocket-")}
@@ -291,7 +291,7 @@ class RecordMode:
                        subprotocols=offered or None, user_agent_header=None,  # the client's own User-Agent goes
                        # as httpx2's client: the system's trust, no proxy from the environment
                        ssl=ssl.create_default_context() if scheme == "wss" else None, proxy=None,
-                       open_timeout=30.0, max_size=WEBSOCKET_MAX_SIZE)
+                       open_timeout=30.0, max_size=WEBSOCKETS["ws_max_size"])
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -121,7 +121,8 @@ class Replay:
         the profile to answer (a miss with `on_miss="profile"`). Never raises: a failure is a logged 500."""
         id_map = self.id_map
         try:
-            found = self.cassette.answer(_recorded_ids(request, id_map) if id_map is not None else request)
+            found = self.cassette.answer(_recorded_ids(request, id_map) if id_map is not None and id_map.answered
+                                         else request)
         except Exception as e:  # the library's bug, not the client's: say so, keep serving
             logger.exception("openai-fake could not look %s %s up in %s", request.method, request.path, self.directory)
             return OpenAIError(500, f"openai-fake internal error replaying {self.directory}: {type(e).__name__}: {e}",

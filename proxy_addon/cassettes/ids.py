@@ -100,6 +100,11 @@ class IdMap:
         self._lock = threading.Lock()
         self._minted = {m.encode() for m in minted}
 
+    @property
+    def answered(self) -> bool:
+        """Whether any fresh id has been answered yet (until then a request brings none back)."""
+        return bool(self._recorded)
+
     def _to_fresh(self, match: re.Match) -> bytes:
         token = match.group()
         if token not in self._minted:

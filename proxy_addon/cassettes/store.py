@@ -549,7 +549,9 @@ def clear(directory: Path | str, before: float | None = None) -> int:
             when = _recorded_at(directory / name) if before is not None else None
             if before is None or when is None or when < before:
                 doomed.add(name[: -len(".json")])
-    old = lambda path: before is None or _mtime(path) < before  # noqa: E731
+    def old(path: Path) -> bool:
+        return before is None or _mtime(path) < before
+
     removed = 0
     for name in names:
         path, found = directory / name, _NAME.match(name)
